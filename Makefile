@@ -1,0 +1,24 @@
+# Quick start targets. Each creates (or reuses) the virtual environment .venv
+# from the project's own files, then runs.
+PYTHON ?= python3
+VENV ?= .venv
+PIP = $(VENV)/bin/pip
+
+.PHONY: demo test venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[sim,test,doc,bench]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/run_make_comcam_bias --simulate
+
+test: venv
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) build dist sim_observatory calib_reports
