@@ -1,0 +1,45 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Units of the MakeComCamBias procedure, each usable and tested on its own.
+
+Importing this package imports nothing else: pick the module you need.
+
+`~lsst.ts.calibscripts.bias.stages`
+    `Stage`: the procedure's stages and their checkpoint names.
+`~lsst.ts.calibscripts.bias.naming`
+    exposure id <-> obs id, detector names, `build_data_query`.
+`~lsst.ts.calibscripts.bias.ingest`
+    `IngestTracker`: the ``CCOODS.imageInOODS`` callback and the ingest wait.
+`~lsst.ts.calibscripts.bias.ocps`
+    `OcpsJobClient` (execute/job_result/abort_job), `JobResult`, `JobFailed`,
+    CSC state and OCPS configuration preflight checks.
+`~lsst.ts.calibscripts.bias.verification`
+    `judge_verify_stats`: the verdict on ``verifyBiasStats``.
+`~lsst.ts.calibscripts.bias.butler_ops`
+    synchronous daf_butler work (read ``verifyBiasStats``, certify ``bias``),
+    meant for `asyncio.to_thread`.
+`~lsst.ts.calibscripts.bias.summary`
+    `RunSummary`: the final report (YAML file and log text).
+
+``config`` and ``metadata`` (configuration schema and script metadata) are
+written alongside the script.
+"""
