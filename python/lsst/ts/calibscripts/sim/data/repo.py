@@ -1,0 +1,386 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Create or open the simulated LSSTComCam butler repository.
+
+Public API
+----------
+`create_or_open_repo` (path) -> `str`
+    Create the repository if ``butler.yaml`` is missing (seeded with the
+    ``SimExposure`` storage class and its astropy FITS formatter), then make
+    sure it holds the LSSTComCam instrument, detectors 0..8, the physical
+    filter, the dataset types, the RUN ``LSSTComCam/raw/all`` and the CHAINED
+    ``LSSTComCam/calib`` (→ CALIBRATION ``LSSTComCam/calib/unbounded``).
+    Idempotent and safe to call on an existing repository.
+`open_butler` (path, writeable=...) -> `lsst.daf.butler.Butler`
+`register_exposure` (butler, image)
+    Insert (sync) the day_obs, group and exposure records of one
+    `~lsst.ts.calibscripts.sim.interfaces.ImageInfo`, with timespans.
+`exposure_record_values`, `exposure_timespan`
+    The record contents `register_exposure` writes.
+`raw_ref` (butler, image, detector) -> `lsst.daf.butler.DatasetRef`
+    The ``raw`` ref of one (exposure, detector) in ``LSSTComCam/raw/all``.
+`find_certified_bias` (repo, detector, time, collection=...) -> ref or `None`
+    Find the bias certified for ``time`` (TAI) in a CALIBRATION/CHAINED
+    collection, as a calibration lookup by timespan.
+
+Constants: ``RAW_RUN``, ``CALIB_CHAIN``, ``CALIB_UNBOUNDED``, ``PHYSICAL_FILTER``,
+``BAND``, ``DATASET_TYPES`` (name → (dimensions, storage class,
+isCalibration)), and the storage class/formatter names from
+`lsst.ts.calibscripts.sim.data.formatter`.
+
+Dataset type definitions match the connections of the simulated cpBias and
+verifyBias tasks, so ``pipetask --register-dataset-types`` finds them already
+registered with the same definition.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RAW_RUN",
+    "CALIB_CHAIN",
+    "CALIB_UNBOUNDED",
+    "PHYSICAL_FILTER",
+    "BAND",
+    "DATASET_TYPES",
+    "STORAGE_CLASS",
+    "FORMATTER_NAME",
+    "seed_config",
+    "create_or_open_repo",
+    "open_butler",
+    "register_dataset_types",
+    "exposure_timespan",
+    "exposure_record_values",
+    "register_exposure",
+    "raw_ref",
+    "find_certified_bias",
+]
+
+import os
+import threading
+import typing
+
+import astropy.time
+import astropy.units as u
+from lsst.daf.butler import (
+    Butler,
+    CollectionType,
+    Config,
+    DatasetRef,
+    DatasetType,
+    MissingCollectionError,
+    Timespan,
+)
+
+from . import camera_model
+from .formatter import FORMATTER_NAME, STORAGE_CLASS
+
+if typing.TYPE_CHECKING:
+    from ..interfaces import ImageInfo
+
+RAW_RUN = "LSSTComCam/raw/all"
+CALIB_CHAIN = "LSSTComCam/calib"
+CALIB_UNBOUNDED = "LSSTComCam/calib/unbounded"
+PHYSICAL_FILTER = "r_03"
+BAND = "r"
+
+DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "raw": (("instrument", "exposure", "detector"), STORAGE_CLASS, False),
+    "bias": (("instrument", "detector"), STORAGE_CLASS, True),
+    "verifyBiasDetStats": (("instrument", "exposure", "detector"), "StructuredDataDict", False),
+    "verifyBiasExpStats": (("instrument", "exposure"), "StructuredDataDict", False),
+    "verifyBiasStats": (("instrument",), "StructuredDataDict", False),
+}
+"""Dataset types registered in every repository: name → (dimensions, storage
+class, isCalibration)."""
+
+_repo_locks: dict[str, threading.Lock] = {}
+_repo_locks_guard = threading.Lock()
+
+
+def _repo_lock(path: str) -> threading.Lock:
+    with _repo_locks_guard:
+        return _repo_locks.setdefault(os.path.realpath(path), threading.Lock())
+
+
+def seed_config() -> Config:
+    """Return the seed configuration of a new repository.
+
+    It defines the ``SimExposure`` storage class (pytype
+    `astropy.io.fits.HDUList`) and maps it to `HduListFitsFormatter`.
+    """
+    return Config(
+        {
+            "storageClasses": {STORAGE_CLASS: {"pytype": "astropy.io.fits.HDUList"}},
+            "datastore": {"formatters": {STORAGE_CLASS: FORMATTER_NAME}},
+        }
+    )
+
+
+def open_butler(repo: str, writeable: bool = True, **kwargs: typing.Any) -> Butler:
+    """Open an existing repository.
+
+    Parameters
+    ----------
+    repo : `str`
+        Repository root (folder holding ``butler.yaml``).
+    writeable : `bool`
+        Open read-write.
+    **kwargs
+        Passed to `lsst.daf.butler.Butler.from_config` (e.g. ``collections``,
+        ``run``).
+    """
+    return Butler.from_config(repo, writeable=writeable, **kwargs)
+
+
+def create_or_open_repo(path: str | os.PathLike[str]) -> str:
+    """Create the simulated LSSTComCam repository if needed and set it up.
+
+    Parameters
+    ----------
+    path : `str` or `os.PathLike`
+        Repository root. Created (with parents) if missing.
+
+    Returns
+    -------
+    repo : `str`
+        The repository root as a string, usable as ``-b`` for ``pipetask``.
+
+    Notes
+    -----
+    Blocking (1–2 s for a new repository): call it through
+    `asyncio.to_thread` from async code.
+    """
+    repo = os.fspath(path)
+    with _repo_lock(repo):
+        if not os.path.exists(os.path.join(repo, "butler.yaml")):
+            os.makedirs(repo, exist_ok=True)
+            Butler.makeRepo(repo, config=seed_config())
+        _check_storage_class(repo)
+        butler = open_butler(repo, writeable=True)
+        try:
+            _sync_camera(butler)
+            register_dataset_types(butler)
+            _register_collections(butler)
+        finally:
+            butler.close()
+    return repo
+
+
+def _check_storage_class(repo: str) -> None:
+    """Fail with a clear message if the repository lacks ``SimExposure``."""
+    config = Config(os.path.join(repo, "butler.yaml"))
+    defined = STORAGE_CLASS in config.get("storageClasses", {})
+    formatter = config.get(("datastore", "formatters", STORAGE_CLASS))
+    if not defined or formatter != FORMATTER_NAME:
+        raise RuntimeError(
+            f"Repository {repo} does not define storage class {STORAGE_CLASS!r} with formatter "
+            f"{FORMATTER_NAME}; it was not created by create_or_open_repo (seed config missing)."
+        )
+
+
+def _sync_camera(butler: Butler) -> None:
+    """Insert the instrument, detector and physical_filter records."""
+    registry = butler.registry
+    n_det = len(camera_model.DETECTOR_IDS)
+    registry.syncDimensionData(
+        "instrument",
+        {
+            "name": camera_model.INSTRUMENT,
+            "class_name": camera_model.INSTRUMENT_CLASS_NAME,
+            "detector_max": n_det,
+            "visit_max": 30_000_000_000_000,
+            "exposure_max": 30_000_000_000_000,
+            "visit_system": 2,
+        },
+    )
+    for det in camera_model.detector_models():
+        registry.syncDimensionData(
+            "detector",
+            {
+                "instrument": camera_model.INSTRUMENT,
+                "id": det.id,
+                "full_name": det.name,
+                "name_in_raft": det.slot,
+                "raft": det.raft,
+                "purpose": "SCIENCE",
+            },
+        )
+    registry.syncDimensionData(
+        "physical_filter",
+        {"instrument": camera_model.INSTRUMENT, "name": PHYSICAL_FILTER, "band": BAND},
+    )
+
+
+def register_dataset_types(butler: Butler) -> None:
+    """Register the dataset types of `DATASET_TYPES` (idempotent).
+
+    Raises
+    ------
+    lsst.daf.butler.registry.ConflictingDefinitionError
+        If one is already registered with a different definition.
+    """
+    for name, (dimensions, storage_class, is_calibration) in DATASET_TYPES.items():
+        dataset_type = DatasetType(
+            name,
+            dimensions,
+            storage_class,
+            universe=butler.dimensions,
+            isCalibration=is_calibration,
+        )
+        butler.registry.registerDatasetType(dataset_type)
+
+
+def _register_collections(butler: Butler) -> None:
+    """Register the raw RUN and the calibration chain (idempotent)."""
+    butler.collections.register(RAW_RUN, CollectionType.RUN)
+    butler.collections.register(CALIB_UNBOUNDED, CollectionType.CALIBRATION)
+    created = butler.collections.register(CALIB_CHAIN, CollectionType.CHAINED)
+    if created or not butler.collections.get_info(CALIB_CHAIN).children:
+        butler.collections.redefine_chain(CALIB_CHAIN, [CALIB_UNBOUNDED])
+
+
+def exposure_timespan(image: ImageInfo) -> Timespan:
+    """Return the exposure timespan ``[date_begin, date_end)`` (TAI).
+
+    A zero-length exposure gets a 1 ns span so that it is never empty.
+    """
+    begin = image.date_begin.tai
+    end = image.date_end.tai
+    if end <= begin:
+        end = begin + 1 * u.ns
+    return Timespan(begin, end)
+
+
+def _day_obs_timespan(day_obs: int) -> Timespan:
+    """Return ``[day 12:00 TAI, next day 12:00 TAI)`` for a YYYYMMDD day_obs."""
+    text = str(day_obs)
+    begin = astropy.time.Time(f"{text[:4]}-{text[4:6]}-{text[6:]}T12:00:00", scale="tai")
+    return Timespan(begin, begin + 1 * u.day)
+
+
+def _group_name(image: ImageInfo) -> str:
+    """Group record name: the image's group id, or its obs_id if it has none."""
+    return image.group_id or image.obs_id
+
+
+def exposure_record_values(image: ImageInfo) -> dict[str, dict[str, typing.Any]]:
+    """Return the day_obs, group and exposure record values of an image."""
+    instrument = camera_model.INSTRUMENT
+    observation_type = image.image_type.lower() if image.image_type else "unknown"
+    kvm = image.key_value_map
+    return {
+        "day_obs": {
+            "instrument": instrument,
+            "id": image.day_obs,
+            "timespan": _day_obs_timespan(image.day_obs),
+        },
+        "group": {"instrument": instrument, "name": _group_name(image)},
+        "exposure": {
+            "instrument": instrument,
+            "id": image.exposure_id,
+            "obs_id": image.obs_id,
+            "physical_filter": PHYSICAL_FILTER,
+            "group": _group_name(image),
+            "day_obs": image.day_obs,
+            "exposure_time": float(image.exp_time),
+            "dark_time": float(image.exp_time),
+            "observation_type": observation_type,
+            "observation_reason": kvm.get("reason", observation_type),
+            "seq_num": image.seq_num,
+            "seq_start": image.seq_num,
+            "seq_end": image.seq_num,
+            "target_name": "UNKNOWN",
+            "science_program": kvm.get("program", "unknown"),
+            "tracking_ra": None,
+            "tracking_dec": None,
+            "sky_angle": None,
+            "azimuth": None,
+            "zenith_angle": None,
+            "has_simulated": True,
+            "can_see_sky": False if observation_type in ("bias", "dark") else None,
+            "timespan": exposure_timespan(image),
+        },
+    }
+
+
+def register_exposure(butler: Butler, image: ImageInfo) -> None:
+    """Sync the day_obs, group and exposure records of one image.
+
+    Idempotent; raises `lsst.daf.butler.registry.ConflictingDefinitionError`
+    if an exposure with the same id but different values exists. Callers in
+    threads must serialise registry writes (SQLite).
+    """
+    values = exposure_record_values(image)
+    with butler.transaction():
+        for element in ("day_obs", "group", "exposure"):
+            butler.registry.syncDimensionData(element, values[element])
+
+
+def raw_ref(butler: Butler, image: ImageInfo, detector: int) -> DatasetRef:
+    """Return a new ``raw`` ref for (image, detector) in ``LSSTComCam/raw/all``."""
+    raw_type = butler.get_dataset_type("raw")
+    data_id = {"instrument": camera_model.INSTRUMENT, "exposure": image.exposure_id, "detector": detector}
+    expanded = butler.registry.expandDataId(data_id, dimensions=raw_type.dimensions)
+    return DatasetRef(raw_type, expanded, run=RAW_RUN)
+
+
+def find_certified_bias(
+    repo: str | Butler,
+    detector: int,
+    time: astropy.time.Time,
+    collection: str = CALIB_CHAIN,
+) -> DatasetRef | None:
+    """Find the ``bias`` certified for ``time`` on one detector.
+
+    Parameters
+    ----------
+    repo : `str` or `lsst.daf.butler.Butler`
+        Repository root, or an open butler.
+    detector : `int`
+        Detector id 0..8.
+    time : `astropy.time.Time`
+        Instant to look up (converted to TAI).
+    collection : `str`
+        CALIBRATION collection, or a CHAINED collection that contains one.
+
+    Returns
+    -------
+    ref : `lsst.daf.butler.DatasetRef` or `None`
+        The certified bias, or `None` if none is valid at ``time`` (or the
+        collection does not exist).
+    """
+    butler = repo if isinstance(repo, Butler) else open_butler(repo, writeable=False)
+    try:
+        t = time.tai
+        try:
+            return butler.find_dataset(
+                "bias",
+                instrument=camera_model.INSTRUMENT,
+                detector=detector,
+                collections=collection,
+                timespan=Timespan(t, t),
+            )
+        except MissingCollectionError:
+            return None
+    finally:
+        if butler is not repo:
+            butler.close()
