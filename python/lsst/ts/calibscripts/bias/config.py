@@ -1,0 +1,498 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The MakeComCamBias configuration as a typed, frozen object.
+
+The JSON schema (``schemas/make_comcam_bias.yaml``) checks types, ranges and
+unknown keys. `make_config` turns the validated, defaults-filled dict into a
+`BiasConfig` and adds the checks a schema cannot express: the text form of
+``detectors``, collection names, ISO-8601 dates and their order, exposure id
+dates, pipetask options the script owns, and contradictory resume options.
+Every error is a `ConfigError` whose message starts with the option's name.
+
+Public API
+----------
+`BiasConfig`
+    the frozen configuration; `BiasConfig.n_frames_to_take`,
+    `BiasConfig.takes_frames`, `BiasConfig.runs_bias_job`.
+`ConfigError`
+    `ValueError` naming the offending option (``.option``).
+`make_config`
+    validated mapping (or `types.SimpleNamespace`) -> `BiasConfig`.
+`parse_detectors`, `parse_collections`, `parse_pipetask_options`,
+`parse_tai_date`
+    the individual parsers, usable on their own.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ALL_DETECTORS",
+    "BiasConfig",
+    "ConfigError",
+    "make_config",
+    "parse_collections",
+    "parse_detectors",
+    "parse_pipetask_options",
+    "parse_tai_date",
+]
+
+import dataclasses
+import datetime
+import re
+import types
+import typing
+
+ALL_DETECTORS: tuple[int, ...] = tuple(range(9))
+
+# pipetask options the script sets itself; giving them again would change
+# what the script reports or break the job.
+_RESERVED_OPTIONS = frozenset(
+    {
+        "-j",
+        "--processes",
+        "-i",
+        "--input",
+        "-o",
+        "--output",
+        "--output-run",
+        "-d",
+        "--data-query",
+        "-b",
+        "--butler-config",
+        "-p",
+        "--pipeline",
+    }
+)
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_WHITESPACE_RE = re.compile(r"\s")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid.
+
+    Parameters
+    ----------
+    option : `str`
+        Name of the offending option; the message starts with it.
+    message : `str`
+        What is wrong and, where useful, what to give instead.
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        self.option = option
+        super().__init__(f"{option}: {message}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BiasConfig:
+    """The MakeComCamBias configuration, checked and normalised.
+
+    Attributes mirror the schema options; collections, detectors, exposure
+    ids and pipetask options are tuples; dates are ISO-8601 TAI strings
+    (``isot``) or `None` for "the biases' day_obs, for one day".
+    """
+
+    calib_collection: str
+    n_bias: int = 20
+    n_discard_bias: int = 1
+    n_verify_bias: int = 0
+    detectors: tuple[int, ...] = ALL_DETECTORS
+    input_collections_bias: tuple[str, ...] = ("LSSTComCam/calib",)
+    input_collections_verify: tuple[str, ...] = ("LSSTComCam/calib",)
+    repo: str = "/repo/LSSTComCam"
+    n_processes: int = 8
+    pipeline_bias: str = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+    pipeline_verify: str = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
+    config_options_bias: tuple[str, ...] = ()
+    config_options_verify: tuple[str, ...] = ()
+    job_timeout: float = 3600.0
+    do_verify: bool = True
+    do_certify: bool = True
+    number_verification_tests_threshold_bias: int = 8
+    certify_on_verification_failure: bool = False
+    supersede: bool = False
+    certify_calib_begin_date: str | None = None
+    certify_calib_end_date: str | None = None
+    max_counter_archiver_check: int = 1000
+    oods_timeout: float = 120.0
+    reason: str = ""
+    program: str = ""
+    note: str = ""
+    exposure_ids: tuple[int, ...] = ()
+    bias_job_id: str = ""
+    report_dir: str = "."
+
+    @property
+    def takes_frames(self) -> bool:
+        """True if the script takes new frames (no ``exposure_ids`` given)."""
+        return not self.exposure_ids
+
+    @property
+    def runs_bias_job(self) -> bool:
+        """True if the script runs cpBias (no ``bias_job_id`` given)."""
+        return not self.bias_job_id
+
+    @property
+    def n_frames_to_take(self) -> int:
+        """Frames the camera takes: discarded + combined + verification."""
+        if not self.takes_frames:
+            return 0
+        return self.n_discard_bias + self.n_bias + self.n_verify_bias
+
+    @property
+    def verification_threshold(self) -> int:
+        """Short name of ``number_verification_tests_threshold_bias``."""
+        return self.number_verification_tests_threshold_bias
+
+
+def parse_detectors(value: typing.Any, option: str = "detectors") -> tuple[int, ...]:
+    """Parse detector ids given as a list or as text.
+
+    Parameters
+    ----------
+    value : `list` [`int`] or `str`
+        ``[0, 1, 2]``, ``"(0,1,2)"``, ``"0, 1"``, ``"(0..8)"`` or ``"(4)"``.
+    option : `str`
+        Option name for error messages.
+
+    Returns
+    -------
+    detectors : `tuple` [`int`, ...]
+        Sorted unique ids in 0..8.
+
+    Raises
+    ------
+    ConfigError
+        Empty, not a number, outside 0..8, a reversed range, or repeated.
+    """
+    ids: list[int] = []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("("):
+            text = text[1:]
+        if text.endswith(")"):
+            text = text[:-1]
+        parts = [p.strip() for p in text.split(",")]
+        if parts and parts[-1] == "" and len(parts) > 1:
+            parts = parts[:-1]  # "(0,)" as Python writes a one-element tuple
+        for part in parts:
+            if ".." in part:
+                lo_text, _, hi_text = part.partition("..")
+                try:
+                    lo, hi = int(lo_text), int(hi_text)
+                except ValueError:
+                    raise ConfigError(option, f"cannot read range {part!r} in {value!r}") from None
+                if lo > hi:
+                    raise ConfigError(option, f"range {part!r} is reversed")
+                ids.extend(range(lo, hi + 1))
+            else:
+                try:
+                    ids.append(int(part))
+                except ValueError:
+                    raise ConfigError(
+                        option, f"cannot read {part!r} in {value!r}; give e.g. [0, 1, 2] or '(0,1,2)'"
+                    ) from None
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise ConfigError(option, f"{item!r} is not an integer detector id")
+            ids.append(item)
+    else:
+        raise ConfigError(option, f"{value!r} is neither a list of ids nor text such as '(0,1,2)'")
+    if not ids:
+        raise ConfigError(option, "no detector given")
+    bad = sorted({i for i in ids if i not in ALL_DETECTORS})
+    if bad:
+        raise ConfigError(option, f"detector id(s) {bad} outside 0..8")
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(option, f"detector id(s) {repeated} repeated")
+    return tuple(sorted(ids))
+
+
+def _check_collection_name(name: str, option: str) -> str:
+    if not name:
+        raise ConfigError(option, "empty collection name")
+    if _WHITESPACE_RE.search(name):
+        raise ConfigError(option, f"collection name {name!r} contains whitespace")
+    if "," in name:
+        raise ConfigError(option, f"collection name {name!r} contains a comma")
+    return name
+
+
+def parse_collections(value: typing.Any, option: str) -> tuple[str, ...]:
+    """Parse collection names given as comma-separated text or a list.
+
+    Parameters
+    ----------
+    value : `str` or `list` [`str`]
+        ``"a,b"`` or ``["a", "b"]``.
+    option : `str`
+        Option name for error messages.
+
+    Returns
+    -------
+    collections : `tuple` [`str`, ...]
+        The names, in order, without surrounding blanks.
+
+    Raises
+    ------
+    ConfigError
+        No name, an empty name, a name with whitespace, or a repeated name.
+    """
+    if isinstance(value, str):
+        names = [part.strip() for part in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        names = []
+        for item in value:
+            if not isinstance(item, str):
+                raise ConfigError(option, f"{item!r} is not a collection name")
+            names.append(item.strip())
+    else:
+        raise ConfigError(option, f"{value!r} is neither text nor a list of collection names")
+    if not names:
+        raise ConfigError(option, "no collection given")
+    for name in names:
+        _check_collection_name(name, option)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(option, f"collection(s) {repeated} repeated")
+    return tuple(names)
+
+
+def parse_pipetask_options(value: typing.Any, option: str) -> tuple[str, ...]:
+    """Parse extra pipetask options into words.
+
+    Parameters
+    ----------
+    value : `str` or `list` [`str`]
+        ``"-c isr:doDefect=False"`` or ``["-c", "isr:doDefect=False"]``.
+    option : `str`
+        Option name for error messages.
+
+    Returns
+    -------
+    words : `tuple` [`str`, ...]
+        The words; OCPS joins them with single spaces.
+
+    Raises
+    ------
+    ConfigError
+        A list item with whitespace (OCPS splits on blanks), or an option
+        the script sets itself (``-j``, ``-i``, ``-o``, ``-d``, ...).
+    """
+    if isinstance(value, str):
+        words = value.split()
+    elif isinstance(value, (list, tuple)):
+        words = []
+        for item in value:
+            if not isinstance(item, str):
+                raise ConfigError(option, f"{item!r} is not text")
+            if _WHITESPACE_RE.search(item.strip()):
+                raise ConfigError(option, f"{item!r} contains whitespace; give one word per item")
+            if item.strip():
+                words.append(item.strip())
+    else:
+        raise ConfigError(option, f"{value!r} is neither text nor a list of words")
+    for word in words:
+        key = word.split("=", 1)[0]
+        if key in _RESERVED_OPTIONS:
+            raise ConfigError(option, f"{key} is set by the script and cannot be given here")
+    return tuple(words)
+
+
+def parse_tai_date(value: str, option: str) -> str:
+    """Parse an ISO-8601 TAI date or date-time.
+
+    Parameters
+    ----------
+    value : `str`
+        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS[.fff]]`` (a blank instead
+        of ``T`` is accepted); no time zone (the scale is TAI).
+    option : `str`
+        Option name for error messages.
+
+    Returns
+    -------
+    isot : `str`
+        ``YYYY-MM-DDTHH:MM:SS.sss``.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not such a date.
+    """
+    text = value.strip()
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?", text)
+    if match is None:
+        raise ConfigError(
+            option, f"{value!r} is not an ISO-8601 TAI date such as 2026-11-25 or 2026-11-25T12:00:00"
+        )
+    date_text, time_text = match.group(1), match.group(2) or "00:00:00"
+    if len(time_text) == 5:
+        time_text += ":00"
+    seconds_text = time_text[6:]
+    whole, _, fraction = seconds_text.partition(".")
+    try:
+        day = datetime.date.fromisoformat(date_text)
+        clock = datetime.time.fromisoformat(time_text[:6] + whole)
+    except ValueError as e:
+        raise ConfigError(option, f"{value!r} is not a valid date: {e}") from None
+    millis = (fraction + "000")[:3]
+    return f"{day.isoformat()}T{clock.isoformat()}.{millis}"
+
+
+def _check_exposure_ids(ids: typing.Sequence[int]) -> tuple[int, ...]:
+    result = []
+    for exp_id in ids:
+        if isinstance(exp_id, bool) or not isinstance(exp_id, int):
+            raise ConfigError("exposure_ids", f"{exp_id!r} is not an integer exposure id")
+        text = str(exp_id)
+        if len(text) != 13:
+            raise ConfigError("exposure_ids", f"{exp_id} is not a 13-digit exposure id (YYYYMMDD + 5 digits)")
+        try:
+            datetime.datetime.strptime(text[:8], "%Y%m%d")
+        except ValueError:
+            raise ConfigError("exposure_ids", f"{exp_id} does not start with a valid day_obs") from None
+        if int(text[8:]) == 0:
+            raise ConfigError("exposure_ids", f"{exp_id} has sequence number 0")
+        result.append(exp_id)
+    repeated = sorted({i for i in result if result.count(i) > 1})
+    if repeated:
+        raise ConfigError("exposure_ids", f"exposure id(s) {repeated} repeated")
+    return tuple(result)
+
+
+def _as_mapping(config: typing.Any) -> dict[str, typing.Any]:
+    if isinstance(config, types.SimpleNamespace):
+        return dict(vars(config))
+    if isinstance(config, typing.Mapping):
+        return dict(config)
+    raise TypeError(f"config must be a mapping or SimpleNamespace, not {type(config).__name__}")
+
+
+def make_config(config: typing.Any) -> BiasConfig:
+    """Build a `BiasConfig` from the schema-validated configuration.
+
+    Parameters
+    ----------
+    config : `dict` or `types.SimpleNamespace`
+        The configuration after schema validation with defaults filled (as
+        ``BaseScript.configure`` receives it). Missing keys take the
+        schema's defaults.
+
+    Returns
+    -------
+    config : `BiasConfig`
+        The checked configuration.
+
+    Raises
+    ------
+    ConfigError
+        A value the schema cannot reject on its own; the message names the
+        option.
+    """
+    raw = _as_mapping(config)
+    fields = {f.name for f in dataclasses.fields(BiasConfig)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ConfigError(unknown[0], "unknown option")
+    if "calib_collection" not in raw:
+        raise ConfigError("calib_collection", "required option missing")
+    values: dict[str, typing.Any] = dict(raw)
+
+    values["calib_collection"] = _check_collection_name(
+        str(raw["calib_collection"]).strip(), "calib_collection"
+    )
+    for name in ("input_collections_bias", "input_collections_verify"):
+        if name in raw:
+            values[name] = parse_collections(raw[name], name)
+    if "detectors" in raw:
+        values["detectors"] = parse_detectors(raw["detectors"])
+    for name in ("config_options_bias", "config_options_verify"):
+        if name in raw:
+            values[name] = parse_pipetask_options(raw[name], name)
+    for name in ("certify_calib_begin_date", "certify_calib_end_date"):
+        if raw.get(name) is not None:
+            values[name] = parse_tai_date(str(raw[name]), name)
+        else:
+            values[name] = None
+    if "exposure_ids" in raw:
+        values["exposure_ids"] = _check_exposure_ids(raw["exposure_ids"] or ())
+    if "bias_job_id" in raw:
+        job_id = str(raw["bias_job_id"]).strip()
+        if job_id and not _JOB_ID_RE.match(job_id):
+            raise ConfigError("bias_job_id", f"{raw['bias_job_id']!r} is not an OCPS job id")
+        values["bias_job_id"] = job_id
+    for name in ("repo", "pipeline_bias", "pipeline_verify"):
+        if name in raw and not str(raw[name]).strip():
+            raise ConfigError(name, "must not be empty")
+    for name in ("reason", "program", "note", "report_dir"):
+        if name in raw:
+            values[name] = str(raw[name]).strip()
+    for name in ("job_timeout", "oods_timeout"):
+        if name in raw:
+            values[name] = float(raw[name])
+            if not values[name] > 0:
+                raise ConfigError(name, f"must be > 0, not {raw[name]!r}")
+
+    result = BiasConfig(**values)
+    _check_cross_fields(result)
+    return result
+
+
+def _check_cross_fields(config: BiasConfig) -> None:
+    """Checks involving several options."""
+    begin, end = config.certify_calib_begin_date, config.certify_calib_end_date
+    if (begin is None) != (end is None):
+        given, missing = (
+            ("certify_calib_begin_date", "certify_calib_end_date")
+            if begin is not None
+            else ("certify_calib_end_date", "certify_calib_begin_date")
+        )
+        raise ConfigError(missing, f"give it together with {given} (or neither, for the biases' day_obs)")
+    if begin is not None and end is not None and not begin < end:
+        raise ConfigError(
+            "certify_calib_end_date",
+            f"{end} is not after certify_calib_begin_date {begin}",
+        )
+    if config.n_verify_bias > 0 and not config.do_verify:
+        raise ConfigError(
+            "n_verify_bias",
+            f"{config.n_verify_bias} verification frames asked for but do_verify is false",
+        )
+    if config.bias_job_id and not config.exposure_ids:
+        raise ConfigError(
+            "bias_job_id",
+            "resuming from a bias job needs exposure_ids (the exposures that job combined)",
+        )
+    if config.exposure_ids and len(config.exposure_ids) <= config.n_verify_bias:
+        raise ConfigError(
+            "exposure_ids",
+            f"{len(config.exposure_ids)} id(s) leave none to combine after the last "
+            f"n_verify_bias={config.n_verify_bias} verification frames",
+        )
+    if config.bias_job_id and not config.do_verify and not config.do_certify:
+        raise ConfigError(
+            "bias_job_id",
+            "resuming from a bias job with do_verify and do_certify both false leaves nothing to do",
+        )
