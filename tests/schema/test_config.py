@@ -1,0 +1,204 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""`lsst.ts.calibscripts.bias.config`: the checks the schema cannot make."""
+
+import dataclasses
+import types
+
+import pytest
+from lsst.ts.calibscripts.bias.config import (
+    BiasConfig,
+    ConfigError,
+    make_config,
+    parse_collections,
+    parse_detectors,
+    parse_pipetask_options,
+    parse_tai_date,
+)
+
+
+def base(**kwargs: object) -> dict:
+    return {"calib_collection": "LSSTComCam/calib/daily", **kwargs}
+
+
+def test_defaults_and_namespace_input() -> None:
+    config = make_config(types.SimpleNamespace(**base()))
+    assert config == BiasConfig(calib_collection="LSSTComCam/calib/daily")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.n_bias = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("(0,1,2,3,4,5,6,7,8)", tuple(range(9))),
+        ("(0)", (0,)),
+        ("(4,)", (4,)),
+        ("0, 3 ,5", (0, 3, 5)),
+        ("(0..8)", tuple(range(9))),
+        ("(0..2, 7)", (0, 1, 2, 7)),
+        ([8, 1], (1, 8)),
+    ],
+)
+def test_parse_detectors(text: object, expected: tuple) -> None:
+    assert parse_detectors(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("(0,9)", "outside 0..8"),
+        ("(1,1)", "repeated"),
+        ("(0..3,2)", "repeated"),
+        ("(5..2)", "reversed"),
+        ("(a)", "cannot read"),
+        ("()", "cannot read"),
+        ([True], "not an integer"),
+        (3, "neither a list"),
+    ],
+)
+def test_parse_detectors_rejects(text: object, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as info:
+        parse_detectors(text)
+    assert str(info.value).startswith("detectors: ")
+    assert info.value.option == "detectors"
+
+
+def test_parse_collections() -> None:
+    assert parse_collections("a/b, c", "x") == ("a/b", "c")
+    assert parse_collections(["a/b", " c "], "x") == ("a/b", "c")
+    for bad, words in [
+        ("a,,b", "empty"),
+        ("a b", "whitespace"),
+        (["a", "a"], "repeated"),
+        ([], "no collection"),
+    ]:
+        with pytest.raises(ConfigError, match=words) as info:
+            parse_collections(bad, "input_collections_bias")
+        assert str(info.value).startswith("input_collections_bias: ")
+
+
+def test_parse_pipetask_options() -> None:
+    assert parse_pipetask_options("-c isr:doDefect=False  -c a:b=1", "o") == (
+        "-c",
+        "isr:doDefect=False",
+        "-c",
+        "a:b=1",
+    )
+    assert parse_pipetask_options(["-c", "isr:doDefect=False"], "o") == ("-c", "isr:doDefect=False")
+    assert parse_pipetask_options("", "o") == ()
+    with pytest.raises(ConfigError, match="whitespace"):
+        parse_pipetask_options(["-c isr:doDefect=False"], "config_options_bias")
+    for reserved in ("-j 4", "-i other", "--output-run=x", "-d exposure=1"):
+        with pytest.raises(ConfigError, match="set by the script") as info:
+            parse_pipetask_options(reserved, "config_options_verify")
+        assert info.value.option == "config_options_verify"
+
+
+@pytest.mark.parametrize(
+    "text, isot",
+    [
+        ("2026-11-25", "2026-11-25T00:00:00.000"),
+        ("2026-11-25T12:30", "2026-11-25T12:30:00.000"),
+        ("2026-11-25 12:30:05.25", "2026-11-25T12:30:05.250"),
+        ("1950-01-01", "1950-01-01T00:00:00.000"),
+    ],
+)
+def test_parse_tai_date(text: str, isot: str) -> None:
+    assert parse_tai_date(text, "d") == isot
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13-01", "2026-02-30", "yesterday", "2026/11/25", "2026-11-25T25:00", ""]
+)
+def test_parse_tai_date_rejects(text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_tai_date(text, "certify_calib_begin_date")
+    assert str(info.value).startswith("certify_calib_begin_date: ")
+
+
+@pytest.mark.parametrize(
+    "kwargs, option, words",
+    [
+        (
+            dict(certify_calib_begin_date="2026-11-26", certify_calib_end_date="2026-11-25"),
+            "certify_calib_end_date",
+            "not after",
+        ),
+        (
+            dict(certify_calib_begin_date="2026-11-25", certify_calib_end_date="2026-11-25"),
+            "certify_calib_end_date",
+            "not after",
+        ),
+        (dict(certify_calib_begin_date="2026-11-25"), "certify_calib_end_date", "together"),
+        (dict(certify_calib_end_date="2026-11-25"), "certify_calib_begin_date", "together"),
+        (dict(calib_collection="a calib"), "calib_collection", "whitespace"),
+        (dict(calib_collection=" "), "calib_collection", "empty"),
+        (dict(input_collections_verify="x, y z"), "input_collections_verify", "whitespace"),
+        (dict(detectors="(0,10)"), "detectors", "outside"),
+        (dict(n_verify_bias=2, do_verify=False), "n_verify_bias", "do_verify is false"),
+        (dict(bias_job_id="abc"), "bias_job_id", "needs exposure_ids"),
+        (dict(bias_job_id="a b", exposure_ids=[2026112500001]), "bias_job_id", "not an OCPS job id"),
+        (dict(exposure_ids=[2026112500001], n_verify_bias=1), "exposure_ids", "none to combine"),
+        (dict(exposure_ids=[2026133100001]), "exposure_ids", "valid day_obs"),
+        (dict(exposure_ids=[2026112500000]), "exposure_ids", "sequence number 0"),
+        (dict(exposure_ids=[202611250001]), "exposure_ids", "13-digit"),
+        (dict(exposure_ids=[2026112500001, 2026112500001]), "exposure_ids", "repeated"),
+        (
+            dict(bias_job_id="j1", exposure_ids=[2026112500001], do_verify=False, do_certify=False),
+            "bias_job_id",
+            "nothing to do",
+        ),
+        (dict(repo=""), "repo", "empty"),
+        (dict(oods_timeout=0), "oods_timeout", "> 0"),
+        (dict(nBias=3), "nBias", "unknown option"),
+    ],
+)
+def test_make_config_rejects(kwargs: dict, option: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as info:
+        make_config(base(**kwargs))
+    assert info.value.option == option
+    assert str(info.value).startswith(f"{option}: ")
+
+
+def test_make_config_requires_calib_collection() -> None:
+    with pytest.raises(ConfigError, match="calib_collection: required"):
+        make_config({"n_bias": 3})
+
+
+def test_resume_options() -> None:
+    ids = [2026112500003, 2026112500004, 2026112500005]
+    config = make_config(base(exposure_ids=ids, n_verify_bias=1, bias_job_id="0123abcd"))
+    assert config.exposure_ids == tuple(ids)
+    assert not config.takes_frames and not config.runs_bias_job
+    assert config.n_frames_to_take == 0
+    config = make_config(base(n_bias=3, n_discard_bias=2, n_verify_bias=4))
+    assert config.takes_frames and config.runs_bias_job
+    assert config.n_frames_to_take == 9
+
+
+def test_dates_normalised() -> None:
+    config = make_config(
+        base(certify_calib_begin_date="2026-11-25", certify_calib_end_date="2026-11-25T06:00:00.5")
+    )
+    assert config.certify_calib_begin_date == "2026-11-25T00:00:00.000"
+    assert config.certify_calib_end_date == "2026-11-25T06:00:00.500"
