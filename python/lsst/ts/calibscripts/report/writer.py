@@ -1,0 +1,334 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Write the run report: the YAML summary and the PNG pictures.
+
+`write_report` is what `MakeComCamBias` calls at its summary stage (in a
+thread: ``await asyncio.to_thread(write_report, ...)``, or
+`write_report_async`). It works the same at the summit and in the
+simulation, because it only reads the butler registry (dataset URIs and the
+small ``verifyBiasDetStats`` dicts) and the master bias files themselves.
+
+Drawing is best effort: a picture that cannot be drawn is recorded in
+`RunReport.problems` (and in the YAML), never raised, so a reporting
+problem cannot hide a certified bias. The summary YAML is always written.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PICTURE_FILES", "SUMMARY_FILE", "RunReport", "sanitize", "write_report", "write_report_async"]
+
+import asyncio
+import dataclasses
+import datetime
+import enum
+import logging
+import math
+import os
+import pathlib
+import typing
+
+import numpy as np
+import yaml
+
+from .figures import plot_focal_plane_mosaic, plot_noise_vs_nominal, plot_verification_map
+from .fits_reader import MasterBiasImage, header_read_noise, read_master_bias
+from .layout import DETECTOR_NAMES, detector_name
+from .verification import collect_amp_verification
+
+SUMMARY_FILE = "summary.yaml"
+
+#: File names of the pictures, by kind.
+PICTURE_FILES: dict[str, str] = {
+    "mosaic": "master_bias_mosaic.png",
+    "verification": "verification_map.png",
+    "noise": "noise_vs_nominal.png",
+}
+
+
+@dataclasses.dataclass
+class RunReport:
+    """What `write_report` wrote.
+
+    Attributes
+    ----------
+    directory : `pathlib.Path`
+        The report folder.
+    summary_path : `pathlib.Path`
+        The YAML summary.
+    pictures : `dict` [`str`, `pathlib.Path`]
+        PNG files by kind (``mosaic``, ``verification``, ``noise``); a kind
+        is absent if it could not be drawn.
+    problems : `list` [`str`]
+        Why something could not be drawn or read.
+    failures : `list` [`str`]
+        Failed verification tests, ``"R22_S11 C10 NOISE (2/5)"``.
+    """
+
+    directory: pathlib.Path
+    summary_path: pathlib.Path
+    pictures: dict[str, pathlib.Path] = dataclasses.field(default_factory=dict)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+
+def sanitize(value: typing.Any) -> typing.Any:
+    """Turn a summary into plain YAML-safe types (dict, list, str, int, float, bool, None)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return sanitize(value.tolist())
+    if isinstance(value, (pathlib.PurePath, os.PathLike)):
+        return os.fspath(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sanitize(dataclasses.asdict(value))
+    if isinstance(value, typing.Mapping):
+        return {
+            str(sanitize(k)) if not isinstance(k, (int, str)) else k: sanitize(v) for k, v in value.items()
+        }
+    if isinstance(value, (set, frozenset)):
+        return sorted((sanitize(v) for v in value), key=str)
+    if isinstance(value, (list, tuple)):
+        return [sanitize(v) for v in value]
+    if hasattr(value, "isot"):  # astropy.time.Time
+        return str(value.isot)
+    return str(value)
+
+
+def _as_list(collections: str | typing.Sequence[str] | None) -> list[str]:
+    if collections is None:
+        return []
+    if isinstance(collections, str):
+        return [collections]
+    return list(collections)
+
+
+def _open_butler(repo: typing.Any, butler: typing.Any) -> typing.Any:
+    if butler is not None:
+        return butler
+    from lsst.daf.butler import Butler
+
+    return Butler.from_config(str(repo), writeable=False)
+
+
+def _query(butler: typing.Any, dataset_type: str, collections: list[str], where: str) -> list[typing.Any]:
+    """Find datasets, first match per data id."""
+    try:
+        return list(
+            butler.query_datasets(
+                dataset_type, collections=collections, where=where, find_first=True, explain=False
+            )
+        )
+    except Exception:
+        # A CALIBRATION collection may refuse a find-first search without a
+        # time; take every match and keep one per data id (the last found).
+        # Pass the cpBias output collection to get exactly this run's masters.
+        refs = list(
+            butler.query_datasets(
+                dataset_type, collections=collections, where=where, find_first=False, explain=False
+            )
+        )
+        newest: dict[typing.Any, typing.Any] = {}
+        for ref in refs:
+            newest[ref.dataId] = ref
+        return list(newest.values())
+
+
+def _detector_where(instrument: str, detectors: typing.Sequence[int] | None) -> str:
+    where = f"instrument = '{instrument}'"
+    if detectors:
+        where += " AND detector IN (" + ", ".join(str(int(d)) for d in detectors) + ")"
+    return where
+
+
+def write_report(
+    report_dir: str | os.PathLike,
+    summary: typing.Mapping[str, typing.Any],
+    repo: str | os.PathLike | None = None,
+    *,
+    butler: typing.Any = None,
+    bias_collections: str | typing.Sequence[str] | None = None,
+    verify_collections: str | typing.Sequence[str] | None = None,
+    instrument: str = "LSSTComCam",
+    detectors: typing.Sequence[int] | None = None,
+    nominal_read_noise: typing.Mapping[str, typing.Mapping[str, float]] | None = None,
+    det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]] | None = None,
+    log: logging.Logger | None = None,
+) -> RunReport:
+    """Write ``summary.yaml`` and the report pictures to ``report_dir``.
+
+    Parameters
+    ----------
+    report_dir : path-like
+        Folder to write to (created if needed). Existing files of the same
+        names are replaced.
+    summary : `dict`
+        The run summary (from ``bias.summary``); written as YAML with a
+        ``report`` section added (picture files, problems, failed tests).
+    repo : path-like, optional
+        Butler repository (path or config URI). Not needed if ``butler`` is
+        given.
+    butler : `lsst.daf.butler.Butler`, optional
+        An open butler to read from instead of ``repo``.
+    bias_collections : `str` or sequence, optional
+        Where the master biases are: the cpBias output collection
+        ``u/ocps/<job_id>`` (preferred: exactly this run's masters) or the
+        certified calibration collection. No mosaic without it.
+    verify_collections : `str` or sequence, optional
+        Where the ``verifyBiasDetStats`` datasets are: the verifyBias output
+        collection ``u/ocps/<job_id>``. Not needed if ``det_stats`` is given.
+    instrument : `str`, optional
+        Butler instrument name.
+    detectors : sequence of `int`, optional
+        Detector ids to draw; default: all that are found.
+    nominal_read_noise : `dict` [`str`, `dict` [`str`, `float`]], optional
+        Nominal read noise (e-) by detector name and amp. By default it is
+        read from the masters' ``LSST ISR READNOISE <amp>`` header keys.
+    det_stats : iterable of (exposure, detector, `dict`), optional
+        ``verifyBiasDetStats`` contents, instead of reading them.
+    log : `logging.Logger`, optional
+        Where to log problems.
+
+    Returns
+    -------
+    report : `RunReport`
+        Files written, problems and failed verification tests.
+    """
+    log = log or logging.getLogger(__name__)
+    directory = pathlib.Path(report_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    report = RunReport(directory=directory, summary_path=directory / SUMMARY_FILE)
+
+    def problem(text: str) -> None:
+        report.problems.append(text)
+        log.warning("Run report: %s", text)
+
+    bias_list = _as_list(bias_collections)
+    verify_list = _as_list(verify_collections)
+    needs_butler = bool(bias_list) or (det_stats is None and bool(verify_list))
+    opened = None
+    if needs_butler:
+        try:
+            opened = _open_butler(repo, butler)
+        except Exception as e:
+            problem(f"cannot open butler repository {repo}: {e}")
+
+    masters: dict[int, MasterBiasImage] = {}
+    if opened is not None and bias_list:
+        try:
+            refs = _query(opened, "bias", bias_list, _detector_where(instrument, detectors))
+        except Exception as e:
+            refs = []
+            problem(f"cannot find master biases in {bias_list}: {e}")
+        for ref in refs:
+            detector = int(ref.dataId["detector"])
+            try:
+                masters[detector] = read_master_bias(opened.getURI(ref))
+            except Exception as e:
+                problem(f"cannot read the master bias of {detector_name(detector)}: {e}")
+        if not refs and not report.problems:
+            problem(f"no master bias found in {bias_list}")
+    elif not bias_list:
+        problem("no master bias collection given; no mosaic drawn")
+
+    if masters:
+        try:
+            picture = plot_focal_plane_mosaic(
+                masters,
+                directory / PICTURE_FILES["mosaic"],
+                title=f"LSSTComCam master bias — {', '.join(bias_list)}",
+            )
+            report.pictures["mosaic"] = picture.path
+        except Exception as e:
+            problem(f"cannot draw the master bias mosaic: {e!r}")
+
+    stats_list: list[tuple[int, int, typing.Mapping[str, typing.Any]]] = []
+    if det_stats is not None:
+        stats_list = list(det_stats)
+    elif opened is not None and verify_list:
+        try:
+            for ref in _query(
+                opened, "verifyBiasDetStats", verify_list, _detector_where(instrument, detectors)
+            ):
+                stats_list.append((int(ref.dataId["exposure"]), int(ref.dataId["detector"]), opened.get(ref)))
+        except Exception as e:
+            problem(f"cannot read verifyBiasDetStats from {verify_list}: {e}")
+    if not stats_list:
+        problem("no verification statistics; no verification map or noise plot drawn")
+    else:
+        verification = collect_amp_verification(stats_list)
+        report.failures = verification.failures()
+        try:
+            picture = plot_verification_map(verification, directory / PICTURE_FILES["verification"])
+            report.pictures["verification"] = picture.path
+        except Exception as e:
+            problem(f"cannot draw the verification map: {e!r}")
+        nominal: dict[str, dict[str, float]] = {}
+        if nominal_read_noise is not None:
+            nominal = {name: dict(amps) for name, amps in nominal_read_noise.items()}
+        else:
+            for det, master in masters.items():
+                values = header_read_noise(master.header)
+                if values:
+                    nominal[DETECTOR_NAMES[det]] = values
+            if not nominal:
+                problem(
+                    "nominal read noise unknown (no LSST ISR READNOISE keys); noise plot has no reference"
+                )
+        try:
+            picture = plot_noise_vs_nominal(verification, nominal, directory / PICTURE_FILES["noise"])
+            report.pictures["noise"] = picture.path
+        except Exception as e:
+            problem(f"cannot draw the noise plot: {e!r}")
+
+    document = dict(sanitize(summary))
+    document["report"] = dict(
+        directory=str(directory),
+        pictures={kind: path.name for kind, path in report.pictures.items()},
+        problems=list(report.problems),
+        failed_amp_tests=list(report.failures),
+    )
+    tmp_path = report.summary_path.with_suffix(".yaml.tmp")
+    with open(tmp_path, "w") as stream:
+        yaml.safe_dump(document, stream, sort_keys=False, default_flow_style=False)
+    os.replace(tmp_path, report.summary_path)
+    return report
+
+
+async def write_report_async(
+    report_dir: str | os.PathLike,
+    summary: typing.Mapping[str, typing.Any],
+    *args: typing.Any,
+    **kwargs: typing.Any,
+) -> RunReport:
+    """Run `write_report` in a thread, so the event loop keeps running."""
+    return await asyncio.to_thread(write_report, report_dir, summary, *args, **kwargs)
