@@ -286,9 +286,7 @@ def png_size(path: pathlib.Path) -> tuple[int, int]:
 
 
 def test_write_report_from_butler(repo: dict, tmp_path: pathlib.Path) -> None:
-    summary = dict(
-        final_state=report.PICTURE_FILES.__class__.__name__, exposures=np.array(EXPOSURES), n=np.int64(3)
-    )
+    summary = dict(final_state=FinalState.DONE, exposures=np.array(EXPOSURES), n=np.int64(3))
     out = tmp_path / "report"
     result = report.write_report(
         out,
