@@ -40,6 +40,8 @@ Public API
 `parse_detectors`, `parse_collections`, `parse_pipetask_options`,
 `parse_tai_date`
     the individual parsers, usable on their own.
+`day_obs_validity_range`
+    the default validity range: the biases' day_obs, for one day.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "ALL_DETECTORS",
     "BiasConfig",
     "ConfigError",
+    "day_obs_validity_range",
     "make_config",
     "parse_collections",
     "parse_detectors",
@@ -496,3 +499,39 @@ def _check_cross_fields(config: BiasConfig) -> None:
             "bias_job_id",
             "resuming from a bias job with do_verify and do_certify both false leaves nothing to do",
         )
+
+
+def day_obs_validity_range(exposure_ids: typing.Iterable[int]) -> tuple[str, str]:
+    """Return the default validity range for biases: their day_obs.
+
+    A day_obs ``D`` covers TAI ``D 12:00`` to ``D+1 12:00`` (the day_obs
+    rolls over at 12:00 TAI), which is when the night's exposures of that
+    day_obs are taken. When the exposures span two day_obs the latest one
+    is used, since the biases serve the night after they were taken.
+
+    Parameters
+    ----------
+    exposure_ids : iterable of `int`
+        Exposure ids ``YYYYMMDDNNNNN``.
+
+    Returns
+    -------
+    begin, end : `str`
+        ISO-8601 TAI (``isot``) begin and end, one day apart.
+
+    Raises
+    ------
+    ValueError
+        If no exposure id is given or one does not start with a date.
+    """
+    days = []
+    for exp_id in exposure_ids:
+        try:
+            days.append(datetime.datetime.strptime(str(int(exp_id))[:8], "%Y%m%d"))
+        except ValueError:
+            raise ValueError(f"exposure id {exp_id!r} does not start with a YYYYMMDD day_obs") from None
+    if not days:
+        raise ValueError("no exposure id to take the day_obs from")
+    begin = max(days) + datetime.timedelta(hours=12)
+    end = begin + datetime.timedelta(days=1)
+    return begin.strftime("%Y-%m-%dT%H:%M:%S.000"), end.strftime("%Y-%m-%dT%H:%M:%S.000")

@@ -1,0 +1,510 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Synchronous daf_butler work of the procedure, meant for `asyncio.to_thread`.
+
+Every function here blocks (registry queries, file reads, SQLite locks): call
+them from async code as ``await asyncio.to_thread(read_verify_stats, ...)``.
+``lsst.daf.butler`` is imported inside the functions, so importing this
+module is cheap (the script's ``--schema`` stays fast).
+
+Public API
+----------
+`read_verify_stats(repo, collections, instrument="LSSTComCam", dataset_type="verifyBiasStats")` -> `dict`
+    Read the run-level verification statistics; `VerifyStatsNotFound` if absent.
+`certify_biases(repo, run, calib_collection, detectors, timespan_begin, timespan_end, supersede=False, ...)`
+    -> `CertificationResult`. Certify the ``bias`` datasets of ``run`` (the
+    bias job's RUN ``u/ocps/<job_id>/run``; a CHAINED ``u/ocps/<job_id>`` is
+    resolved to its first child, as ``butler certify-calibrations`` does) for
+    ``detectors`` into the CALIBRATION collection ``calib_collection``
+    (registered if missing) over ``[begin, end)`` (TAI). On a validity
+    overlap with a *different* dataset it raises `CertificationConflict`
+    naming every existing dataset (id, run, data id) and its range, and
+    certifies nothing; with ``supersede=True`` it first decertifies the
+    overlapping range for those detectors, in the same transaction.
+    Re-certifying the same datasets over the same range is a no-op
+    (reported as ``already_certified``), so a resumed run is idempotent.
+`list_certifications(repo, calib_collection, dataset_type="bias")` -> list of `ExistingCertification`
+`parse_validity_range(begin, end)` -> (begin `Time` or None, end `Time` or None)
+    ISO-8601 strings (or `astropy.time.Time`, or None for unbounded) read as
+    TAI; dates outside daf_butler's representable range (1970-01-01 ..
+    2100-01-01 TAI) become unbounded, as daf_butler itself would clamp them.
+
+Errors: `CertificationError` (base, a `RuntimeError`), `CertificationConflict`
+(``.conflicts``), `VerifyStatsNotFound`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CertificationConflict",
+    "CertificationError",
+    "CertificationResult",
+    "CertifiedBias",
+    "ExistingCertification",
+    "VerifyStatsNotFound",
+    "certify_biases",
+    "format_time",
+    "list_certifications",
+    "parse_validity_range",
+    "read_verify_stats",
+]
+
+import dataclasses
+import typing
+
+if typing.TYPE_CHECKING:
+    import astropy.time
+    from lsst.daf.butler import Butler, DatasetRef, Timespan
+
+DEFAULT_INSTRUMENT = "LSSTComCam"
+_MIN_TAI = "1970-01-01T00:00:00"
+_MAX_TAI = "2100-01-01T00:00:00"
+
+
+class CertificationError(RuntimeError):
+    """Certification could not be done; nothing was certified."""
+
+
+class CertificationConflict(CertificationError):
+    """Existing certifications overlap the requested validity range.
+
+    Attributes
+    ----------
+    conflicts : `list` [`ExistingCertification`]
+        The existing certifications that overlap.
+    """
+
+    def __init__(self, message: str, conflicts: list["ExistingCertification"]) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+class VerifyStatsNotFound(RuntimeError):
+    """The verification statistics dataset is not in the collections."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExistingCertification:
+    """One (dataset, validity range) association in a CALIBRATION collection."""
+
+    dataset_id: str
+    run: str
+    data_id: dict[str, typing.Any]
+    begin: str
+    """ISO TAI, or ``-inf``."""
+    end: str
+    """ISO TAI, or ``+inf``."""
+
+    @property
+    def detector(self) -> int | None:
+        value = self.data_id.get("detector")
+        return int(value) if value is not None else None
+
+    def describe(self) -> str:
+        data_id = ", ".join(f"{k}={v}" for k, v in self.data_id.items())
+        return f"dataset {self.dataset_id} ({data_id}) from run {self.run}, valid [{self.begin}, {self.end})"
+
+
+@dataclasses.dataclass(frozen=True)
+class CertifiedBias:
+    """One certified bias."""
+
+    detector: int
+    dataset_id: str
+    run: str
+
+
+@dataclasses.dataclass
+class CertificationResult:
+    """What `certify_biases` did."""
+
+    calib_collection: str
+    source_run: str
+    dataset_type: str
+    begin: str
+    end: str
+    certified: list[CertifiedBias]
+    """Newly certified datasets."""
+    already_certified: list[CertifiedBias]
+    """Datasets that were already certified over exactly this range."""
+    superseded: list[ExistingCertification]
+    """Existing certifications whose overlapping range was decertified."""
+    collection_created: bool
+
+    @property
+    def detectors(self) -> list[int]:
+        """Every detector that now has the bias certified over the range."""
+        return sorted(b.detector for b in self.certified + self.already_certified)
+
+    def to_dict(self) -> dict[str, typing.Any]:
+        """Plain data for the YAML report."""
+        return {
+            "calib_collection": self.calib_collection,
+            "source_run": self.source_run,
+            "dataset_type": self.dataset_type,
+            "begin": self.begin,
+            "end": self.end,
+            "certified": [dataclasses.asdict(b) for b in self.certified],
+            "already_certified": [dataclasses.asdict(b) for b in self.already_certified],
+            "superseded": [dataclasses.asdict(s) for s in self.superseded],
+            "collection_created": self.collection_created,
+        }
+
+    def describe(self) -> str:
+        """One line for the log."""
+        text = (
+            f"Certified {self.dataset_type} for detector(s) {self.detectors} from {self.source_run} "
+            f"into {self.calib_collection} valid [{self.begin}, {self.end})"
+        )
+        if self.already_certified:
+            text += f"; {len(self.already_certified)} already certified"
+        if self.superseded:
+            text += f"; superseded {len(self.superseded)} overlapping range(s)"
+        return text
+
+
+def format_time(value: "astropy.time.Time | None", unbounded: str) -> str:
+    """ISO TAI text of a time, or ``unbounded`` for None."""
+    if value is None:
+        return unbounded
+    return value.tai.isot
+
+
+def _to_time(value: "str | astropy.time.Time | None", what: str) -> "astropy.time.Time | None":
+    import astropy.time
+
+    if value is None:
+        return None
+    if isinstance(value, astropy.time.Time):
+        return value.tai
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return astropy.time.Time(value.strip(), scale="tai")
+        except ValueError as e:
+            raise CertificationError(f"{what} {value!r} is not an ISO-8601 date/time: {e}") from None
+    raise CertificationError(f"{what} must be an ISO-8601 string, not {value!r}")
+
+
+def parse_validity_range(
+    begin: "str | astropy.time.Time | None", end: "str | astropy.time.Time | None"
+) -> tuple["astropy.time.Time | None", "astropy.time.Time | None"]:
+    """Parse a validity range [begin, end) in TAI; None means unbounded.
+
+    Raises
+    ------
+    CertificationError
+        If a value does not parse or ``begin >= end``.
+    """
+    import astropy.time
+
+    t_begin = _to_time(begin, "begin date")
+    t_end = _to_time(end, "end date")
+    if t_begin is not None and t_end is not None and t_begin >= t_end:
+        raise CertificationError(
+            f"validity range is empty: begin {t_begin.isot} is not before end {t_end.isot} (TAI)"
+        )
+    # Outside daf_butler's representable range means unbounded (it would clamp with a warning).
+    if t_begin is not None and t_begin <= astropy.time.Time(_MIN_TAI, scale="tai"):
+        t_begin = None
+    if t_end is not None and t_end >= astropy.time.Time(_MAX_TAI, scale="tai"):
+        t_end = None
+    return t_begin, t_end
+
+
+def _open(repo: str, writeable: bool, **kwargs: typing.Any) -> "Butler":
+    from lsst.daf.butler import Butler
+
+    return Butler.from_config(repo, writeable=writeable, **kwargs)
+
+
+def read_verify_stats(
+    repo: str,
+    collections: str | typing.Sequence[str],
+    instrument: str = DEFAULT_INSTRUMENT,
+    dataset_type: str = "verifyBiasStats",
+) -> dict[typing.Any, typing.Any]:
+    """Read the run-level verification statistics (blocking).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository (root or config URI).
+    collections : `str` or sequence of `str`
+        Where to look, e.g. ``u/ocps/<verify job id>``.
+    instrument : `str`
+        Instrument name.
+    dataset_type : `str`
+        ``verifyBiasStats``.
+
+    Returns
+    -------
+    stats : `dict`
+        The ``verifyBiasStats`` dictionary (a copy).
+
+    Raises
+    ------
+    VerifyStatsNotFound
+        If the collections or the dataset do not exist; the message names
+        the repository, collections and dataset type.
+    """
+    from lsst.daf.butler import DatasetNotFoundError, MissingCollectionError, MissingDatasetTypeError
+
+    search = [collections] if isinstance(collections, str) else list(collections)
+    butler = _open(repo, writeable=False)
+    try:
+        try:
+            value = butler.get(dataset_type, instrument=instrument, collections=search)
+        except (DatasetNotFoundError, MissingCollectionError, MissingDatasetTypeError, LookupError) as e:
+            raise VerifyStatsNotFound(
+                f"No {dataset_type} for instrument {instrument} in collection(s) {search} of {repo}: {e}"
+            ) from e
+    finally:
+        butler.close()
+    return dict(value)
+
+
+def _association_to_existing(ref: "DatasetRef", timespan: "Timespan") -> ExistingCertification:
+    return ExistingCertification(
+        dataset_id=str(ref.id),
+        run=ref.run,
+        data_id={k: ref.dataId[k] for k in ref.dataId.required},
+        begin=format_time(timespan.begin, "-inf"),
+        end=format_time(timespan.end, "+inf"),
+    )
+
+
+def list_certifications(
+    repo: str, calib_collection: str, dataset_type: str = "bias"
+) -> list[ExistingCertification]:
+    """List the (dataset, validity range) associations of a CALIBRATION collection (blocking).
+
+    An absent collection gives an empty list.
+    """
+    from lsst.daf.butler import MissingCollectionError
+
+    butler = _open(repo, writeable=False)
+    try:
+        try:
+            return [
+                _association_to_existing(a.ref, a.timespan)
+                for a in _associations(butler, calib_collection, dataset_type)
+            ]
+        except MissingCollectionError:
+            return []
+    finally:
+        butler.close()
+
+
+def _associations(butler: "Butler", calib_collection: str, dataset_type: str) -> list[typing.Any]:
+    from lsst.daf.butler import CollectionType
+
+    return [
+        a
+        for a in butler.registry.queryDatasetAssociations(
+            dataset_type, collections=[calib_collection], collectionTypes={CollectionType.CALIBRATION}
+        )
+        if a.timespan is not None
+    ]
+
+
+def _resolve_source_run(butler: "Butler", run: str) -> str:
+    from lsst.daf.butler import CollectionType, MissingCollectionError
+
+    try:
+        info = butler.collections.get_info(run)
+    except MissingCollectionError:
+        raise CertificationError(f"Input collection {run!r} does not exist") from None
+    if info.type is CollectionType.CHAINED:
+        if not info.children:
+            raise CertificationError(f"Input collection {run!r} is an empty CHAINED collection")
+        return _resolve_source_run(butler, info.children[0])
+    if info.type is not CollectionType.RUN:
+        raise CertificationError(f"Input collection {run!r} is a {info.type.name} collection, not a RUN")
+    return run
+
+
+def certify_biases(
+    repo: str,
+    run: str,
+    calib_collection: str,
+    detectors: typing.Iterable[int],
+    timespan_begin: "str | astropy.time.Time | None",
+    timespan_end: "str | astropy.time.Time | None",
+    supersede: bool = False,
+    instrument: str = DEFAULT_INSTRUMENT,
+    dataset_type: str = "bias",
+) -> CertificationResult:
+    """Certify the master biases of a RUN into a CALIBRATION collection (blocking).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository (root or config URI); opened writeable.
+    run : `str`
+        The bias job's RUN ``u/ocps/<job_id>/run`` (a CHAINED collection is
+        resolved to its first child).
+    calib_collection : `str`
+        Target CALIBRATION collection; registered if missing.
+    detectors : iterable of `int`
+        Detectors whose bias must be certified; every one must have a
+        ``bias`` in ``run``.
+    timespan_begin, timespan_end : `str`, `astropy.time.Time` or `None`
+        Validity range [begin, end), TAI; see `parse_validity_range`.
+    supersede : `bool`
+        On overlap with other certified datasets, decertify the overlapping
+        range for those detectors first (instead of failing).
+    instrument, dataset_type : `str`
+        ``LSSTComCam`` and ``bias``.
+
+    Returns
+    -------
+    result : `CertificationResult`
+
+    Raises
+    ------
+    CertificationError
+        Bad range, missing input collection or datasets, or the target exists
+        with another collection type. Nothing was certified.
+    CertificationConflict
+        Overlap with existing certifications and ``supersede`` is False.
+        Nothing was certified.
+    """
+    from lsst.daf.butler import CollectionType, Timespan
+    from lsst.daf.butler.registry import ConflictingDefinitionError
+
+    wanted = sorted({int(d) for d in detectors})
+    if not wanted:
+        raise CertificationError("No detector to certify")
+    t_begin, t_end = parse_validity_range(timespan_begin, timespan_end)
+    timespan = Timespan(t_begin, t_end)
+    begin_text, end_text = format_time(t_begin, "-inf"), format_time(t_end, "+inf")
+
+    butler = _open(repo, writeable=True)
+    try:
+        source_run = _resolve_source_run(butler, run)
+        refs = butler.query_datasets(
+            dataset_type, collections=source_run, instrument=instrument, find_first=True, explain=False
+        )
+        by_detector = {int(ref.dataId["detector"]): ref for ref in refs}
+        missing = [d for d in wanted if d not in by_detector]
+        if missing:
+            raise CertificationError(
+                f"No {dataset_type} in {source_run} for detector(s) {missing} (found detectors "
+                f"{sorted(by_detector)}); nothing certified"
+            )
+        to_certify = {d: by_detector[d] for d in wanted}
+
+        collection_created = False
+        try:
+            info = butler.collections.get_info(calib_collection)
+        except Exception:  # MissingCollectionError
+            info = None
+        if info is None:
+            collection_created = butler.collections.register(calib_collection, CollectionType.CALIBRATION)
+        elif info.type is not CollectionType.CALIBRATION:
+            raise CertificationError(
+                f"Cannot certify into {calib_collection!r}: it is a {info.type.name} collection, "
+                "not CALIBRATION"
+            )
+
+        already: list[CertifiedBias] = []
+        conflicts: list[tuple[typing.Any, ExistingCertification]] = []
+        for association in _associations(butler, calib_collection, dataset_type):
+            ref = association.ref
+            detector = int(ref.dataId["detector"])
+            if detector not in to_certify or ref.dataId["instrument"] != instrument:
+                continue
+            if not association.timespan.overlaps(timespan):
+                continue
+            if ref.id == to_certify[detector].id and association.timespan == timespan:
+                already.append(CertifiedBias(detector=detector, dataset_id=str(ref.id), run=ref.run))
+                continue
+            conflicts.append((ref.dataId, _association_to_existing(ref, association.timespan)))
+
+        if conflicts and not supersede:
+            raise CertificationConflict(
+                _conflict_message(
+                    calib_collection, dataset_type, begin_text, end_text, [c for _, c in conflicts]
+                ),
+                [c for _, c in conflicts],
+            )
+
+        already_detectors = {b.detector for b in already}
+        new_refs = [ref for d, ref in to_certify.items() if d not in already_detectors]
+        superseded = [c for _, c in conflicts]
+        try:
+            with butler.transaction():
+                if conflicts:
+                    conflicted = sorted({c.detector for c in superseded if c.detector is not None})
+                    data_ids = [{"instrument": instrument, "detector": d} for d in conflicted]
+                    butler.registry.decertify(calib_collection, dataset_type, timespan, dataIds=data_ids)
+                if new_refs:
+                    butler.registry.certify(calib_collection, new_refs, timespan)
+        except ConflictingDefinitionError as e:
+            # Someone certified an overlapping range since we looked.
+            current = [
+                _association_to_existing(a.ref, a.timespan)
+                for a in _associations(butler, calib_collection, dataset_type)
+                if int(a.ref.dataId["detector"]) in to_certify and a.timespan.overlaps(timespan)
+            ]
+            raise CertificationConflict(
+                _conflict_message(calib_collection, dataset_type, begin_text, end_text, current) + f" ({e})",
+                current,
+            ) from e
+    finally:
+        butler.close()
+
+    return CertificationResult(
+        calib_collection=calib_collection,
+        source_run=source_run,
+        dataset_type=dataset_type,
+        begin=begin_text,
+        end=end_text,
+        certified=[
+            CertifiedBias(detector=int(ref.dataId["detector"]), dataset_id=str(ref.id), run=ref.run)
+            for ref in new_refs
+        ],
+        already_certified=already,
+        superseded=superseded,
+        collection_created=collection_created,
+    )
+
+
+def _conflict_message(
+    calib_collection: str,
+    dataset_type: str,
+    begin: str,
+    end: str,
+    conflicts: list[ExistingCertification],
+) -> str:
+    lines = [
+        f"{len(conflicts)} existing {dataset_type} validity range(s) in {calib_collection} overlap "
+        f"[{begin}, {end}); nothing certified:"
+    ]
+    lines += [f"  {c.describe()}" for c in conflicts]
+    lines.append(
+        "Choose a validity range that does not overlap, or set supersede: true to decertify the "
+        "overlapping range first."
+    )
+    return "\n".join(lines)
