@@ -398,8 +398,18 @@ def test_det_stats_given_directly(tmp_path: pathlib.Path) -> None:
 
 
 async def test_write_report_async(tmp_path: pathlib.Path) -> None:
-    result = await report.write_report_async(tmp_path / "a", dict(x=1))
+    stats = [(EXPOSURES[0], 0, make_det_stats(0, EXPOSURES[0], set()))]
+    result = await report.write_report_async(
+        tmp_path / "a", dict(x=1), det_stats=stats, summary_name="run_7.yaml", prefix="run_7_"
+    )
+    assert result.summary_path == tmp_path / "a" / "run_7.yaml"
     assert yaml.safe_load(result.summary_path.read_text())["x"] == 1
+    assert result.pictures["verification"] == tmp_path / "a" / "run_7_verification_map.png"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "run_7.yaml",
+        "run_7_noise_vs_nominal.png",
+        "run_7_verification_map.png",
+    ]
 
 
 def test_import_does_not_load_matplotlib() -> None:

@@ -183,6 +183,8 @@ def write_report(
     nominal_read_noise: typing.Mapping[str, typing.Mapping[str, float]] | None = None,
     det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]] | None = None,
     log: logging.Logger | None = None,
+    summary_name: str = SUMMARY_FILE,
+    prefix: str = "",
 ) -> RunReport:
     """Write ``summary.yaml`` and the report pictures to ``report_dir``.
 
@@ -217,6 +219,11 @@ def write_report(
         ``verifyBiasDetStats`` contents, instead of reading them.
     log : `logging.Logger`, optional
         Where to log problems.
+    summary_name : `str`, optional
+        File name of the YAML summary in ``report_dir``.
+    prefix : `str`, optional
+        Prefix of the picture file names (e.g. the summary's stem and an
+        underscore), so that several runs can share one folder.
 
     Returns
     -------
@@ -226,7 +233,7 @@ def write_report(
     log = log or logging.getLogger(__name__)
     directory = pathlib.Path(report_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    report = RunReport(directory=directory, summary_path=directory / SUMMARY_FILE)
+    report = RunReport(directory=directory, summary_path=directory / summary_name)
 
     def problem(text: str) -> None:
         report.problems.append(text)
@@ -264,7 +271,7 @@ def write_report(
         try:
             picture = plot_focal_plane_mosaic(
                 masters,
-                directory / PICTURE_FILES["mosaic"],
+                directory / f"{prefix}{PICTURE_FILES['mosaic']}",
                 title=f"LSSTComCam master bias — {', '.join(bias_list)}",
             )
             report.pictures["mosaic"] = picture.path
@@ -288,7 +295,9 @@ def write_report(
         verification = collect_amp_verification(stats_list)
         report.failures = verification.failures()
         try:
-            picture = plot_verification_map(verification, directory / PICTURE_FILES["verification"])
+            picture = plot_verification_map(
+                verification, directory / f"{prefix}{PICTURE_FILES['verification']}"
+            )
             report.pictures["verification"] = picture.path
         except Exception as e:
             problem(f"cannot draw the verification map: {e!r}")
@@ -305,7 +314,9 @@ def write_report(
                     "nominal read noise unknown (no LSST ISR READNOISE keys); noise plot has no reference"
                 )
         try:
-            picture = plot_noise_vs_nominal(verification, nominal, directory / PICTURE_FILES["noise"])
+            picture = plot_noise_vs_nominal(
+                verification, nominal, directory / f"{prefix}{PICTURE_FILES['noise']}"
+            )
             report.pictures["noise"] = picture.path
         except Exception as e:
             problem(f"cannot draw the noise plot: {e!r}")
@@ -317,7 +328,7 @@ def write_report(
         problems=list(report.problems),
         failed_amp_tests=list(report.failures),
     )
-    tmp_path = report.summary_path.with_suffix(".yaml.tmp")
+    tmp_path = report.summary_path.with_name(report.summary_path.name + ".tmp")
     with open(tmp_path, "w") as stream:
         yaml.safe_dump(document, stream, sort_keys=False, default_flow_style=False)
     os.replace(tmp_path, report.summary_path)
