@@ -71,6 +71,8 @@ __all__ = [
     "exposure_record_values",
     "register_exposure",
     "raw_ref",
+    "raw_exists",
+    "ingest_raw",
     "find_certified_bias",
 ]
 
@@ -86,6 +88,7 @@ from lsst.daf.butler import (
     Config,
     DatasetRef,
     DatasetType,
+    FileDataset,
     MissingCollectionError,
     Timespan,
 )
@@ -341,6 +344,36 @@ def raw_ref(butler: Butler, image: ImageInfo, detector: int) -> DatasetRef:
     data_id = {"instrument": camera_model.INSTRUMENT, "exposure": image.exposure_id, "detector": detector}
     expanded = butler.registry.expandDataId(data_id, dimensions=raw_type.dimensions)
     return DatasetRef(raw_type, expanded, run=RAW_RUN)
+
+
+def raw_exists(butler: Butler, image: ImageInfo, detector: int) -> bool:
+    """Return True if a ``raw`` of (image, detector) is in ``LSSTComCam/raw/all``."""
+    try:
+        ref = butler.find_dataset(
+            "raw",
+            instrument=camera_model.INSTRUMENT,
+            exposure=image.exposure_id,
+            detector=detector,
+            collections=RAW_RUN,
+        )
+    except LookupError:
+        # The exposure record does not exist yet.
+        return False
+    return ref is not None
+
+
+def ingest_raw(
+    butler: Butler, image: ImageInfo, detector: int, path: str, transfer: str = "move"
+) -> DatasetRef:
+    """Ingest one raw file into ``LSSTComCam/raw/all`` (blocking).
+
+    The exposure records must exist (`register_exposure`). ``transfer`` is a
+    daf_butler transfer mode (``"move"``, ``"copy"``, ``"direct"``, ...).
+    Returns the ingested ref.
+    """
+    ref = raw_ref(butler, image, detector)
+    butler.ingest(FileDataset(path=path, refs=[ref], formatter=FORMATTER_NAME), transfer=transfer)
+    return ref
 
 
 def find_certified_bias(

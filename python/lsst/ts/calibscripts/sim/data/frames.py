@@ -1,0 +1,474 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Simulated LSSTComCam raw bias frames.
+
+Each (exposure, detector) raw is an `astropy.io.fits.HDUList` laid out like a
+real ComCam raw: a primary header (``OBSID``, ``DAYOBS``, ``SEQNUM``,
+``GROUPID``, ``IMGTYPE``, ``EXPTIME``, ``DATE-BEG``/``DATE-END`` in TAI,
+``RAFTBAY``/``CCDSLOT``/``LSST_NUM``, ...) followed by 16 int32 image HDUs
+``Segment10`` .. ``Segment17``, ``Segment07`` .. ``Segment00`` with
+``DATASEC``/``DETSEC``/``BIASSEC``. Pixel rows are ``[data | parallel
+overscan]`` and columns ``[prescan | data | serial overscan]``.
+
+Pixel model (per amp, in e⁻ then ADU; the physical order of the reference
+simulation recipe):
+
+1. fixed 2-D bias pattern on the data region, identical in every exposure:
+   Gaussian (2 e⁻), per-column offsets (1 e⁻), a warm read corner and 0–3 hot
+   columns per CCD (`hot_columns`);
+2. fixed linear ramps: along rows (whole raw row, removed by serial
+   overscan) and along columns (data and parallel overscan, removed by
+   parallel overscan);
+3. read noise N(0, RN) on every pixel, RN from the camera model times the
+   detector's fault factor;
+4. cosmic rays on the data region (Poisson number of short tracks);
+5. divide by the amp gain (e⁻/ADU);
+6. pedestal 20000 ADU + fixed per-amp offset (±300 ADU) + per-exposure drift
+   (±2 ADU) + per-row common mode (1 ADU, the same in data and overscans);
+7. fault offset (ADU) on the data region of chosen frames; round to int32.
+
+Every random draw is seeded: per (seed, exposure_id, detector) for what
+changes between exposures (cosmic rays from their own stream, so the
+cosmic-ray knobs change nothing else), per (seed, detector, amp) for what
+does not.
+
+Public API
+----------
+`make_image_info`
+    Build an `~lsst.ts.calibscripts.sim.interfaces.ImageInfo` as the mock
+    camera would (for tests and seeding repositories without the camera).
+`make_raw` (image, detector, options) -> `astropy.io.fits.HDUList`
+`write_raw` (image, detector, directory, options) -> path (atomic write)
+`write_bias_frames` (directory, n_exposures, detectors, options, ...) ->
+    list of `RawFile`
+`raw_filename`, `hot_columns`, `fixed_pattern`, ``PEDESTAL_ADU``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PEDESTAL_ADU",
+    "HotColumn",
+    "RawFile",
+    "make_image_info",
+    "raw_filename",
+    "hot_columns",
+    "fixed_pattern",
+    "make_raw",
+    "write_raw",
+    "write_bias_frames",
+]
+
+import dataclasses
+import functools
+import os
+import tempfile
+import typing
+
+import astropy.time
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+
+from ..interfaces import ImageInfo
+from . import camera_model
+from .camera_model import AmpGeometry, amp_geometry
+from .options import DataOptions
+
+PEDESTAL_ADU = 20000.0
+AMP_OFFSET_RANGE_ADU = 300.0
+DRIFT_RANGE_ADU = 2.0
+COMMON_MODE_SIGMA_ADU = 1.0
+PATTERN_SIGMA_E = 2.0
+COLUMN_SIGMA_E = 1.0
+CORNER_GLOW_E = 5.0
+ROW_RAMP_E = 20.0
+COLUMN_RAMP_E = 10.0
+CR_ENERGY_E = (200.0, 5000.0)
+CR_LENGTH_PIX = (2, 20)
+READOUT_TIME = 2.3
+"""Seconds from the start of one simulated bias to the next (make_image_info)."""
+
+# Seed stream tags, so the different random streams never coincide.
+_TAG_EXPOSURE = 0x45
+_TAG_FIXED = 0x46
+_TAG_HOT = 0x48
+_TAG_COSMIC = 0x43
+
+# Above this many data pixels per amp, fixed patterns are recomputed instead
+# of cached (a full-size detector's patterns would take 65 MB each).
+_CACHE_MAX_PIXELS = 200_000
+
+
+@dataclasses.dataclass(frozen=True)
+class HotColumn:
+    """A hot column of the fixed bias pattern (for a defects list).
+
+    Attributes
+    ----------
+    amp : `str`
+        Amplifier name.
+    column : `int`
+        0-based column within the amp's data region.
+    level : `float`
+        Excess in e⁻.
+    """
+
+    amp: str
+    column: int
+    level: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RawFile:
+    """A raw written to disk by `write_bias_frames`."""
+
+    image: ImageInfo
+    detector: int
+    path: str
+
+
+def make_image_info(
+    day_obs: int,
+    seq_num: int,
+    *,
+    detectors: typing.Iterable[int] = camera_model.DETECTOR_IDS,
+    exp_time: float = 0.0,
+    image_type: str = "BIAS",
+    group_id: str = "",
+    date_begin: astropy.time.Time | None = None,
+    key_value_map: dict[str, str] | None = None,
+) -> ImageInfo:
+    """Build the ImageInfo of one image, named as the real camera names it.
+
+    Parameters
+    ----------
+    day_obs : `int`
+        YYYYMMDD.
+    seq_num : `int`
+        Sequence number (1-based, < 100000).
+    detectors : iterable of `int`
+        Detectors read out.
+    exp_time : `float`
+        Exposure time (s).
+    image_type : `str`
+        ``IMGTYPE``.
+    group_id : `str`
+        Group id; empty by default.
+    date_begin : `astropy.time.Time`, optional
+        Start of integration; default ``day_obs`` 22:00 TAI +
+        (seq_num − 1) × `READOUT_TIME`.
+    key_value_map : `dict`, optional
+        Parsed keyValueMap; default ``imageType``/``groupId``/``testType``.
+    """
+    if not 0 < seq_num < 100000:
+        raise ValueError(f"seq_num must be in 1..99999; got {seq_num}")
+    text = str(day_obs)
+    if date_begin is None:
+        date_begin = (
+            astropy.time.Time(f"{text[:4]}-{text[4:6]}-{text[6:]}T22:00:00", scale="tai")
+            + ((seq_num - 1) * READOUT_TIME) * u.s
+        )
+    date_begin = date_begin.tai
+    date_end = date_begin + exp_time * u.s
+    if key_value_map is None:
+        key_value_map = {"imageType": image_type, "groupId": group_id, "testType": image_type}
+    return ImageInfo(
+        obs_id=f"CC_O_{day_obs}_{seq_num:06d}",
+        exposure_id=day_obs * 100000 + seq_num,
+        day_obs=day_obs,
+        seq_num=seq_num,
+        group_id=group_id,
+        image_type=image_type,
+        exp_time=float(exp_time),
+        date_begin=date_begin,
+        date_end=date_end,
+        detectors=tuple(detectors),
+        key_value_map=dict(key_value_map),
+    )
+
+
+def raw_filename(image: ImageInfo, detector: int) -> str:
+    """Return the raw file name, e.g. ``CC_O_20261125_000001_R22_S00.fits``."""
+    return f"{image.obs_id}_{camera_model.detector_name(detector)}.fits"
+
+
+def _rng(*entropy: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(e) for e in entropy]))
+
+
+@functools.lru_cache(maxsize=64)
+def hot_columns(detector: int, geometry: AmpGeometry, seed: int) -> tuple[HotColumn, ...]:
+    """Return the 0–3 hot columns of a detector (same in every exposure)."""
+    rng = _rng(seed, _TAG_HOT, detector)
+    n = int(rng.integers(0, 4))
+    amps = rng.integers(0, len(camera_model.AMP_NAMES), size=n)
+    cols = rng.integers(0, geometry.data_width, size=n)
+    levels = rng.uniform(20.0, 200.0, size=n)
+    return tuple(
+        HotColumn(amp=camera_model.AMP_NAMES[a], column=int(c), level=float(lv))
+        for a, c, lv in zip(amps, cols, levels)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _AmpFixed:
+    """Per-amp quantities that do not change between exposures."""
+
+    pattern: np.ndarray  # data region, e-
+    offset_adu: float
+    row_ramp: np.ndarray  # per raw row, e-
+    column_ramp: np.ndarray  # per data column, e-
+
+
+def _make_amp_fixed(detector: int, amp_index: int, geometry: AmpGeometry, seed: int) -> _AmpFixed:
+    rng = _rng(seed, _TAG_FIXED, detector, amp_index)
+    h, w = geometry.data_height, geometry.data_width
+    pattern = rng.standard_normal((h, w), dtype=np.float32)
+    pattern *= PATTERN_SIGMA_E
+    pattern += (COLUMN_SIGMA_E * rng.standard_normal(w)).astype(np.float32)[np.newaxis, :]
+    # Warm read corner: the output amplifier sits at the prescan side of row 0.
+    scale = max(2.0, 100.0 * w / 509.0)
+    yy = np.arange(h, dtype=np.float32)[:, np.newaxis]
+    xx = np.arange(w, dtype=np.float32)[np.newaxis, :]
+    pattern += CORNER_GLOW_E * np.exp(-np.hypot(yy, xx) / scale, dtype=np.float32)
+    amp_name = camera_model.AMP_NAMES[amp_index]
+    for hot in hot_columns(detector, geometry, seed):
+        if hot.amp == amp_name:
+            pattern[:, hot.column] += hot.level
+    offset = float(rng.uniform(-AMP_OFFSET_RANGE_ADU, AMP_OFFSET_RANGE_ADU))
+    row_slope = rng.uniform(-ROW_RAMP_E, ROW_RAMP_E)
+    col_slope = rng.uniform(-COLUMN_RAMP_E, COLUMN_RAMP_E)
+    row_ramp = (row_slope * np.linspace(-1.0, 1.0, geometry.raw_height)).astype(np.float32)
+    column_ramp = (col_slope * np.linspace(-1.0, 1.0, w)).astype(np.float32)
+    for array in (pattern, row_ramp, column_ramp):
+        array.setflags(write=False)
+    return _AmpFixed(pattern=pattern, offset_adu=offset, row_ramp=row_ramp, column_ramp=column_ramp)
+
+
+_amp_fixed_cached = functools.lru_cache(maxsize=9 * 16 * 2)(_make_amp_fixed)
+
+
+def _amp_fixed(detector: int, amp_index: int, geometry: AmpGeometry, seed: int) -> _AmpFixed:
+    if geometry.data_width * geometry.data_height <= _CACHE_MAX_PIXELS:
+        return _amp_fixed_cached(detector, amp_index, geometry, seed)
+    return _make_amp_fixed(detector, amp_index, geometry, seed)
+
+
+def fixed_pattern(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    """Return the fixed 2-D bias pattern (e⁻) of one amp's data region.
+
+    This is the structure a perfect master bias contains (before the
+    row/column ramps, which overscan correction removes).
+    """
+    return _amp_fixed(detector, camera_model.AMP_NAMES.index(amp), geometry, seed).pattern
+
+
+def _add_cosmic_rays(data: np.ndarray, rng: np.random.Generator, mean_tracks: float) -> int:
+    """Add cosmic-ray tracks (e⁻) to ``data`` in place; return their number."""
+    n = int(rng.poisson(mean_tracks)) if mean_tracks > 0 else 0
+    if n == 0:
+        return 0
+    h, w = data.shape
+    lengths = rng.integers(CR_LENGTH_PIX[0], CR_LENGTH_PIX[1] + 1, size=n)
+    y0 = rng.uniform(0, h, size=n)
+    x0 = rng.uniform(0, w, size=n)
+    angle = rng.uniform(0, np.pi, size=n)
+    track = np.repeat(np.arange(n), lengths)
+    starts = np.cumsum(lengths) - lengths
+    t = np.arange(track.size) - np.repeat(starts, lengths)
+    yi = np.clip(np.rint(y0[track] + t * np.sin(angle[track])), 0, h - 1).astype(np.intp)
+    xi = np.clip(np.rint(x0[track] + t * np.cos(angle[track])), 0, w - 1).astype(np.intp)
+    energy = rng.uniform(CR_ENERGY_E[0], CR_ENERGY_E[1], size=track.size).astype(np.float32)
+    np.add.at(data, (yi, xi), energy)
+    return n
+
+
+def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> fits.Header:
+    det = camera_model.detector_model(detector)
+    kvm = image.key_value_map
+    begin = image.date_begin.tai
+    end = image.date_end.tai
+    header = fits.Header()
+    cards: list[tuple[str, typing.Any, str]] = [
+        ("DATE", end.isot, "Creation date of the file (TAI)"),
+        ("ORIGIN", "Rubin Observatory (simulated)", ""),
+        ("TIMESYS", "TAI", "Time system of dates"),
+        ("TELESCOP", "LSST", ""),
+        ("INSTRUME", "ComCam", ""),
+        ("CAMCODE", "CC", "Camera code"),
+        ("CONTRLLR", "O", "Controller: OCS"),
+        ("OBSID", image.obs_id, "Image name"),
+        ("DAYOBS", str(image.day_obs), "Observing day"),
+        ("SEQNUM", image.seq_num, "Sequence number"),
+        ("GROUPID", image.group_id, "Group id"),
+        ("IMGTYPE", image.image_type, "Image type"),
+        ("TESTTYPE", kvm.get("testType", image.image_type), ""),
+        ("REASON", kvm.get("reason", ""), ""),
+        ("PROGRAM", kvm.get("program", ""), ""),
+        ("CURINDEX", 1, "Index of this image in its sequence"),
+        ("MAXINDEX", 1, "Number of images in the sequence"),
+        ("DATE-OBS", begin.isot, "Start of integration (TAI)"),
+        ("DATE-BEG", begin.isot, "Start of integration (TAI)"),
+        ("DATE-END", end.isot, "End of integration (TAI)"),
+        ("MJD", end.mjd, "Modified Julian date of DATE"),
+        ("MJD-OBS", begin.mjd, ""),
+        ("MJD-BEG", begin.mjd, ""),
+        ("MJD-END", end.mjd, ""),
+        ("EXPTIME", float(image.exp_time), "Exposure time (s)"),
+        ("DARKTIME", float(image.exp_time) + 0.398, "Dark time (s)"),
+        ("SHUTTIME", 0.0, "Shutter open time (s)"),
+        ("FILTER", "r_03", "Filter in the beam"),
+        ("BUNIT", "adu", ""),
+        ("SEQFILE", "FP_ITL_2s_ir2_v26.seq", "Sequencer file"),
+        ("DETSIZE", geometry.detsize, ""),
+        ("CCD_MANU", det.vendor, "CCD manufacturer"),
+        ("CCD_TYPE", det.ccd_type, "CCD model"),
+        ("LSST_NUM", det.serial, "CCD serial"),
+        ("CCDSLOT", det.slot, "CCD slot in the raft"),
+        ("RAFTBAY", det.raft, "Raft bay"),
+        ("DETECTOR", det.id, "Detector id"),
+        ("DETNAME", det.name, "Detector name"),
+        ("CCDGAIN", 1.0, "Rough gain (placeholder)"),
+        ("CCDNOISE", 10.0, "Rough noise (placeholder)"),
+    ]
+    for key, value, comment in cards:
+        header[key] = (value, comment)
+    return header
+
+
+def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None) -> fits.HDUList:
+    """Make the raw HDUList of one (image, detector).
+
+    Parameters
+    ----------
+    image : `ImageInfo`
+        The image.
+    detector : `int`
+        Detector id 0..8.
+    options : `DataOptions`, optional
+        Geometry, seed and fault knobs; defaults if `None`.
+
+    Returns
+    -------
+    hdulist : `astropy.io.fits.HDUList`
+        Primary HDU and 16 int32 ``Segment`` HDUs.
+    """
+    options = options or DataOptions()
+    geometry = amp_geometry(options.geometry)
+    det = camera_model.detector_model(detector)
+    rng = _rng(options.seed, _TAG_EXPOSURE, image.exposure_id, detector)
+    # A separate stream, so that cosmic-ray knobs leave every other pixel as is.
+    cr_rng = _rng(options.seed, _TAG_COSMIC, image.exposure_id, detector)
+    rn_factor = options.read_noise_factor(detector)
+    offset_adu = options.mean_offset(image)
+    cr_mean = 0.0
+    if options.cosmic_rays:
+        area_mpix = geometry.data_width * geometry.data_height / 1e6
+        cr_mean = options.cosmic_ray_rate * area_mpix * options.cosmic_ray_factor(image)
+    data_sl = geometry.data_slice
+    x0, x1 = data_sl[1].start, data_sl[1].stop
+
+    primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
+    hdus: list[fits.hdu.base.ExtensionHDU] = []
+    n_tracks = 0
+    for index, amp in enumerate(det.amplifiers):
+        fixed = _amp_fixed(detector, index, geometry, options.seed)
+        pix = rng.standard_normal(geometry.raw_shape, dtype=np.float32)
+        pix *= np.float32(amp.read_noise * rn_factor)
+        pix[data_sl] += fixed.pattern
+        pix += fixed.row_ramp[:, np.newaxis]
+        pix[:, x0:x1] += fixed.column_ramp[np.newaxis, :]
+        n_tracks += _add_cosmic_rays(pix[data_sl], cr_rng, cr_mean)
+        pix *= np.float32(1.0 / amp.gain)
+        drift = rng.uniform(-DRIFT_RANGE_ADU, DRIFT_RANGE_ADU)
+        common_mode = rng.normal(0.0, COMMON_MODE_SIGMA_ADU, size=geometry.raw_height).astype(np.float32)
+        pix += np.float32(PEDESTAL_ADU + fixed.offset_adu + drift)
+        pix += common_mode[:, np.newaxis]
+        if offset_adu:
+            pix[data_sl] += np.float32(offset_adu)
+        np.rint(pix, out=pix)
+        header = fits.Header()
+        header["EXTNAME"] = amp.segment_name
+        header["CHANNEL"] = (index + 1, "Amplifier channel")
+        header["CCDSUM"] = "1 1"
+        header["DATASEC"] = geometry.datasec
+        header["DETSEC"] = geometry.detsec(amp.name)
+        header["BIASSEC"] = geometry.biassec
+        header["DETSIZE"] = geometry.detsize
+        hdus.append(fits.ImageHDU(data=pix.astype(np.int32), header=header))
+
+    ph = primary.header
+    ph["HIERARCH SIM SEED"] = (options.seed, "Simulation base seed")
+    ph["HIERARCH SIM GEOMETRY"] = (options.geometry.value, "Simulated geometry scale")
+    ph["HIERARCH SIM RN FACTOR"] = (rn_factor, "True / nominal read noise")
+    ph["HIERARCH SIM DATA OFFSET"] = (offset_adu, "[adu] fault offset on data regions")
+    ph["HIERARCH SIM CR TRACKS"] = (n_tracks, "Cosmic-ray tracks added")
+    return fits.HDUList([primary, *hdus])
+
+
+def write_raw(
+    image: ImageInfo, detector: int, directory: str | os.PathLike[str], options: DataOptions | None = None
+) -> str:
+    """Make one raw and write it atomically into ``directory``.
+
+    The file appears under its final name (`raw_filename`) only when
+    complete. Returns its path.
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, raw_filename(image, detector))
+    hdulist = make_raw(image, detector, options)
+    fd, tmp_path = tempfile.mkstemp(prefix=".tmp_", suffix=".fits", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            hdulist.writeto(stream)
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+    return path
+
+
+def write_bias_frames(
+    directory: str | os.PathLike[str],
+    n_exposures: int,
+    detectors: typing.Iterable[int] = camera_model.DETECTOR_IDS,
+    options: DataOptions | None = None,
+    *,
+    day_obs: int = 20261125,
+    first_seq_num: int = 1,
+    group_id: str = "",
+) -> list[RawFile]:
+    """Write ``n_exposures`` bias images × ``detectors`` raws (blocking).
+
+    One detector at a time, so memory stays at one raw even at full size.
+    Returns the files in (exposure, detector) order.
+    """
+    dets = tuple(detectors)
+    written: list[RawFile] = []
+    for i in range(n_exposures):
+        image = make_image_info(day_obs, first_seq_num + i, detectors=dets, group_id=group_id)
+        for det in dets:
+            written.append(RawFile(image, det, write_raw(image, det, directory, options)))
+    return written

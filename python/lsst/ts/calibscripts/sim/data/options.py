@@ -1,0 +1,159 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Options of the simulated data plane (`DataOptions`).
+
+Frame selectors
+---------------
+Fault knobs that apply to chosen frames take a *frame key*: either the
+image's ``obs_id`` (``"CC_O_20261125_000003"``) or an `int` that is matched
+against the image's ``seq_num`` (small numbers) or ``exposure_id`` (e.g.
+``2026112500003``). Use `frame_matches` to test one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataOptions", "FrameKey", "frame_matches", "Transfer"]
+
+import dataclasses
+import enum
+import os
+import typing
+
+from .camera_model import DETECTOR_IDS, GeometryScale
+
+if typing.TYPE_CHECKING:
+    from ..interfaces import ImageInfo
+
+FrameKey = typing.Union[str, int]
+
+
+class Transfer(str, enum.Enum):
+    """How a staged raw gets into the repository's datastore."""
+
+    MOVE = "move"
+    COPY = "copy"
+
+
+def frame_matches(key: FrameKey, image: ImageInfo) -> bool:
+    """Return True if a frame key selects ``image`` (see module docstring)."""
+    if isinstance(key, str):
+        return key == image.obs_id
+    return key in (image.seq_num, image.exposure_id)
+
+
+@dataclasses.dataclass
+class DataOptions:
+    """Options of `ButlerDataPlane` and of the raw-frame generator.
+
+    Attributes
+    ----------
+    repo : `str` or `None`
+        Butler repository root; created by ``create_or_open_repo`` if missing.
+        Required by `ButlerDataPlane`.
+    geometry : `GeometryScale`
+        ``"reduced"`` (default; 51×200 data per amp, real overscans) or
+        ``"full"`` (4072×4000 CCD).
+    seed : `int`
+        Base seed. Frames are seeded per (seed, exposure_id, detector), the
+        fixed bias pattern and hot columns per (seed, detector, amp).
+    staging_dir : `str` or `None`
+        Folder for raws written before ingest; default ``<repo>_staging``
+        beside the repository.
+    transfer : `Transfer`
+        ``"move"`` (default) or ``"copy"`` the staged file into the datastore.
+    cosmic_rays : `bool`
+        Add cosmic rays (default True).
+    cosmic_ray_rate : `float`
+        Mean number of cosmic-ray tracks per megapixel of data region per
+        frame (about 2 per full-size amp).
+    read_noise_factors : `dict` [`int`, `float`]
+        Fault: true read noise = factor × nominal on these detectors, in every
+        frame (e.g. ``{4: 1.10}``).
+    mean_offsets : `dict` [`str` or `int`, `float`]
+        Fault: add this many ADU to the data region (not the overscans) of the
+        selected frames, so overscan correction does not remove it.
+    cosmic_ray_storm : `dict` [`str` or `int`, `float`]
+        Fault: multiply the cosmic-ray rate by this factor in the selected
+        frames (e.g. ``{"CC_O_20261125_000005": 2000.0}``).
+    ingest_failures : `set` [`tuple` [`str`, `int` or `None`]]
+        Fault: ingest of these (obs_id, detector) fails with CCOODS
+        statusCode 1; detector `None` means every detector of that image.
+    """
+
+    repo: str | None = None
+    geometry: GeometryScale = GeometryScale.REDUCED
+    seed: int = 1
+    staging_dir: str | None = None
+    transfer: Transfer = Transfer.MOVE
+    cosmic_rays: bool = True
+    cosmic_ray_rate: float = 2.0
+    read_noise_factors: dict[int, float] = dataclasses.field(default_factory=dict)
+    mean_offsets: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
+    cosmic_ray_storm: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
+    ingest_failures: set[tuple[str, int | None]] = dataclasses.field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.repo is not None:
+            self.repo = os.fspath(self.repo)
+        if self.staging_dir is not None:
+            self.staging_dir = os.fspath(self.staging_dir)
+        self.geometry = GeometryScale(self.geometry)
+        self.transfer = Transfer(self.transfer)
+        if self.cosmic_ray_rate < 0:
+            raise ValueError(f"cosmic_ray_rate must be >= 0; got {self.cosmic_ray_rate}")
+        for det, factor in self.read_noise_factors.items():
+            if det not in DETECTOR_IDS:
+                raise ValueError(f"read_noise_factors: no detector {det!r} (LSSTComCam has 0..8)")
+            if not factor > 0:
+                raise ValueError(f"read_noise_factors[{det}] must be > 0; got {factor}")
+        for key, factor in self.cosmic_ray_storm.items():
+            if factor < 0:
+                raise ValueError(f"cosmic_ray_storm[{key!r}] must be >= 0; got {factor}")
+        self.ingest_failures = {(str(obs_id), det) for obs_id, det in self.ingest_failures}
+
+    def staging_path(self) -> str:
+        """Return the staging folder (``staging_dir`` or ``<repo>_staging``)."""
+        if self.staging_dir is not None:
+            return self.staging_dir
+        if self.repo is None:
+            raise ValueError("DataOptions needs repo or staging_dir to know where to write raws")
+        return os.path.normpath(self.repo) + "_staging"
+
+    def read_noise_factor(self, detector: int) -> float:
+        """Return the read-noise inflation of a detector (1.0 if none)."""
+        return float(self.read_noise_factors.get(detector, 1.0))
+
+    def mean_offset(self, image: ImageInfo) -> float:
+        """Return the data-region offset (ADU) of an image (0.0 if none)."""
+        return float(sum(v for k, v in self.mean_offsets.items() if frame_matches(k, image)))
+
+    def cosmic_ray_factor(self, image: ImageInfo) -> float:
+        """Return the cosmic-ray rate multiplier of an image (1.0 if none)."""
+        factor = 1.0
+        for key, value in self.cosmic_ray_storm.items():
+            if frame_matches(key, image):
+                factor *= value
+        return factor
+
+    def ingest_fails(self, obs_id: str, detector: int) -> bool:
+        """Return True if ingest of (obs_id, detector) must fail."""
+        return (obs_id, detector) in self.ingest_failures or (obs_id, None) in self.ingest_failures
