@@ -1,0 +1,190 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of bias.ingest with samples fed directly (no SAL)."""
+
+import asyncio
+import types
+
+import pytest
+from lsst.ts.calibscripts.bias.ingest import (
+    IngestFailed,
+    IngestGaveUp,
+    IngestTimeout,
+    IngestTracker,
+)
+from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor
+
+IDS = [2026112500001, 2026112500002, 2026112500003]
+OTHER = 2026112500099
+
+
+def sample(
+    exposure_id: int, detector: int | None, code: int = 0, description: str = "file ingested"
+) -> object:
+    raft, sensor = raft_sensor(detector) if detector is not None else ("R??", "S??")
+    return types.SimpleNamespace(
+        camera="LSSTComCam",
+        obsid=obs_id_from_exposure_id(exposure_id),
+        raft=raft,
+        sensor=sensor,
+        statusCode=code,
+        description=description,
+    )
+
+
+async def feed(tracker: IngestTracker, samples: list) -> None:
+    for s in samples:
+        await tracker.callback(s)
+        await asyncio.sleep(0)
+
+
+async def test_all_ingested_with_duplicates_and_early_events() -> None:
+    progress: list[tuple[int, int]] = []
+    tracker = IngestTracker(progress=lambda n, total: progress.append((n, total)))
+    # Events for the first image arrive before expect() is called: kept.
+    await feed(tracker, [sample(IDS[0], d) for d in (0, 4)])
+    tracker.expect(IDS[:1], [0, 4])
+    tracker.expect([obs_id_from_exposure_id(IDS[1])], [0, 4])
+    assert tracker.n_ingested == 2 and tracker.n_expected == 4
+    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    await feed(tracker, [sample(IDS[1], 0), sample(IDS[1], 0), sample(OTHER, 0), sample(IDS[1], 4)])
+    report = await waiter
+    assert report.exposure_ids == IDS[:2]
+    assert report.detectors == [0, 4]
+    assert report.n_events == 5  # the duplicate is recorded, not double counted
+    assert report.n_other_events == 1
+    assert progress[-1] == (4, 4)
+    assert (3, 4) in progress and (4, 4) in progress
+
+
+async def test_failure_fails_when_every_pair_has_an_outcome() -> None:
+    tracker = IngestTracker()
+    tracker.expect(IDS, [0, 1])
+    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    await feed(tracker, [sample(IDS[0], 0), sample(IDS[0], 1, 1, "ingest failure: bad file")])
+    await asyncio.sleep(0.01)
+    assert not waiter.done()  # other pairs still pending: keep waiting
+    await feed(tracker, [sample(i, d) for i in IDS[1:] for d in (0, 1)][:-1])
+    await feed(tracker, [sample(IDS[2], 1, 2, "metadata failure: no header")])
+    with pytest.raises(IngestFailed) as excinfo:
+        await waiter
+    error = excinfo.value
+    assert error.missing == []
+    assert [(f.exposure_id, f.detector, f.status_code) for f in error.failed] == [
+        (IDS[0], 1, 1),
+        (IDS[2], 1, 2),
+    ]
+    text = str(error)
+    assert "4 of 6 (exposure, detector) pairs ingested" in text
+    assert "CC_O_20261125_000001 R22_S01: statusCode=1 'ingest failure: bad file'" in text
+    assert "CC_O_20261125_000003 R22_S01: statusCode=2 'metadata failure: no header'" in text
+    assert "2026112500001, 2026112500002, 2026112500003" in text
+
+
+async def test_retry_after_failure_counts_as_ingested() -> None:
+    tracker = IngestTracker()
+    tracker.expect(IDS[:1], [0])
+    await feed(tracker, [sample(IDS[0], 0, 1, "ingest failure: locked"), sample(IDS[0], 0)])
+    report = await tracker.wait(timeout=1)
+    assert [r.status_code for r in report.retried] == [1]
+
+
+async def test_timeout_names_missing_and_failed_pairs() -> None:
+    tracker = IngestTracker()
+    tracker.expect(IDS[:2], range(9))
+    await feed(tracker, [sample(IDS[0], d) for d in range(9)])
+    await feed(tracker, [sample(IDS[1], d) for d in range(6)])
+    await feed(tracker, [sample(IDS[1], 6, 1, "ingest failure: x")])
+    with pytest.raises(IngestTimeout) as excinfo:
+        await tracker.wait(timeout=0.05)
+    error = excinfo.value
+    assert error.missing == [(IDS[1], 7), (IDS[1], 8)]
+    assert [f.detector for f in error.failed] == [6]
+    assert error.exposure_ids == IDS[:2]
+    assert "2 missing: CC_O_20261125_000002 [R22_S21, R22_S22]" in str(error)
+    assert "Timed out after 0.05 s" in str(error)
+
+
+async def test_unattributed_failure_settles_a_pending_pair() -> None:
+    tracker = IngestTracker()
+    tracker.expect(IDS[:1], [0, 1])
+    await feed(tracker, [sample(IDS[0], 0), sample(IDS[0], None, 2, "metadata failure: undef")])
+    with pytest.raises(IngestFailed) as excinfo:
+        await tracker.wait(timeout=5)
+    assert excinfo.value.failed[0].detector is None
+    assert "unknown detector: statusCode=2" in str(excinfo.value)
+
+
+async def test_gives_up_after_consecutive_other_events() -> None:
+    tracker = IngestTracker(max_other_events=5)
+    tracker.expect(IDS[:1], [0, 1])
+    # Other images before waiting do not count.
+    await feed(tracker, [sample(OTHER, d) for d in range(9)])
+    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    await asyncio.sleep(0)
+    # 4 others, then one of ours resets the counter, then 4 more: still waiting.
+    await feed(tracker, [sample(OTHER, 0)] * 4 + [sample(IDS[0], 0)] + [sample(OTHER, 1)] * 4)
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    await feed(tracker, [sample(OTHER, 2), types.SimpleNamespace(obsid="garbage", statusCode=0)])
+    with pytest.raises(IngestGaveUp) as excinfo:
+        await waiter
+    assert "after 5 consecutive imageInOODS events for other images" in str(excinfo.value)
+    assert excinfo.value.missing == [(IDS[0], 1)]
+
+
+async def test_540_interleaved_events_none_lost() -> None:
+    ids = [2026112500001 + i for i in range(60)]
+    tracker = IngestTracker(max_other_events=1000)
+    tracker.expect(ids, range(9))
+    ours = [sample(i, d) for i in ids for d in range(9)]
+    others = [sample(2026112500900 + k, k % 9) for k in range(100)]
+    mixed = []
+    for k, s in enumerate(ours):
+        mixed.append(s)
+        if k % 5 == 0 and others:
+            mixed.append(others.pop())
+    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    await feed(tracker, mixed)
+    report = await waiter
+    assert tracker.n_ingested == 540 and report.n_events == 540
+
+
+async def test_bad_use() -> None:
+    tracker = IngestTracker()
+    with pytest.raises(ValueError, match="before expect"):
+        await tracker.wait(timeout=1)
+    with pytest.raises(ValueError):
+        tracker.expect([IDS[0]], [9])
+    with pytest.raises(ValueError):
+        IngestTracker(max_other_events=0)
+
+
+def test_install_sets_a_coroutine_callback() -> None:
+    import inspect
+
+    tracker = IngestTracker()
+    topic = types.SimpleNamespace(callback=None)
+    tracker.install(topic)
+    assert inspect.iscoroutinefunction(topic.callback)
+    tracker.uninstall(topic)
+    assert topic.callback is None
