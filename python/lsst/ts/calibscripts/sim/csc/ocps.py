@@ -1,0 +1,363 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Mock OCPS (indexed; LSSTComCam = 2): runs pipeline jobs through a `JobRunner`."""
+
+from __future__ import annotations
+
+__all__ = ["ExecuteRecord", "JobRecord", "OCPSCsc", "EXIT_ABORTED", "EXIT_COMPLETED", "EXIT_FAILED"]
+
+import asyncio
+import dataclasses
+import datetime
+import json
+import typing
+import uuid
+
+from ...sal import OCPSIndex, State, salobj
+from ..faults import JobAction, OcpsFaults
+from ..interfaces import JobOutcome, JobPhase, JobRequest, JobRunner
+from ..runners.scripted import ScriptedRunner, run_scripted_job
+from ..timing import Timing
+from .base import SimCsc
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_ABORTED = 255
+EXECUTE_TIMEOUT = 600.0
+"""``timeout`` of the in-progress ack of ``execute`` (as dm_OCPS)."""
+
+KNOWN_CONFIGURATIONS = ("LATISS", "LSSTComCam", "LSSTCam")
+
+
+def _iso_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclasses.dataclass
+class ExecuteRecord:
+    """One ``execute`` command as OCPS received it.
+
+    Attributes
+    ----------
+    pipeline, version, config, data_query, prereq_jobs, output_dataset_types : `str`
+        The command fields, verbatim.
+    private_seqNum : `int`
+        The command's sequence number (the UWS ``runId``).
+    private_identity : `str`
+        Who sent it (e.g. ``Script:17``).
+    request : `JobRequest` or `None`
+        The job built from it (None if it was rejected).
+    rejected : `str`
+        Why it was rejected (empty if accepted).
+    """
+
+    pipeline: str
+    version: str
+    config: str
+    data_query: str
+    prereq_jobs: str
+    output_dataset_types: str
+    private_seqNum: int
+    private_identity: str
+    request: JobRequest | None = None
+    rejected: str = ""
+
+
+@dataclasses.dataclass
+class JobRecord:
+    """One job and how it ended.
+
+    Attributes
+    ----------
+    request : `JobRequest`
+        The job.
+    creation_time : `str`
+        ISO time the job was created.
+    start_time, end_time : `str` or `None`
+        ISO times the job started and ended.
+    phase : `str`
+        UWS phase: ``executing``, then ``completed``, ``error`` or ``aborted``.
+    exit_code : `int` or `None`
+        The ``job_result.exit_code`` (None while running).
+    result : `str`
+        The ``job_result.result`` JSON (empty while running).
+    outcome : `JobOutcome` or `None`
+        What the runner reported.
+    """
+
+    request: JobRequest
+    creation_time: str
+    start_time: str | None = None
+    end_time: str | None = None
+    phase: str = "queued"
+    exit_code: int | None = None
+    result: str = ""
+    outcome: JobOutcome | None = None
+    task: asyncio.Task | None = dataclasses.field(default=None, repr=False)
+    finished: asyncio.Future | None = dataclasses.field(default=None, repr=False)
+
+    def uws_document(self, error_message: str = "") -> dict[str, typing.Any]:
+        """Return the UWS job document of this job."""
+        duration = None
+        if self.start_time is not None and self.end_time is not None:
+            duration = (
+                datetime.datetime.fromisoformat(self.end_time)
+                - datetime.datetime.fromisoformat(self.start_time)
+            ).total_seconds()
+        request = self.request
+        environment = [
+            {"name": "JOB_ID", "value": request.job_id},
+            {"name": "IMAGE_TAG", "value": request.version},
+            {"name": "PIPELINE_URL", "value": request.pipeline},
+            {"name": "BUTLER_REPO", "value": request.butler_repo},
+            {"name": "RUN_OPTIONS", "value": f"-i {request.default_input} {request.config}".strip()},
+            {"name": "OUTPUT_GLOB", "value": request.output_dataset_types},
+            {"name": "DATA_QUERY", "value": request.data_query},
+        ]
+        return {
+            "jobId": request.job_id,
+            "runId": request.run_id,
+            "ownerId": "",
+            "phase": self.phase,
+            "creationTime": self.creation_time,
+            "startTime": self.start_time,
+            "endTime": self.end_time,
+            "executionDuration": duration,
+            "destruction": None,
+            "parameters": {
+                "command": "cd $JOB_SOURCE_DIR && bash bin/pipetask.sh",
+                "environment": environment,
+            },
+            "results": list(self.outcome.results) if self.outcome is not None else [],
+            "errorSummary": {"message": error_message},
+            "jobInfo": {},
+        }
+
+
+class OCPSCsc(SimCsc):
+    """Mock OCPS:2.
+
+    ``execute`` is rejected unless ENABLED; it waits for ``prereq_jobs``,
+    acknowledges ``CMD_INPROGRESS`` (timeout 600 s) with
+    ``result='{"job_id": "<32 hex>"}'``, runs the job through the job runner
+    and writes ``job_result(job_id, exit_code, result)`` (0 completed,
+    1 error) before the final ``CMD_COMPLETE``. Jobs run concurrently.
+    ``abort_job(job_id)`` cancels a running job, which then ends with
+    ``job_result(exit_code=255)`` (unknown or finished job: ``CMD_FAILED``).
+    dm_OCPS would additionally write an ``exit_code=1`` result from the
+    aborted job's ``execute``; this mock writes only the 255 one.
+
+    Parameters
+    ----------
+    index : `int`, optional
+        SAL index (2 = LSSTComCam).
+    initial_state : `State`, optional
+        Initial summary state.
+    job_runner : `JobRunner`, optional
+        Runs the jobs (default: a `ScriptedRunner` that succeeds).
+    butler_repo : `str`, optional
+        ``JobRequest.butler_repo``.
+    timing : `Timing`, optional
+        Time scale (for scripted jobs).
+    faults : `OcpsFaults`, optional
+        Injected faults; `OcpsFaults.configuration` sets the instrument.
+
+    Attributes
+    ----------
+    executes : `list` [`ExecuteRecord`]
+        Every ``execute`` received while running, in order.
+    jobs : `dict` [`str`, `JobRecord`]
+        Every job created, by job id.
+    """
+
+    def __init__(
+        self,
+        index: int = int(OCPSIndex.LSSTComCam),
+        initial_state: State = State.ENABLED,
+        job_runner: JobRunner | None = None,
+        butler_repo: str = "",
+        timing: Timing | None = None,
+        faults: OcpsFaults | None = None,
+    ) -> None:
+        self.timing = timing or Timing()
+        self.faults = faults or OcpsFaults()
+        self.job_runner: JobRunner = job_runner or ScriptedRunner(time_scale=self.timing.time_scale)
+        self.butler_repo = butler_repo
+        self.executes: list[ExecuteRecord] = []
+        self.jobs: dict[str, JobRecord] = {}
+        self._execute_count = 0
+        super().__init__(
+            name="OCPS",
+            index=index,
+            initial_state=initial_state,
+            configurations=self.faults.configuration,
+            overrides_available=",".join(KNOWN_CONFIGURATIONS),
+        )
+        self.cmd_execute.allow_multiple_callbacks = True
+
+    @property
+    def instrument(self) -> str:
+        """The instrument this OCPS is configured for."""
+        return self.faults.configuration
+
+    @property
+    def default_input(self) -> str:
+        """Input collection prepended to every job's ``-i``."""
+        return f"{self.instrument}/raw/all"
+
+    async def do_execute(self, data: salobj.type_hints.BaseMsgType) -> None:
+        """Run one pipeline job."""
+        record = ExecuteRecord(
+            pipeline=data.pipeline,
+            version=data.version,
+            config=data.config,
+            data_query=data.data_query,
+            prereq_jobs=data.prereq_jobs,
+            output_dataset_types=data.output_dataset_types,
+            private_seqNum=data.private_seqNum,
+            private_identity=data.private_identity,
+        )
+        self.executes.append(record)
+        try:
+            self.assert_enabled("execute")
+            reason = self.faults.reject_reason
+            if reason is not None:
+                raise salobj.ExpectedError(reason)
+            self._execute_count += 1
+            job_number = self._execute_count
+            if job_number == self.faults.fault_on_job:
+                report = f"Simulated OCPS back-end failure on job {job_number}"
+                await self.fault(code=2, report=report)
+                raise salobj.ExpectedError(report)
+            if not data.pipeline.strip():
+                raise salobj.ExpectedError("pipeline must not be blank")
+        except salobj.ExpectedError as e:
+            record.rejected = str(e)
+            raise
+
+        prereq_ids = [job_id.strip() for job_id in data.prereq_jobs.split(",") if job_id.strip()]
+        prereq_problem = await self._wait_for_prereqs(prereq_ids)
+
+        request = JobRequest(
+            job_id=uuid.uuid4().hex,
+            run_id=str(data.private_seqNum),
+            pipeline=data.pipeline,
+            version=data.version,
+            config=data.config,
+            data_query=data.data_query,
+            prereq_jobs=data.prereq_jobs,
+            output_dataset_types=data.output_dataset_types,
+            butler_repo=self.butler_repo,
+            default_input=self.default_input,
+        )
+        record.request = request
+        job = JobRecord(request=request, creation_time=_iso_now())
+        job.finished = asyncio.get_running_loop().create_future()
+        self.jobs[request.job_id] = job
+        await self.cmd_execute.ack_in_progress(
+            data, timeout=EXECUTE_TIMEOUT, result=json.dumps({"job_id": request.job_id})
+        )
+        job.phase = "executing"
+        job.start_time = _iso_now()
+        job.task = asyncio.create_task(self._run_job(job, job_number, prereq_problem))
+        supervisor = self.run_in_background(self._supervise(job))
+        try:
+            await asyncio.shield(job.finished)
+        except asyncio.CancelledError:
+            job.task.cancel()
+            supervisor.cancel()
+            raise
+
+    async def _wait_for_prereqs(self, prereq_ids: list[str]) -> str:
+        """Wait for prerequisite jobs; return why one failed, or ""."""
+        for job_id in prereq_ids:
+            prereq = self.jobs.get(job_id)
+            if prereq is None:
+                return f"prerequisite job {job_id} is unknown"
+            assert prereq.finished is not None
+            await asyncio.shield(prereq.finished)
+            if prereq.exit_code != EXIT_COMPLETED:
+                return f"prerequisite job {job_id} ended with exit_code {prereq.exit_code}"
+        return ""
+
+    async def _run_job(self, job: JobRecord, job_number: int, prereq_problem: str) -> JobOutcome:
+        if prereq_problem:
+            return JobOutcome(phase=JobPhase.ERROR, error_message=prereq_problem)
+        script = self.faults.script_for(job_number, job.request.pipeline)
+        if script.action is JobAction.RUN:
+            return await self.job_runner.run(job.request)
+        return await run_scripted_job(
+            script, job.request, default_duration=10.0, time_scale=self.timing.time_scale
+        )
+
+    async def _supervise(self, job: JobRecord) -> None:
+        """Wait for the job and write its ``job_result``; then release execute."""
+        assert job.task is not None and job.finished is not None
+        try:
+            try:
+                outcome = await job.task
+            except asyncio.CancelledError:
+                if not job.task.cancelled():
+                    raise
+                job.phase = "aborted"
+                exit_code = EXIT_ABORTED
+                message = "Job aborted"
+            except Exception as e:
+                self.log.exception(f"Job runner failed on job {job.request.job_id}")
+                outcome = JobOutcome(phase=JobPhase.ERROR, error_message=f"Job runner failed: {e!r}")
+                job.phase = "error"
+                exit_code = EXIT_FAILED
+                message = outcome.error_message
+                job.outcome = outcome
+            else:
+                job.outcome = outcome
+                completed = JobPhase(outcome.phase) is JobPhase.COMPLETED
+                job.phase = "completed" if completed else "error"
+                exit_code = EXIT_COMPLETED if completed else EXIT_FAILED
+                message = outcome.error_message
+            job.end_time = _iso_now()
+            job.exit_code = exit_code
+            job.result = json.dumps(job.uws_document(error_message=message))
+            await self.evt_job_result.set_write(
+                job_id=job.request.job_id, exit_code=exit_code, result=job.result, force_output=True
+            )
+        finally:
+            if not job.finished.done():
+                job.finished.set_result(None)
+
+    async def do_abort_job(self, data: salobj.type_hints.BaseMsgType) -> None:
+        """Abort a running job; its ``job_result`` has exit_code 255."""
+        self.assert_enabled("abort_job")
+        job = self.jobs.get(data.job_id)
+        if job is None:
+            raise salobj.ExpectedError(f"Unknown job_id {data.job_id!r}")
+        if job.task is None or job.task.done():
+            raise salobj.ExpectedError(f"Job {data.job_id} is not running (phase {job.phase})")
+        job.task.cancel()
+        assert job.finished is not None
+        await asyncio.shield(job.finished)
+
+    async def close_tasks(self) -> None:
+        for job in self.jobs.values():
+            if job.task is not None and not job.task.done():
+                job.task.cancel()
+        await super().close_tasks()
