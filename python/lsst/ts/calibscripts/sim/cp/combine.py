@@ -1,0 +1,212 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""afw ``MEANCLIP`` stacking, as ``CalibCombineTask`` uses it for cpBias.
+
+Per pixel, across the N input frames:
+
+* pass 0: centre = median, half-width = ``clip`` x 0.741301109252802 x IQR
+  (quartiles by linear interpolation, as afw's percentile);
+* passes 1 .. ``n_iter`` - 1: centre = clipped mean of the previous pass,
+  half-width = ``clip`` x clipped standard deviation (ddof=1) of the previous
+  pass;
+* every pass clips the *full* sample (not only the previous survivors);
+  the result is the mean of the last pass's survivors.
+
+NaN inputs are ignored (masked). Pixels with no surviving input are NaN in
+`meanclip_stack`; `combine_frames` replaces them by the median of the
+combined image and reports them as BAD, like ``CalibCombineTask``.
+
+`combine_frames` stacks ``chunk_rows`` image rows at a time (200, the
+``subregionSize`` height of cp_pipe), reading each chunk through a callable,
+so only one chunk of all inputs is in memory at a time.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CombineResult", "FrameSource", "combine_frames", "meanclip_stack", "spill_frame"]
+
+import dataclasses
+import os
+import typing
+
+import numpy as np
+
+from .isr import IQ_TO_STDEV
+
+# Callable returning rows [r0, r1) of one input frame.
+FrameSource = typing.Callable[[int, int], np.ndarray]
+
+
+def _quantile_sorted(sorted_cube: np.ndarray, nvalid: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolation quantile along axis 0 of a NaN-last sorted cube."""
+    pos = q * np.maximum(nvalid - 1, 0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(nvalid - 1, 0))
+    frac = pos - lo
+    vlo = np.take_along_axis(sorted_cube, lo[None], axis=0)[0].astype(np.float64)
+    vhi = np.take_along_axis(sorted_cube, hi[None], axis=0)[0].astype(np.float64)
+    return vlo + frac * (vhi - vlo)
+
+
+def meanclip_stack(cube: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel afw MEANCLIP across axis 0.
+
+    Parameters
+    ----------
+    cube : `numpy.ndarray`
+        (N, rows, cols) stack; float32 is used as is, other types are
+        converted. NaN marks a masked input pixel.
+    clip : `float`
+        Clipping half-width in sigma.
+    n_iter : `int`
+        Number of clipping passes.
+
+    Returns
+    -------
+    mean : `numpy.ndarray`
+        (rows, cols) float64 clipped mean; NaN where nothing survived.
+    n_kept : `numpy.ndarray`
+        (rows, cols) number of inputs used by the last pass.
+    """
+    x = np.asarray(cube, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"cube must be 3-d, not {x.shape}")
+    finite = np.isfinite(x)
+    nvalid = finite.sum(axis=0)
+    sorted_cube = np.sort(x, axis=0)  # NaN sorts last
+    q25 = _quantile_sorted(sorted_cube, nvalid, 0.25)
+    center = _quantile_sorted(sorted_cube, nvalid, 0.5)
+    q75 = _quantile_sorted(sorted_cube, nvalid, 0.75)
+    del sorted_cube
+    hwidth = clip * IQ_TO_STDEV * (q75 - q25)
+    del q25, q75
+    mean = np.full(x.shape[1:], np.nan)
+    n_kept = np.zeros(x.shape[1:], dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(max(1, n_iter)):
+            dev = x - center.astype(np.float32)[None]
+            keep = finite & (np.abs(dev) <= hwidth.astype(np.float32)[None])
+            del dev
+            n_kept = keep.sum(axis=0)
+            total = np.where(keep, x, np.float32(0)).sum(axis=0, dtype=np.float64)
+            mean = total / n_kept
+            resid = np.where(keep, x - mean.astype(np.float32)[None], np.float32(0))
+            var = np.einsum("ijk,ijk->jk", resid, resid, dtype=np.float64) / (n_kept - 1)
+            del resid, keep
+            var[n_kept == 1] = 0.0
+            center = mean
+            hwidth = clip * np.sqrt(var)
+    mean[n_kept == 0] = np.nan
+    return mean, n_kept
+
+
+@dataclasses.dataclass
+class CombineResult:
+    """Output of `combine_frames`.
+
+    Attributes
+    ----------
+    image : `numpy.ndarray`
+        Combined image, float32.
+    bad : `numpy.ndarray`
+        Boolean mask of pixels with no good input (filled with the median).
+    """
+
+    image: np.ndarray
+    bad: np.ndarray
+
+
+def combine_frames(
+    sources: typing.Sequence[FrameSource],
+    shape: tuple[int, int],
+    clip: float = 3.0,
+    n_iter: int = 3,
+    chunk_rows: int = 200,
+) -> CombineResult:
+    """MEANCLIP-combine frames, ``chunk_rows`` rows at a time.
+
+    Parameters
+    ----------
+    sources : `~collections.abc.Sequence` [`FrameSource`]
+        One callable per input frame returning rows ``[r0, r1)``.
+    shape : `tuple` [`int`, `int`]
+        Frame shape (rows, columns).
+    clip, n_iter : `float`, `int`
+        MEANCLIP parameters.
+    chunk_rows : `int`
+        Rows stacked at a time.
+
+    Returns
+    -------
+    result : `CombineResult`
+        Combined image and BAD mask.
+    """
+    if not sources:
+        raise ValueError("Nothing to combine: no input frames")
+    nrows, ncols = shape
+    out = np.empty(shape, dtype=np.float32)
+    nkept = np.empty(shape, dtype=np.int32)
+    cube = np.empty((len(sources), min(chunk_rows, nrows), ncols), dtype=np.float32)
+    for r0 in range(0, nrows, chunk_rows):
+        r1 = min(nrows, r0 + chunk_rows)
+        view = cube[:, : r1 - r0]
+        for i, source in enumerate(sources):
+            view[i] = source(r0, r1)
+        mean, n = meanclip_stack(view, clip=clip, n_iter=n_iter)
+        out[r0:r1] = mean
+        nkept[r0:r1] = n
+    bad = nkept == 0
+    if bad.any():
+        fill = np.nanmedian(out) if not bad.all() else 0.0
+        out[bad] = fill
+    return CombineResult(image=out, bad=bad)
+
+
+def spill_frame(image: np.ndarray, path: str | os.PathLike) -> FrameSource:
+    """Write a frame to a raw float32 file and return a row reader for it.
+
+    The reader uses plain file reads (no memory map), so only the requested
+    rows are ever resident.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-d frame.
+    path : `str` or `os.PathLike`
+        File to write (overwritten).
+
+    Returns
+    -------
+    source : `FrameSource`
+        Reader of rows ``[r0, r1)``.
+    """
+    data = np.ascontiguousarray(image, dtype=np.float32)
+    data.tofile(path)
+    ncols = data.shape[1]
+    itemsize = data.itemsize
+
+    def read(r0: int, r1: int) -> np.ndarray:
+        return np.fromfile(
+            path, dtype=np.float32, count=(r1 - r0) * ncols, offset=r0 * ncols * itemsize
+        ).reshape(r1 - r0, ncols)
+
+    return read

@@ -1,0 +1,630 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""cpBias and verifyBias stand-ins as pipe_base PipelineTasks.
+
+Task labels, dataset type names and dimensions are those of the upstream
+LSSTComCam pipelines; the storage class of images is the simulation's
+``SimExposure`` (`astropy.io.fits.HDUList`):
+
+=================  ======================  ==========================  ===================================
+label              class                   inputs                      output (dimensions)
+=================  ======================  ==========================  ===================================
+``cpBiasIsr``      `CpBiasIsrTask`         ``raw``                     ``cpBiasIsrExp`` (inst, exp, det)
+``cpBiasCombine``  `CpBiasCombineTask`     ``cpBiasIsrExp`` (all)      ``bias`` (inst, det), calibration
+``verifyBiasIsr``  `VerifyBiasIsrTask`     ``raw``, ``bias`` (prereq)  ``verifyBiasIsrExp`` (inst, exp, det)
+``verifyBiasDet``  `VerifyBiasDetTask`     ``verifyBiasIsrExp``        ``verifyBiasDetStats`` (inst, exp, det)
+``verifyBiasExp``  `VerifyBiasExpTask`     ``verifyBiasDetStats``      ``verifyBiasExpStats`` (inst, exp)
+``verifyBias``     `VerifyBiasRunTask`     ``verifyBiasExpStats``      ``verifyBiasStats`` (inst)
+=================  ======================  ==========================  ===================================
+
+Image files follow the afw ``ExposureF`` convention that readers rely on:
+HDU 0 holds the metadata header, HDU 1 (``IMAGE``) the float32 pixels,
+HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0``.
+
+Gains and nominal read noise (the PTC of the real pipeline) come from the
+simulated camera model, `lsst.ts.calibscripts.sim.data.camera_model`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CpBiasCombineConfig",
+    "CpBiasCombineConnections",
+    "CpBiasCombineTask",
+    "CpBiasIsrConfig",
+    "CpBiasIsrConnections",
+    "CpBiasIsrTask",
+    "VerifyBiasDetConfig",
+    "VerifyBiasDetConnections",
+    "VerifyBiasDetTask",
+    "VerifyBiasExpConfig",
+    "VerifyBiasExpConnections",
+    "VerifyBiasExpTask",
+    "VerifyBiasIsrConfig",
+    "VerifyBiasIsrConnections",
+    "VerifyBiasIsrTask",
+    "VerifyBiasRunConfig",
+    "VerifyBiasRunConnections",
+    "VerifyBiasRunTask",
+    "make_exposure",
+]
+
+import datetime
+import os
+import tempfile
+import typing
+
+import astropy.time
+import lsst.pex.config as pexConfig
+import lsst.pipe.base as pipeBase
+import lsst.pipe.base.connectionTypes as cT
+import numpy as np
+from astropy.io import fits
+
+from ..data.camera_model import AMP_NAMES, detector_model, detector_name
+from . import combine, isr, verify
+
+SIM_EXPOSURE = "SimExposure"
+BAD_BIT = 1
+PERCENTILES = (0, 5, 16, 50, 84, 95, 100)
+
+
+def _hierarch(key: str) -> str:
+    """Header key usable for any length (FITS HIERARCH when needed)."""
+    return key if len(key) <= 8 and " " not in key else f"HIERARCH {key}"
+
+
+def make_exposure(
+    image: np.ndarray, metadata: typing.Mapping[str, typing.Any], bad: np.ndarray | None = None
+) -> fits.HDUList:
+    """Build an ExposureF-like HDUList.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Pixels (stored float32).
+    metadata : `~collections.abc.Mapping`
+        Header cards for HDU 0 (long keys become HIERARCH).
+    bad : `numpy.ndarray`, optional
+        Boolean BAD mask.
+
+    Returns
+    -------
+    exposure : `astropy.io.fits.HDUList`
+        ``[PRIMARY, IMAGE, MASK]``.
+    """
+    primary = fits.PrimaryHDU()
+    for key, value in metadata.items():
+        primary.header[_hierarch(key)] = value
+    image_hdu = fits.ImageHDU(np.asarray(image, dtype=np.float32), name="IMAGE")
+    mask = np.zeros(image.shape, dtype=np.int32)
+    if bad is not None:
+        mask[bad] |= BAD_BIT
+    mask_hdu = fits.ImageHDU(mask, name="MASK")
+    mask_hdu.header["MP_BAD"] = 0
+    return fits.HDUList([primary, image_hdu, mask_hdu])
+
+
+def _copy_raw_header(raw: fits.HDUList) -> dict[str, typing.Any]:
+    """Cards of the raw primary header worth carrying forward."""
+    keep = {}
+    for card in raw[0].header.cards:
+        if card.keyword in (
+            "SIMPLE",
+            "BITPIX",
+            "NAXIS",
+            "EXTEND",
+            "COMMENT",
+            "HISTORY",
+            "",
+        ) or card.keyword.startswith("NAXIS"):
+            continue
+        keep[card.keyword] = card.value
+    return keep
+
+
+def _bias_isr(
+    raw: fits.HDUList, exposure_id: int, detector: int, config: pexConfig.Config
+) -> tuple[isr.IsrResult, dict]:
+    """Run the bias ISR and return the result plus the output metadata."""
+    model = detector_model(detector)
+    result = isr.isr_bias_frame(
+        raw, model.gains, exposure_id, dither=config.doDither, skip=config.overscanSkip
+    )
+    metadata = _copy_raw_header(raw)
+    metadata["LSST ISR UNITS"] = "electron"
+    for name in AMP_NAMES:
+        metadata[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {name}"] = float(result.read_noise_adu[name])
+        metadata[f"LSST ISR GAIN {name}"] = float(result.gains[name])
+        metadata[f"LSST ISR READNOISE {name}"] = float(model.read_noises[name])
+    return result, metadata
+
+
+class CpBiasIsrConnections(
+    pipeBase.PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")
+):
+    ccdExposure = cT.Input(
+        name="raw",
+        doc="Raw bias frame.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+    )
+    outputExposure = cT.Output(
+        name="cpBiasIsrExp",
+        doc="Overscan-corrected, gain-applied, trimmed and assembled bias (e-).",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+    )
+
+
+class CpBiasIsrConfig(pipeBase.PipelineTaskConfig, pipelineConnections=CpBiasIsrConnections):
+    doDither = pexConfig.Field(dtype=bool, default=True, doc="Add the symmetric integer dither.")
+    overscanSkip = pexConfig.Field(dtype=int, default=3, doc="Overscan pixels skipped at each end.")
+    doBias = pexConfig.Field(dtype=bool, default=False, doc="Subtract a master bias (never for cpBias).")
+
+
+class CpBiasIsrTask(pipeBase.PipelineTask):
+    """Bias ISR (``IsrTaskLSST`` configured for calibrations)."""
+
+    ConfigClass = CpBiasIsrConfig
+    _DefaultName = "cpBiasIsr"
+
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        data_id = inputRefs.ccdExposure.dataId
+        outputs = self.run(inputs["ccdExposure"], int(data_id["exposure"]), int(data_id["detector"]))
+        butlerQC.put(outputs, outputRefs)
+
+    def run(self, ccdExposure: fits.HDUList, exposureId: int, detector: int) -> pipeBase.Struct:
+        """Process one raw bias.
+
+        Parameters
+        ----------
+        ccdExposure : `astropy.io.fits.HDUList`
+            Raw frame.
+        exposureId : `int`
+            Exposure id (dither seed, header).
+        detector : `int`
+            Detector id (gains).
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputExposure``: the processed exposure (`astropy.io.fits.HDUList`).
+        """
+        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config)
+        metadata["EXPID"] = int(exposureId)
+        return pipeBase.Struct(outputExposure=make_exposure(result.image, metadata))
+
+
+class CpBiasCombineConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument", "detector")):
+    inputExpHandles = cT.Input(
+        name="cpBiasIsrExp",
+        doc="Processed bias frames to combine.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+        multiple=True,
+        deferLoad=True,
+    )
+    outputData = cT.Output(
+        name="bias",
+        doc="Master bias.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "detector"),
+        isCalibration=True,
+    )
+
+
+class CpBiasCombineConfig(pipeBase.PipelineTaskConfig, pipelineConnections=CpBiasCombineConnections):
+    calibrationType = pexConfig.Field(dtype=str, default="bias", doc="Calibration type (OBSTYPE).")
+    combine = pexConfig.ChoiceField(
+        dtype=str, default="MEANCLIP", allowed={"MEANCLIP": "afw sigma-clipped mean"}, doc="Statistic."
+    )
+    clip = pexConfig.Field(dtype=float, default=3.0, doc="Clipping half-width (sigma).")
+    nIter = pexConfig.Field(dtype=int, default=3, doc="Clipping passes.")
+    mask = pexConfig.ListField(dtype=str, default=["DETECTED", "INTRP"], doc="Mask planes to ignore.")
+    exposureScaling = pexConfig.ChoiceField(
+        dtype=str, default="Unity", allowed={"Unity": "no scaling"}, doc="Input scaling."
+    )
+    subregionSize = pexConfig.ListField(dtype=int, default=[10000, 200], doc="Stacking subregion (x, y).")
+    distributionPercentiles = pexConfig.ListField(
+        dtype=float, default=list(PERCENTILES), doc="Percentiles written to the header per amplifier."
+    )
+
+
+class CpBiasCombineTask(pipeBase.PipelineTask):
+    """MEANCLIP combination of processed biases (``CalibCombineTask``)."""
+
+    ConfigClass = CpBiasCombineConfig
+    _DefaultName = "cpBiasCombine"
+
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        exposure_ids = [int(ref.dataId["exposure"]) for ref in inputRefs.inputExpHandles]
+        outputs = self.run(inputs["inputExpHandles"], exposure_ids)
+        butlerQC.put(outputs, outputRefs)
+
+    def run(
+        self, inputExpHandles: typing.Sequence[typing.Any], exposureIds: typing.Sequence[int]
+    ) -> pipeBase.Struct:
+        """Combine processed frames into a master bias.
+
+        Inputs are loaded one at a time and spilled to a temporary file, then
+        stacked ``subregionSize[1]`` rows at a time, so memory stays bounded.
+
+        Parameters
+        ----------
+        inputExpHandles : `~collections.abc.Sequence`
+            Deferred handles (``.get()`` returns an HDUList) or HDULists.
+        exposureIds : `~collections.abc.Sequence` [`int`]
+            Exposure ids of the inputs, same order.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputData``: the master bias (`astropy.io.fits.HDUList`).
+        """
+        if not inputExpHandles:
+            raise RuntimeError("No input exposures to combine")
+        order = np.argsort(exposureIds, kind="stable")
+        headers: list[fits.Header] = []
+        shape: tuple[int, int] | None = None
+        with tempfile.TemporaryDirectory(prefix="cpBiasCombine") as tmp:
+            sources = []
+            for k, i in enumerate(order):
+                handle = inputExpHandles[i]
+                exposure = handle if isinstance(handle, fits.HDUList) else handle.get()
+                image = exposure["IMAGE"].data
+                if shape is None:
+                    shape = image.shape
+                elif image.shape != shape:
+                    raise RuntimeError(f"Input {exposureIds[i]} has shape {image.shape}, expected {shape}")
+                headers.append(exposure[0].header)
+                sources.append(combine.spill_frame(image, os.path.join(tmp, f"{k}.f32")))
+                del exposure, image
+            assert shape is not None
+            result = combine.combine_frames(
+                sources,
+                shape,
+                clip=self.config.clip,
+                n_iter=self.config.nIter,
+                chunk_rows=self.config.subregionSize[1],
+            )
+        metadata = self._metadata(headers, [int(exposureIds[i]) for i in order], result)
+        return pipeBase.Struct(outputData=make_exposure(result.image, metadata, bad=result.bad))
+
+    def _metadata(
+        self, headers: list[fits.Header], exposure_ids: list[int], result: combine.CombineResult
+    ) -> dict[str, typing.Any]:
+        """Header of the master: merged input headers plus calibration keys."""
+        metadata: dict[str, typing.Any] = {}
+        for card in headers[0].cards:
+            if card.keyword not in ("SIMPLE", "BITPIX", "NAXIS", "EXTEND", "EXPID", "COMMENT", "HISTORY", ""):
+                metadata[card.keyword] = card.value
+        now = datetime.datetime.now(datetime.timezone.utc)
+        metadata["OBSTYPE"] = self.config.calibrationType
+        metadata["CALIB_CREATION_DATETIME"] = now.strftime("%Y-%m-%dT%H:%M:%S")
+        metadata["CALIB_CREATION_DATE"] = now.strftime("%Y-%m-%d")
+        metadata["CALIB_CREATION_TIME"] = now.strftime("%H:%M:%S UTC")
+        metadata["EXPTIME"] = 0.0
+        begins, ends = [], []
+        for i, (header, exposure_id) in enumerate(zip(headers, exposure_ids)):
+            metadata[f"CPP_INPUT_{i}"] = exposure_id
+            metadata[f"CPP_INPUT_DATE_{i}"] = header.get("DATE-BEG", header.get("DATE-OBS", ""))
+            metadata[f"CPP_INPUT_EXPT_{i}"] = float(header.get("EXPTIME", 0.0))
+            metadata[f"CPP_INPUT_SCALE_{i}"] = 1.0
+            if "DATE-BEG" in header:
+                begins.append(astropy.time.Time(header["DATE-BEG"], scale="tai"))
+            if "DATE-END" in header:
+                ends.append(astropy.time.Time(header["DATE-END"], scale="tai"))
+        if begins and ends:
+            begin, end = min(begins), max(ends)
+            metadata["DATE-BEG"] = begin.isot
+            metadata["DATE-END"] = end.isot
+            metadata["MJD-BEG"] = float(begin.mjd)
+            metadata["MJD-END"] = float(end.mjd)
+            metadata["DATE-AVG"] = (begin + (end - begin) / 2).isot
+        amps = isr.disassemble(result.image)
+        bad_amps = isr.disassemble(result.bad)
+        for name in AMP_NAMES:
+            values = np.percentile(amps[name], self.config.distributionPercentiles)
+            for pct, value in zip(self.config.distributionPercentiles, values):
+                metadata[
+                    f"LSST CALIB {self.config.calibrationType.upper()} {name} DISTRIBUTION {pct:g}-PCT"
+                ] = float(value)
+            metadata[f"LSST CALIB {self.config.calibrationType.upper()} {name} BADPIX-NUM"] = int(
+                bad_amps[name].sum()
+            )
+        metadata["LSST ISR UNITS"] = "electron"
+        return metadata
+
+
+class VerifyBiasIsrConnections(
+    pipeBase.PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")
+):
+    ccdExposure = cT.Input(
+        name="raw",
+        doc="Raw bias frame to verify.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+    )
+    bias = cT.PrerequisiteInput(
+        name="bias",
+        doc="Master bias to subtract.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "detector"),
+        isCalibration=True,
+    )
+    outputExposure = cT.Output(
+        name="verifyBiasIsrExp",
+        doc="Bias-subtracted residual (e-).",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+    )
+
+
+class VerifyBiasIsrConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasIsrConnections):
+    doDither = pexConfig.Field(dtype=bool, default=True, doc="Add the symmetric integer dither.")
+    overscanSkip = pexConfig.Field(dtype=int, default=3, doc="Overscan pixels skipped at each end.")
+    doBias = pexConfig.Field(dtype=bool, default=True, doc="Subtract the master bias.")
+
+
+class VerifyBiasIsrTask(pipeBase.PipelineTask):
+    """Verification ISR: bias ISR, then master-bias subtraction."""
+
+    ConfigClass = VerifyBiasIsrConfig
+    _DefaultName = "verifyBiasIsr"
+
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        data_id = inputRefs.ccdExposure.dataId
+        outputs = self.run(
+            inputs["ccdExposure"], inputs["bias"], int(data_id["exposure"]), int(data_id["detector"])
+        )
+        butlerQC.put(outputs, outputRefs)
+
+    def run(
+        self, ccdExposure: fits.HDUList, bias: fits.HDUList, exposureId: int, detector: int
+    ) -> pipeBase.Struct:
+        """Make the verification residual of one raw.
+
+        Parameters
+        ----------
+        ccdExposure : `astropy.io.fits.HDUList`
+            Raw frame.
+        bias : `astropy.io.fits.HDUList`
+            Master bias (ExposureF layout).
+        exposureId, detector : `int`
+            Data ID values.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputExposure``: residual exposure (`astropy.io.fits.HDUList`).
+        """
+        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config)
+        image = result.image
+        bad = np.zeros(image.shape, dtype=bool)
+        if self.config.doBias:
+            master = bias["IMAGE"].data
+            if master.shape != image.shape:
+                raise RuntimeError(
+                    f"Master bias shape {master.shape} differs from the exposure's {image.shape}"
+                )
+            image = image - master
+            if "MASK" in bias:
+                bad |= (bias["MASK"].data & BAD_BIT) != 0
+            for card in bias[0].header.cards:
+                if card.keyword.startswith("LSST CALIB BIAS"):
+                    metadata[card.keyword] = card.value
+        metadata["EXPID"] = int(exposureId)
+        return pipeBase.Struct(outputExposure=make_exposure(image, metadata, bad=bad))
+
+
+class VerifyBiasDetConnections(
+    pipeBase.PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")
+):
+    inputExp = cT.Input(
+        name="verifyBiasIsrExp",
+        doc="Residual exposure to measure.",
+        storageClass=SIM_EXPOSURE,
+        dimensions=("instrument", "exposure", "detector"),
+    )
+    outputStats = cT.Output(
+        name="verifyBiasDetStats",
+        doc="Per-amplifier statistics and verdicts.",
+        storageClass="StructuredDataDict",
+        dimensions=("instrument", "exposure", "detector"),
+    )
+
+
+class VerifyBiasDetConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasDetConnections):
+    stageName = pexConfig.Field(dtype=str, default="BIAS", doc="Stage name.")
+    numSigmaClip = pexConfig.Field(dtype=float, default=5.0, doc="NOISE clipping (sigma).")
+    clipMaxIter = pexConfig.Field(dtype=int, default=3, doc="NOISE clipping passes.")
+
+
+class VerifyBiasDetTask(pipeBase.PipelineTask):
+    """Per-detector bias verification (``CpVerifyBiasTask``)."""
+
+    ConfigClass = VerifyBiasDetConfig
+    _DefaultName = "verifyBiasDet"
+
+    def run(self, inputExp: fits.HDUList) -> pipeBase.Struct:
+        """Measure and judge one residual exposure.
+
+        Parameters
+        ----------
+        inputExp : `astropy.io.fits.HDUList`
+            Residual exposure from ``verifyBiasIsr``.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputStats``: the ``verifyBiasDetStats`` dictionary.
+        """
+        header = inputExp[0].header
+        image = np.array(inputExp["IMAGE"].data, dtype=np.float32)
+        if "MASK" in inputExp:
+            image[(inputExp["MASK"].data & BAD_BIT) != 0] = np.nan
+        read_noise = {a: float(header[f"LSST ISR READNOISE {a}"]) for a in AMP_NAMES}
+        gains = {a: float(header[f"LSST ISR GAIN {a}"]) for a in AMP_NAMES}
+        rn_adu = {a: float(header[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {a}"]) for a in AMP_NAMES}
+        isr_stats: dict[str, typing.Any] = {}
+        if "DATE-BEG" in header:
+            isr_stats["MJD"] = float(astropy.time.Time(header["DATE-BEG"], scale="tai").mjd)
+        calibdist: dict[str, dict[str, float]] = {}
+        for name in AMP_NAMES:
+            for pct in PERCENTILES:
+                key = f"LSST CALIB BIAS {name} DISTRIBUTION {pct:g}-PCT"
+                if key in header:
+                    calibdist.setdefault(name, {})[f"{pct:g}"] = float(header[key])
+        if calibdist:
+            isr_stats["CALIBDIST"] = calibdist
+        stats = verify.bias_detector_stats(image, read_noise, gains, rn_adu, isr=isr_stats)
+        return pipeBase.Struct(outputStats=stats)
+
+
+class VerifyBiasExpConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument", "exposure")):
+    inputStats = cT.Input(
+        name="verifyBiasDetStats",
+        doc="Detector statistics of one exposure.",
+        storageClass="StructuredDataDict",
+        dimensions=("instrument", "exposure", "detector"),
+        multiple=True,
+    )
+    outputStats = cT.Output(
+        name="verifyBiasExpStats",
+        doc="Exposure verdict with per-detector failures.",
+        storageClass="StructuredDataDict",
+        dimensions=("instrument", "exposure"),
+    )
+
+
+class VerifyBiasExpConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasExpConnections):
+    mergeDimension = pexConfig.Field(dtype=str, default="detector", doc="Dimension merged over.")
+
+
+class VerifyBiasExpTask(pipeBase.PipelineTask):
+    """Merge detector results of one exposure (``CpVerifyExpMergeTask``)."""
+
+    ConfigClass = VerifyBiasExpConfig
+    _DefaultName = "verifyBiasExp"
+
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        detectors = [int(ref.dataId["detector"]) for ref in inputRefs.inputStats]
+        butlerQC.put(self.run(inputs["inputStats"], detectors), outputRefs)
+
+    def run(self, inputStats: typing.Sequence[dict], detectors: typing.Sequence[int]) -> pipeBase.Struct:
+        """Merge.
+
+        Parameters
+        ----------
+        inputStats : `~collections.abc.Sequence` [`dict`]
+            ``verifyBiasDetStats`` dictionaries.
+        detectors : `~collections.abc.Sequence` [`int`]
+            Their detector ids.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputStats``: ``verifyBiasExpStats``.
+        """
+        ordered = sorted(zip(detectors, inputStats), key=lambda item: item[0])
+        merged = verify.merge_exposure({detector_name(det): stats for det, stats in ordered})
+        return pipeBase.Struct(outputStats=merged)
+
+
+class VerifyBiasRunConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument",)):
+    inputStats = cT.Input(
+        name="verifyBiasExpStats",
+        doc="Exposure statistics of the run.",
+        storageClass="StructuredDataDict",
+        dimensions=("instrument", "exposure"),
+        multiple=True,
+    )
+    outputStats = cT.Output(
+        name="verifyBiasStats",
+        doc="Run verdict with per-exposure failures.",
+        storageClass="StructuredDataDict",
+        dimensions=("instrument",),
+    )
+
+
+class VerifyBiasRunConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasRunConnections):
+    mergeDimension = pexConfig.Field(dtype=str, default="exposure", doc="Dimension merged over.")
+
+
+class VerifyBiasRunTask(pipeBase.PipelineTask):
+    """Merge exposure results of a run (``CpVerifyRunMergeTask``)."""
+
+    ConfigClass = VerifyBiasRunConfig
+    _DefaultName = "verifyBias"
+
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        exposures = [int(ref.dataId["exposure"]) for ref in inputRefs.inputStats]
+        butlerQC.put(self.run(inputs["inputStats"], exposures), outputRefs)
+
+    def run(self, inputStats: typing.Sequence[dict], exposures: typing.Sequence[int]) -> pipeBase.Struct:
+        """Merge.
+
+        Parameters
+        ----------
+        inputStats : `~collections.abc.Sequence` [`dict`]
+            ``verifyBiasExpStats`` dictionaries.
+        exposures : `~collections.abc.Sequence` [`int`]
+            Their exposure ids.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``outputStats``: ``verifyBiasStats``.
+        """
+        ordered = sorted(zip(exposures, inputStats), key=lambda item: item[0])
+        return pipeBase.Struct(outputStats=verify.merge_run(dict(ordered)))

@@ -1,0 +1,217 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""In-process OCPS job runner (pipe_base's simple executor, off the event loop).
+
+Same tasks, same collections and the same error outcomes as `PipetaskRunner`,
+without a subprocess, for fast tests:
+
+* output CHAINED ``u/ocps/<job_id>`` → RUN ``u/ocps/<job_id>/run`` followed
+  by the flattened inputs (``-i <default_input>`` then the ``-i`` of the
+  job's ``config``), exactly the chain ``pipetask -o ... --output-run ...``
+  makes;
+* collections are created only once the quantum graph is built, so a bad
+  data query or an empty graph leaves the repository untouched, as with
+  pipetask;
+* the data query is parsed by daf_butler, so a malformed query fails with
+  the same ``InvalidQueryError`` text, and a query that selects nothing ends
+  with ``QuantumGraph was empty; ERROR logs above should provide details.``;
+* ``-j`` is accepted and ignored: quanta always run one at a time in one
+  worker thread;
+* ``-c label:key=value`` and ``-C label:file`` are applied to the pipeline;
+  an unknown option fails with click's ``Error: No such option: ...``.
+
+Each job writes its log (``lsst`` loggers, records of its own worker thread
+only) to ``<log_dir>/<job_id>.log``. Cancelling `InProcessRunner.run` stops
+the job between quanta: the quantum being executed finishes (a quantum is
+never cut in half, so the repository stays consistent), no further quantum
+starts, and the cancellation propagates once the worker thread is done.
+"""
+
+from __future__ import annotations
+
+__all__ = ["InProcessRunner"]
+
+import asyncio
+import logging
+import os
+import threading
+import traceback
+import typing
+
+from ..cp import pipeline_env
+from ..interfaces import JobOutcome, JobPhase, JobRequest
+from ._common import RunOptions, RunOptionsError, job_collections, log_tail, output_results, resolve_pipeline
+
+_LOG_FORMAT = "%(levelname)s %(asctime)s %(name)s (%(threadName)s) - %(message)s"
+
+
+class _JobCancelled(Exception):
+    """Raised in the worker thread when the job is cancelled between quanta."""
+
+
+class _EmptyGraph(RuntimeError):
+    """The quantum graph has no quanta (pipetask's click error)."""
+
+
+class _ThreadFilter(logging.Filter):
+    """Pass records emitted by one thread only."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__()
+        self.thread_id = thread_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread_id
+
+
+class InProcessRunner:
+    """Run OCPS jobs with `lsst.pipe.base.SimplePipelineExecutor` in a thread.
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository (used when a request has no ``butler_repo``).
+    log_dir : `str`
+        Folder for the per-job log files (created if needed).
+    env : `~collections.abc.Mapping` [`str`, `str`], optional
+        Environment used to expand ``$VAR`` in pipeline locations; default
+        `os.environ` on top of `lsst.ts.calibscripts.sim.cp.pipeline_env`.
+    """
+
+    def __init__(self, repo: str, log_dir: str, env: typing.Mapping[str, str] | None = None) -> None:
+        self.repo = os.fspath(repo)
+        self.log_dir = os.fspath(log_dir)
+        if env is None:
+            env = {**pipeline_env(), **os.environ}
+        self.env = dict(env)
+
+    async def run(self, request: JobRequest) -> JobOutcome:
+        """Run one job; cancelling stops it between quanta."""
+        os.makedirs(self.log_dir, exist_ok=True)
+        log_path = os.path.join(self.log_dir, f"{request.job_id}.log")
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self._run_blocking, request, log_path, stop)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            stop.set()
+            try:
+                await future
+            except BaseException:
+                pass
+            raise
+
+    def _run_blocking(self, request: JobRequest, log_path: str, stop: threading.Event) -> JobOutcome:
+        """Build and execute the quantum graph (worker thread)."""
+        handler = logging.FileHandler(log_path, mode="w")
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        handler.addFilter(_ThreadFilter(threading.get_ident()))
+        handler.setLevel(logging.INFO)
+        lsst_log = logging.getLogger("lsst")
+        lsst_log.addHandler(handler)
+        previous_level = lsst_log.level
+        if lsst_log.getEffectiveLevel() > logging.INFO:
+            lsst_log.setLevel(logging.INFO)
+        log = logging.getLogger("lsst.ts.calibscripts.sim.runners.inprocess")
+        try:
+            results = self._execute(request, stop, log)
+            return JobOutcome(phase=JobPhase.COMPLETED, results=results, log_path=log_path)
+        except _JobCancelled:
+            log.warning("Job %s cancelled between quanta.", request.job_id)
+            raise
+        except Exception as e:
+            if isinstance(e, RunOptionsError):
+                log.error("%s", e)
+            elif isinstance(e, _EmptyGraph):
+                log.error("Error: %s", e)
+            else:
+                log.error("Job failed:\n%s", "".join(traceback.format_exception(e)).rstrip())
+            handler.flush()
+            return JobOutcome(phase=JobPhase.ERROR, error_message=log_tail(log_path), log_path=log_path)
+        finally:
+            lsst_log.removeHandler(handler)
+            lsst_log.setLevel(previous_level)
+            handler.close()
+
+    def _execute(
+        self, request: JobRequest, stop: threading.Event, log: logging.Logger
+    ) -> list[dict[str, str]]:
+        """Job body: parse, build graph, make collections, run quanta, list results."""
+        from lsst.daf.butler import Butler, CollectionType, MissingCollectionError
+        from lsst.daf.butler.registry import RegistryDefaults
+        from lsst.pipe.base import Pipeline
+        from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+        options = RunOptions.parse(request.default_input, request.config)
+        output, run = job_collections(request.job_id)
+        repo = request.butler_repo or self.repo
+        location = resolve_pipeline(request.pipeline, self.env)
+        log.info(
+            "Job %s: pipeline %s, data query %r, inputs %s",
+            request.job_id,
+            location,
+            request.data_query,
+            options.inputs,
+        )
+        pipeline = Pipeline.from_uri(location)
+        for label, key, value in options.config_overrides:
+            pipeline.addConfigOverride(label, key, value)
+        for label, path in options.config_files:
+            pipeline.addConfigFile(label, path)
+        butler = Butler.from_config(repo, writeable=True)
+        try:
+            try:
+                butler.collections.get_info(run)
+            except MissingCollectionError:
+                pass
+            else:
+                raise ValueError(f"Output run '{run}' already exists, but --extend-run was not given.")
+            inputs = list(butler.collections.query(options.inputs, flatten_chains=True, include_chains=False))
+            for name in options.inputs:
+                butler.collections.get_info(name)  # MissingCollectionError, as pipetask
+            butler.registry.defaults = RegistryDefaults(collections=inputs)
+            graph = pipeline.to_graph(registry=butler.registry)
+            executor = SimplePipelineExecutor.from_pipeline_graph(
+                graph, where=request.data_query, butler=butler, output=output, output_run=run
+            )
+            n_quanta = len(executor.predicted)
+            if n_quanta == 0:
+                raise _EmptyGraph("QuantumGraph was empty; ERROR logs above should provide details.")
+            log.info("QuantumGraph contains %d quanta for %d tasks.", n_quanta, len(graph.tasks))
+            butler.registry.registerCollection(run, CollectionType.RUN)
+            butler.registry.registerCollection(output, CollectionType.CHAINED)
+            butler.registry.setCollectionChain(output, [run, *inputs])
+            butler.registry.defaults = RegistryDefaults(collections=[output], run=run)
+            done = 0
+            for _ in executor.as_generator(register_dataset_types=options.register_dataset_types):
+                done += 1
+                if stop.is_set() and done < n_quanta:
+                    raise _JobCancelled()
+            log.info(
+                "Executed %d quanta successfully, 0 failed and 0 remain out of total %d quanta.",
+                done,
+                n_quanta,
+            )
+            return output_results(butler, run, request.output_dataset_types)
+        finally:
+            butler.close()
