@@ -35,8 +35,9 @@ ingests the file into ``LSSTComCam/raw/all`` and returns
 * ``(2, "metadata failure: <cause>")`` — the exposure records could not be
   written (e.g. an exposure id reused with different values).
 
-All butler work runs on one dedicated thread, which serialises the SQLite
-registry writes; nothing blocks the event loop.
+All butler work runs on one dedicated thread, under the repository's
+`~.repo.registry_lock`, which serialises the SQLite registry writes with
+other writers in the process; nothing blocks the event loop.
 
 Sync helpers for tests and other parts of the simulation
 --------------------------------------------------------
@@ -59,6 +60,7 @@ import tempfile
 import typing
 
 from lsst.daf.butler import Butler, DatasetRef, FileDataset
+from lsst.daf.butler.registry import ConflictingDefinitionError
 
 from ..interfaces import ImageInfo
 from . import camera_model, frames, repo
@@ -165,6 +167,10 @@ class ButlerDataPlane:
             self._butler = None
 
     def _ingest_blocking(self, image: ImageInfo, detector: int, path: str | None) -> tuple[int, str]:
+        with repo.registry_lock(self.repo):
+            return self._ingest_locked(image, detector, path)
+
+    def _ingest_locked(self, image: ImageInfo, detector: int, path: str | None) -> tuple[int, str]:
         name = f"{image.obs_id} {camera_model.detector_name(detector)}"
         expected = path or os.path.join(self.staging_dir, frames.raw_filename(image, detector))
         try:
@@ -175,12 +181,13 @@ class ButlerDataPlane:
                 OodsStatus.INGEST_FAILURE,
                 f"ingest failure: cannot open butler repository {self.repo}: {e!r}",
             )
-        if image.exposure_id in self._registered and repo.raw_exists(butler, image, detector):
-            return (
-                OodsStatus.INGEST_FAILURE,
-                f"ingest failure: {name} is already ingested in {repo.RAW_RUN}",
-            )
+        already = (
+            OodsStatus.INGEST_FAILURE,
+            f"ingest failure: {name} is already ingested in {repo.RAW_RUN}",
+        )
         if not os.path.isfile(expected):
+            if image.exposure_id in self._registered and repo.raw_exists(butler, image, detector):
+                return already
             return OodsStatus.INGEST_FAILURE, f"ingest failure: raw file for {name} not found: {expected}"
         if image.exposure_id not in self._registered:
             try:
@@ -189,13 +196,12 @@ class ButlerDataPlane:
                 self.log.warning("Exposure records for %s failed: %r", image.obs_id, e)
                 return OodsStatus.METADATA_FAILURE, f"metadata failure: {image.obs_id}: {e}"
             self._registered.add(image.exposure_id)
-            if repo.raw_exists(butler, image, detector):
-                return (
-                    OodsStatus.INGEST_FAILURE,
-                    f"ingest failure: {name} is already ingested in {repo.RAW_RUN}",
-                )
         try:
             repo.ingest_raw(butler, image, detector, expected, transfer=self.options.transfer.value)
+        except ConflictingDefinitionError as e:
+            if repo.raw_exists(butler, image, detector):
+                return already
+            return OodsStatus.INGEST_FAILURE, f"ingest failure: {name}: {type(e).__name__}: {e}"
         except Exception as e:
             self.log.warning("Ingest of %s failed: %r", name, e)
             return OodsStatus.INGEST_FAILURE, f"ingest failure: {name}: {type(e).__name__}: {e}"
@@ -213,26 +219,27 @@ def ingest_raws(
     exist (`repo.create_or_open_repo`).
     """
     files = list(raw_files)
-    butler = repo.open_butler(os.fspath(repo_path), writeable=True)
-    try:
-        seen: set[int] = set()
-        for raw in files:
-            if raw.image.exposure_id not in seen:
-                repo.register_exposure(butler, raw.image)
-                seen.add(raw.image.exposure_id)
-        datasets = [
-            FileDataset(
-                path=raw.path,
-                refs=[repo.raw_ref(butler, raw.image, raw.detector)],
-                formatter=repo.FORMATTER_NAME,
-            )
-            for raw in files
-        ]
-        if datasets:
-            butler.ingest(*datasets, transfer=transfer)
-        return [ref for dataset in datasets for ref in dataset.refs]
-    finally:
-        butler.close()
+    with repo.registry_lock(repo_path):
+        butler = repo.open_butler(os.fspath(repo_path), writeable=True)
+        try:
+            seen: set[int] = set()
+            for raw in files:
+                if raw.image.exposure_id not in seen:
+                    repo.register_exposure(butler, raw.image)
+                    seen.add(raw.image.exposure_id)
+            datasets = [
+                FileDataset(
+                    path=raw.path,
+                    refs=[repo.raw_ref(butler, raw.image, raw.detector)],
+                    formatter=repo.FORMATTER_NAME,
+                )
+                for raw in files
+            ]
+            if datasets:
+                butler.ingest(*datasets, transfer=transfer)
+            return [ref for dataset in datasets for ref in dataset.refs]
+        finally:
+            butler.close()
 
 
 def seed_bias_repo(

@@ -31,6 +31,8 @@ Public API
     ``LSSTComCam/calib`` (→ CALIBRATION ``LSSTComCam/calib/unbounded``).
     Idempotent and safe to call on an existing repository.
 `open_butler` (path, writeable=...) -> `lsst.daf.butler.Butler`
+`registry_lock` (path) -> `threading.RLock`
+    One lock per repository per process, held around registry writes.
 `register_exposure` (butler, image)
     Insert (sync) the day_obs, group and exposure records of one
     `~lsst.ts.calibscripts.sim.interfaces.ImageInfo`, with timespans.
@@ -66,6 +68,7 @@ __all__ = [
     "seed_config",
     "create_or_open_repo",
     "open_butler",
+    "registry_lock",
     "register_dataset_types",
     "exposure_timespan",
     "exposure_record_values",
@@ -115,13 +118,19 @@ DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
 """Dataset types registered in every repository: name → (dimensions, storage
 class, isCalibration)."""
 
-_repo_locks: dict[str, threading.Lock] = {}
+_repo_locks: dict[str, threading.RLock] = {}
 _repo_locks_guard = threading.Lock()
 
 
-def _repo_lock(path: str) -> threading.Lock:
+def registry_lock(path: str | os.PathLike[str]) -> threading.RLock:
+    """Return this process's lock for registry writes to one repository.
+
+    SQLite allows one writer at a time; threads of one process that write
+    to the same repository (the data plane, in-process runners) should hold
+    this re-entrant lock around their registry writes.
+    """
     with _repo_locks_guard:
-        return _repo_locks.setdefault(os.path.realpath(path), threading.Lock())
+        return _repo_locks.setdefault(os.path.realpath(os.fspath(path)), threading.RLock())
 
 
 def seed_config() -> Config:
@@ -173,7 +182,7 @@ def create_or_open_repo(path: str | os.PathLike[str]) -> str:
     `asyncio.to_thread` from async code.
     """
     repo = os.fspath(path)
-    with _repo_lock(repo):
+    with registry_lock(repo):
         if not os.path.exists(os.path.join(repo, "butler.yaml")):
             os.makedirs(repo, exist_ok=True)
             Butler.makeRepo(repo, config=seed_config())

@@ -1,0 +1,182 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of the simulated butler repository, formatter and calibration lookup."""
+
+import os
+
+import astropy.time
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from lsst.daf.butler import Butler, CollectionType, DatasetRef, Timespan
+from lsst.daf.butler.registry import ConflictingDefinitionError
+from lsst.ts.calibscripts.sim.data import dataplane, frames, repo
+from lsst.ts.calibscripts.sim.data.options import DataOptions
+
+
+@pytest.fixture(scope="module")
+def seeded_repo(tmp_path_factory) -> tuple[str, list]:
+    """A repository with 3 bias exposures × detectors 0 and 4."""
+    path = tmp_path_factory.mktemp("repo") / "repo"
+    images = dataplane.seed_bias_repo(path, 3, (0, 4), DataOptions(), group_id="2026-11-25T22:00:00.000")
+    return str(path), images
+
+
+def test_create_is_idempotent_and_complete(tmp_path) -> None:
+    path = repo.create_or_open_repo(tmp_path / "new" / "repo")
+    assert path == str(tmp_path / "new" / "repo")
+    assert repo.create_or_open_repo(path) == path
+    butler = repo.open_butler(path, writeable=False)
+    try:
+        info = {c.name: c for c in butler.collections.query_info("*")}
+        assert info[repo.RAW_RUN].type == CollectionType.RUN
+        assert info[repo.CALIB_CHAIN].type == CollectionType.CHAINED
+        assert info[repo.CALIB_CHAIN].children == (repo.CALIB_UNBOUNDED,)
+        assert info[repo.CALIB_UNBOUNDED].type == CollectionType.CALIBRATION
+        types = {t.name: t for t in butler.registry.queryDatasetTypes()}
+        for name, (dims, storage_class, is_calib) in repo.DATASET_TYPES.items():
+            assert set(dims) <= set(types[name].dimensions.names)
+            assert set(types[name].dimensions.required) == set(dims)
+            assert types[name].storageClass_name == storage_class
+            assert types[name].isCalibration() == is_calib
+        assert types["bias"].isCalibration()
+        assert types["raw"].storageClass_name == "SimExposure"
+        detectors = {
+            r.id: r.full_name
+            for r in butler.registry.queryDimensionRecords("detector", instrument="LSSTComCam")
+        }
+        assert detectors == {i: f"R22_S{i // 3}{i % 3}" for i in range(9)}
+        (pf,) = butler.registry.queryDimensionRecords("physical_filter", instrument="LSSTComCam")
+        assert (pf.name, pf.band) == (repo.PHYSICAL_FILTER, repo.BAND)
+    finally:
+        butler.close()
+
+
+def test_foreign_repo_is_rejected(tmp_path) -> None:
+    Butler.makeRepo(str(tmp_path / "plain"))
+    with pytest.raises(RuntimeError, match="SimExposure"):
+        repo.create_or_open_repo(tmp_path / "plain")
+
+
+def test_seeded_raws_and_records(seeded_repo) -> None:
+    path, images = seeded_repo
+    assert [im.seq_num for im in images] == [1, 2, 3]
+    butler = repo.open_butler(path, writeable=False, collections=[repo.RAW_RUN])
+    try:
+        refs = butler.query_datasets("raw", instrument="LSSTComCam")
+        assert sorted((r.dataId["exposure"], r.dataId["detector"]) for r in refs) == sorted(
+            (im.exposure_id, d) for im in images for d in (0, 4)
+        )
+        raw = butler.get("raw", instrument="LSSTComCam", exposure=images[1].exposure_id, detector=4)
+        assert isinstance(raw, fits.HDUList)
+        assert raw[0].header["OBSID"] == images[1].obs_id
+        assert raw[0].header["CCDSLOT"] == "S11"
+        expected = frames.make_raw(images[1], 4)
+        np.testing.assert_array_equal(raw[7].data, expected[7].data)
+        uri = butler.getURI("raw", instrument="LSSTComCam", exposure=images[1].exposure_id, detector=4)
+        assert uri.ospath.startswith(path) and uri.ospath.endswith(".fits")
+        (exp,) = butler.registry.queryDimensionRecords(
+            "exposure", instrument="LSSTComCam", exposure=images[0].exposure_id
+        )
+        assert exp.obs_id == images[0].obs_id
+        assert exp.day_obs == 20261125
+        assert exp.group == "2026-11-25T22:00:00.000"
+        assert exp.observation_type == "bias"
+        assert exp.timespan is not None
+        assert exp.timespan.begin == images[0].date_begin
+        (day,) = butler.registry.queryDimensionRecords("day_obs", instrument="LSSTComCam", day_obs=20261125)
+        assert day.timespan.begin == astropy.time.Time("2026-11-25T12:00:00", scale="tai")
+        assert day.timespan.end == astropy.time.Time("2026-11-26T12:00:00", scale="tai")
+        # Query the same way the script's data query does.
+        ids = ",".join(str(im.exposure_id) for im in images)
+        found = butler.query_datasets(
+            "raw", where=f"instrument='LSSTComCam' AND detector IN (0,4) AND exposure IN ({ids})"
+        )
+        assert len(found) == 6
+    finally:
+        butler.close()
+
+
+def test_certified_bias_found_by_time(seeded_repo) -> None:
+    """The repository supports put → certify → lookup by timespan."""
+    path, images = seeded_repo
+    run = "u/test/certify/run"
+    calib = "LSSTComCam/calib/test"
+    butler = repo.open_butler(path, writeable=True)
+    try:
+        butler.collections.register(run)
+        refs: list[DatasetRef] = []
+        for det in (0, 4):
+            hdul = fits.HDUList(
+                [fits.PrimaryHDU(), fits.ImageHDU(np.full((4, 5), det, dtype=np.float32), name="IMAGE")]
+            )
+            refs.append(butler.put(hdul, "bias", instrument="LSSTComCam", detector=det, run=run))
+        butler.collections.register(calib, CollectionType.CALIBRATION)
+        begin = astropy.time.Time("2026-11-25T00:00:00", scale="tai")
+        end = astropy.time.Time("2027-11-25T00:00:00", scale="tai")
+        butler.registry.certify(calib, refs, Timespan(begin, end))
+        butler.collections.redefine_chain(repo.CALIB_CHAIN, [calib, repo.CALIB_UNBOUNDED])
+
+        inside = astropy.time.Time("2027-03-01T00:00:00", scale="tai")
+        found = repo.find_certified_bias(path, 4, inside)
+        assert found is not None and found.id == refs[1].id
+        assert repo.find_certified_bias(butler, 0, begin).id == refs[0].id  # begin is inclusive
+        assert repo.find_certified_bias(path, 0, end) is None  # end is exclusive
+        assert repo.find_certified_bias(path, 0, begin - 1 * u.s) is None
+        assert repo.find_certified_bias(path, 0, inside, collection="no/such/collection") is None
+        # Lookup through an exposure's timespan (as a pipeline prerequisite does).
+        bias = butler.get(
+            "bias",
+            instrument="LSSTComCam",
+            detector=4,
+            exposure=images[0].exposure_id,
+            collections=repo.CALIB_CHAIN,
+        )
+        assert bias["IMAGE"].data[0, 0] == 4
+        # An overlapping second certification is refused.
+        with pytest.raises(ConflictingDefinitionError):
+            butler.registry.certify(calib, refs[:1], Timespan(inside, None))
+    finally:
+        butler.collections.redefine_chain(repo.CALIB_CHAIN, [repo.CALIB_UNBOUNDED])
+        butler.close()
+
+
+def test_formatter_round_trip_and_type_check(seeded_repo) -> None:
+    path, _ = seeded_repo
+    butler = repo.open_butler(path, writeable=True)
+    try:
+        run = "u/test/formatter"
+        butler.collections.register(run)
+        hdul = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.arange(6, dtype=np.float32).reshape(2, 3))])
+        hdul[0].header["OBSTYPE"] = "bias"
+        ref = butler.put(hdul, "bias", instrument="LSSTComCam", detector=8, run=run)
+        back = butler.get(ref)
+        assert back[0].header["OBSTYPE"] == "bias"
+        np.testing.assert_array_equal(back[1].data, hdul[1].data)
+        assert os.path.isfile(butler.getURI(ref).ospath)
+        with fits.open(butler.getURI(ref).ospath) as direct:
+            assert direct[0].header["OBSTYPE"] == "bias"
+        with pytest.raises(TypeError):
+            butler.put(np.zeros(3), "bias", instrument="LSSTComCam", detector=7, run=run)
+    finally:
+        butler.close()
