@@ -49,7 +49,6 @@ import typing
 if typing.TYPE_CHECKING:
     from lsst.daf.butler import Butler
 
-from ..interfaces import JobRequest
 
 OCPS_COLLECTION_PREFIX = "u/ocps"
 
