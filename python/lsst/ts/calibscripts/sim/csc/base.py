@@ -205,7 +205,7 @@ class SimCsc(salobj.BaseCsc):
         self._configurations = configurations
         self._overrides_available = overrides_available
         self._configured = False
-        self._background_tasks: set[asyncio.Task] = set()
+        self._sim_tasks: set[asyncio.Task] = set()
         self._hangs: set[asyncio.Future[None]] = set()
         super().__init__(name=name, index=index, initial_state=State(initial_state), **kwargs)
 
@@ -243,12 +243,12 @@ class SimCsc(salobj.BaseCsc):
     def run_in_background(self, coro: typing.Coroutine[typing.Any, typing.Any, typing.Any]) -> asyncio.Task:
         """Run a coroutine as a task cancelled when the CSC closes."""
         task = asyncio.create_task(coro)
-        self._background_tasks.add(task)
-        task.add_done_callback(self._background_done)
+        self._sim_tasks.add(task)
+        task.add_done_callback(self._sim_task_done)
         return task
 
-    def _background_done(self, task: asyncio.Task) -> None:
-        self._background_tasks.discard(task)
+    def _sim_task_done(self, task: asyncio.Task) -> None:
+        self._sim_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log.error("Background task failed", exc_info=task.exception())
 
@@ -264,8 +264,8 @@ class SimCsc(salobj.BaseCsc):
     async def close_tasks(self) -> None:
         for future in list(self._hangs):
             future.cancel()
-        for task in list(self._background_tasks):
+        for task in list(self._sim_tasks):
             task.cancel()
-        if self._background_tasks:
-            await asyncio.gather(*self._background_tasks, return_exceptions=True)
+        if self._sim_tasks:
+            await asyncio.gather(*self._sim_tasks, return_exceptions=True)
         await super().close_tasks()
