@@ -202,3 +202,19 @@ def test_dates_normalised() -> None:
     )
     assert config.certify_calib_begin_date == "2026-11-25T00:00:00.000"
     assert config.certify_calib_end_date == "2026-11-25T06:00:00.500"
+
+
+def test_day_obs_validity_range() -> None:
+    from lsst.ts.calibscripts.bias.config import day_obs_validity_range
+
+    assert day_obs_validity_range([2026112500003, 2026112500004]) == (
+        "2026-11-25T12:00:00.000",
+        "2026-11-26T12:00:00.000",
+    )
+    # Across a day_obs rollover the later day_obs wins; month end rolls over.
+    assert day_obs_validity_range([2026113000099, 2026120100001]) == (
+        "2026-12-01T12:00:00.000",
+        "2026-12-02T12:00:00.000",
+    )
+    with pytest.raises(ValueError, match="no exposure id"):
+        day_obs_validity_range([])

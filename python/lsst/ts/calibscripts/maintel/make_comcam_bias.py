@@ -1,0 +1,549 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamBias: take LSSTComCam biases, combine, verify and certify them.
+
+The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stage`):
+
+1. ``preflight``: CCCamera, CCHeaderService, CCOODS and OCPS:2 are ENABLED and
+   OCPS:2 is configured for LSSTComCam; otherwise fail before any exposure.
+2. ``take_biases``: subscribe to ``CCOODS.imageInOODS``, then take
+   ``n_discard_bias + n_bias + n_verify_bias`` frames with ``ComCam.take_bias``
+   tagged with the script's group id, reason, program and note.
+3. ``wait_ingest``: wait until every (exposure, detector) is ingested with
+   statusCode 0, within one deadline.
+4. ``cp_bias``: run cpBias on the combined frames through OCPS:2.
+5. ``verify_bias``: run verifyBias on ``u/ocps/<bias job>`` plus
+   ``input_collections_verify``, on the independent frames if any.
+6. ``judge``: read ``verifyBiasStats`` and judge it.
+7. ``certify``: certify ``bias`` from the bias job's RUN into
+   ``calib_collection`` over the validity range.
+8. ``summary``: log the summary and write it as YAML.
+
+The script ends DONE only when what the configuration asked for was done;
+otherwise FAILED with a reason that names the cause and what was already
+done (including the exposure ids and job ids to resume from). Stopping in
+any stage gives STOPPED; on stop or failure every OCPS job the script started
+and that has not ended is aborted.
+
+SAL names come from `lsst.ts.calibscripts.sal` only, so the same file runs on
+the real ts_salobj stack and on the simulated one. daf_butler is imported
+only by the stages that use it, in a worker thread.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MakeComCamBias"]
+
+import asyncio
+import datetime
+import types
+import typing
+
+from .. import sal
+from ..bias import butler_ops
+from ..bias import config as bias_config
+from ..bias import ingest
+from ..bias import metadata as bias_metadata
+from ..bias import naming, ocps
+from ..bias.stages import Stage
+from ..bias.summary import JobRecord, Outcome, RunSummary
+from ..sal import OCPSIndex, ScriptState, salobj
+
+if typing.TYPE_CHECKING:
+    from ..bias.butler_ops import CertificationResult
+    from ..bias.verification import Verdict
+
+DESCRIPTION = (
+    "Take LSSTComCam biases, make a combined bias with cpBias through OCPS:2, "
+    "verify it with verifyBias and certify it in a butler CALIBRATION collection."
+)
+
+HELP = """Options are described in the configuration schema (--schema).
+Minimal configuration:
+    calib_collection: LSSTComCam/calib/daily
+Resume after a failure: give exposure_ids (skip taking) and, if the bias job
+completed, bias_job_id (skip cpBias); the failure reason lists both.
+"""
+
+
+def tai_isot() -> str:
+    """The current TAI time as ISO-8601 text."""
+    when = datetime.datetime.fromtimestamp(sal.current_tai(), tz=datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+class VerificationFailed(salobj.ExpectedError):
+    """The master bias failed verification and was not certified."""
+
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (
+    salobj.ExpectedError,
+    salobj.AckError,
+    ingest.IngestError,
+    ocps.OcpsError,
+    ocps.CscNotReady,
+    bias_config.ConfigError,
+    butler_ops.CertificationError,
+    butler_ops.VerifyStatsNotFound,
+)
+"""Errors whose message says it all: no traceback is logged for them."""
+
+
+class MakeComCamBias(salobj.BaseScript):
+    """Take LSSTComCam biases, make, verify and certify a combined bias.
+
+    Parameters
+    ----------
+    index : `int`
+        The Script SAL index.
+    """
+
+    def __init__(self, index: int = 1) -> None:
+        super().__init__(index=index, descr=DESCRIPTION, help=HELP)
+        self.comcam = sal.ComCam(domain=self.domain, log=self.log)
+        self.ocps = salobj.Remote(domain=self.domain, name="OCPS", index=OCPSIndex.LSSTComCam)
+        self.jobs = ocps.OcpsJobClient(self.ocps, log=self.log)
+        self.bias_config: bias_config.BiasConfig | None = None
+        self.summary = RunSummary()
+        self.current_stage: Stage | None = None
+        self.ingest_tracker: ingest.IngestTracker | None = None
+        self.verdict: Verdict | None = None
+        self.certification: CertificationResult | None = None
+        self.bias_job_id = ""
+        self.verify_job_id = ""
+
+    # ------------------------------------------------------------------
+    # Configuration
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def get_schema(cls) -> dict[str, typing.Any]:
+        """Return the configuration schema (``schemas/make_comcam_bias.yaml``)."""
+        from ..schemas import load_schema
+
+        return load_schema()
+
+    async def configure(self, config: types.SimpleNamespace) -> None:
+        """Check the configuration beyond the schema and keep it.
+
+        Raises
+        ------
+        ConfigError
+            Naming the option, for values the schema cannot reject.
+        """
+        self.bias_config = bias_config.make_config(config)
+        self.config = config
+        self.log.info(f"Configured: {self.plan_text()}")
+
+    def set_metadata(self, metadata: typing.Any) -> None:
+        """Set instrument, number of images and the duration estimate."""
+        config = self.require_config()
+        metadata.instrument = naming.COMCAM_INSTRUMENT
+        metadata.nimages = config.n_frames_to_take
+        metadata.duration = bias_metadata.estimate_duration(config, self.comcam.read_out_time).total
+        if hasattr(metadata, "totalCheckpoints"):
+            metadata.totalCheckpoints = len(self.planned_stages())
+
+    def require_config(self) -> bias_config.BiasConfig:
+        """Return the configuration; `RuntimeError` if not configured."""
+        if self.bias_config is None:
+            raise RuntimeError("Not configured")
+        return self.bias_config
+
+    def planned_stages(self) -> list[Stage]:
+        """The stages this configuration runs, in order."""
+        config = self.require_config()
+        stages = [Stage.PREFLIGHT]
+        if config.takes_frames:
+            stages += [Stage.TAKE_BIASES, Stage.WAIT_INGEST]
+        if config.runs_bias_job:
+            stages.append(Stage.CP_BIAS)
+        if config.do_verify:
+            stages += [Stage.VERIFY_BIAS, Stage.JUDGE]
+        if config.do_certify:
+            stages.append(Stage.CERTIFY)
+        stages.append(Stage.SUMMARY)
+        return stages
+
+    def plan_text(self) -> str:
+        """One line saying what the run will do."""
+        config = self.require_config()
+        if config.takes_frames:
+            frames = (
+                f"take {config.n_frames_to_take} biases ({config.n_discard_bias} discarded, "
+                f"{config.n_bias} combined, {config.n_verify_bias} for verification only)"
+            )
+        else:
+            frames = f"use exposures {list(config.exposure_ids)}"
+        bias = f"reuse bias job {config.bias_job_id}" if config.bias_job_id else "run cpBias"
+        return (
+            f"{frames} on detectors {list(config.detectors)}; {bias}; verify={config.do_verify}; "
+            f"certify={config.do_certify} into {config.calib_collection}"
+        )
+
+    # ------------------------------------------------------------------
+    # The procedure
+    # ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the procedure; see the module documentation."""
+        config = self.require_config()
+        self.summary = self.make_summary(config)
+        try:
+            await self.stage(Stage.PREFLIGHT)
+            await self.preflight()
+            if config.takes_frames:
+                await self.stage(Stage.TAKE_BIASES)
+                await self.take_biases()
+                await self.stage(Stage.WAIT_INGEST)
+                await self.wait_for_ingest()
+            else:
+                self.use_exposures(list(config.exposure_ids), n_discard=0)
+            if config.runs_bias_job:
+                await self.stage(Stage.CP_BIAS)
+                await self.run_bias_job()
+            else:
+                self.bias_job_id = config.bias_job_id
+            if config.do_verify:
+                await self.stage(Stage.VERIFY_BIAS)
+                await self.run_verify_job()
+                await self.stage(Stage.JUDGE)
+                await self.judge_verification()
+            if config.do_certify and self.may_certify():
+                await self.stage(Stage.CERTIFY)
+                await self.certify()
+            await self.stage(Stage.SUMMARY)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise salobj.ExpectedError(self.failure_reason(e)) from e
+        self.summary.mark_done(Stage.SUMMARY)
+        self.summary.finish(Outcome.DONE, reason=self.done_reason(), finished=tai_isot())
+        await self.report()
+
+    async def stage(self, stage: Stage) -> None:
+        """Record the previous stage as done and pass the next one's checkpoint."""
+        if self.current_stage is not None:
+            self.summary.mark_done(self.current_stage)
+        self.current_stage = stage
+        await self.checkpoint(stage.checkpoint_name)
+        self.log.info(f"Stage {stage.number} {stage.value}: {stage.title}")
+
+    # Each stage below is a small unit, tested on its own.
+
+    async def preflight(self) -> None:
+        """Fail unless every CSC is ENABLED and OCPS:2 is set up for ComCam."""
+        rem = self.comcam.rem
+        states = await ocps.check_enabled([rem.cccamera, rem.ccheaderservice, rem.ccoods, self.ocps])
+        configuration = await ocps.check_ocps_configuration(self.ocps, instrument=naming.COMCAM_INSTRUMENT)
+        await self.jobs.start()
+        ready = ", ".join(f"{name} {state.name}" for name, state in states.items())
+        self.log.info(f"Ready: {ready}; OCPS configured with {configuration}")
+
+    async def take_biases(self) -> None:
+        """Listen to imageInOODS, then take the frames one at a time.
+
+        Taking one frame per call keeps the exposure ids of the frames
+        already taken if a later one fails, so the run can be resumed.
+        """
+        config = self.require_config()
+        self.ingest_tracker = ingest.IngestTracker(
+            max_other_events=config.max_counter_archiver_check, log=self.log
+        )
+        self.ingest_tracker.install(self.comcam.rem.ccoods.evt_imageInOODS)
+        n_frames = config.n_frames_to_take
+        for frame in range(n_frames):
+            (exposure_id,) = await self.comcam.take_bias(
+                1,
+                group_id=self.group_id,
+                reason=config.reason or None,
+                program=config.program or None,
+                note=config.note or None,
+            )
+            self.summary.exposures_taken.append(int(exposure_id))
+            if frame >= config.n_discard_bias:
+                self.ingest_tracker.expect([int(exposure_id)], config.detectors)
+            self.log.debug(f"Bias {frame + 1}/{n_frames}: exposure {exposure_id}")
+        self.use_exposures(self.summary.exposures_taken, n_discard=config.n_discard_bias)
+        self.log.info(f"Took {n_frames} biases: {self.summary.exposures_taken}")
+
+    def use_exposures(self, exposure_ids: list[int], n_discard: int) -> None:
+        """Split exposures into discarded, combined and verification frames."""
+        config = self.require_config()
+        self.summary.exposures_taken = list(exposure_ids) if config.takes_frames else []
+        kept = list(exposure_ids[n_discard:])
+        n_combined = len(kept) - config.n_verify_bias
+        self.summary.exposures_discarded = list(exposure_ids[:n_discard])
+        self.summary.exposures_combined = kept[:n_combined]
+        self.summary.exposures_verify = kept[n_combined:] or list(kept[:n_combined])
+
+    async def wait_for_ingest(self) -> None:
+        """Wait until CCOODS has ingested every (exposure, detector) we use.
+
+        One deadline for all pairs: ``oods_timeout`` after the last readout
+        (``take_bias`` returns when the last frame's integration ends, so the
+        readout time is added).
+        """
+        config = self.require_config()
+        assert self.ingest_tracker is not None
+        try:
+            report = await self.ingest_tracker.wait(timeout=config.oods_timeout + self.comcam.read_out_time)
+        except ingest.IngestError as e:
+            self.summary.ingest_problems = [str(e)]
+            raise
+        finally:
+            self.stop_ingest_tracking()
+        if report.retried:
+            self.summary.ingest_problems = [f"ingested after a retry: {o.describe()}" for o in report.retried]
+        self.log.info(
+            f"CCOODS ingested {len(report.exposure_ids)} exposure(s) x {len(report.detectors)} detector(s)"
+        )
+
+    def stop_ingest_tracking(self) -> None:
+        """Remove the imageInOODS callback, if installed."""
+        if self.ingest_tracker is not None:
+            self.ingest_tracker.uninstall(self.comcam.rem.ccoods.evt_imageInOODS)
+
+    async def run_bias_job(self) -> None:
+        """Run cpBias on the combined frames."""
+        config = self.require_config()
+        record = await self.run_job(
+            "cp_bias",
+            pipeline=config.pipeline_bias,
+            inputs=config.input_collections_bias,
+            options=config.config_options_bias,
+            exposure_ids=self.summary.exposures_combined,
+        )
+        self.bias_job_id = typing.cast(str, record.job_id)
+
+    async def run_verify_job(self) -> None:
+        """Run verifyBias on the bias job's output and the verification frames."""
+        config = self.require_config()
+        record = await self.run_job(
+            "verify_bias",
+            pipeline=config.pipeline_verify,
+            inputs=(ocps.output_collection(self.bias_job_id),) + config.input_collections_verify,
+            options=config.config_options_verify,
+            exposure_ids=self.summary.exposures_verify,
+        )
+        self.verify_job_id = typing.cast(str, record.job_id)
+
+    async def run_job(
+        self,
+        name: str,
+        pipeline: str,
+        inputs: typing.Sequence[str],
+        options: typing.Sequence[str],
+        exposure_ids: list[int],
+    ) -> JobRecord:
+        """Run one OCPS job and fail unless it completed (exit_code 0)."""
+        config = self.require_config()
+        words = ["-j", str(config.n_processes), "-i", ",".join(inputs), "--register-dataset-types"]
+        record = self.summary.add_job(
+            JobRecord(
+                name=name,
+                pipeline=pipeline,
+                config=" ".join(words + list(options)),
+                data_query=naming.build_data_query(naming.COMCAM_INSTRUMENT, config.detectors, exposure_ids),
+            )
+        )
+
+        def on_job_id(job_id: str) -> None:
+            record.job_id = job_id
+            record.output_collection = ocps.output_collection(job_id)
+            record.output_run = ocps.output_run(job_id)
+            self.log.info(f"{name} job {job_id} started on OCPS:2")
+
+        try:
+            result = await self.jobs.run_job(
+                name,
+                pipeline=record.pipeline,
+                config=record.config,
+                data_query=record.data_query,
+                timeout=config.job_timeout,
+                on_job_id=on_job_id,
+            )
+        except ocps.JobFailed as e:
+            self.record_job_result(record, e.result)
+            raise
+        except ocps.OcpsError as e:
+            record.error = str(e)
+            raise
+        self.record_job_result(record, result)
+        return record
+
+    @staticmethod
+    def record_job_result(record: JobRecord, result: ocps.JobResult) -> None:
+        """Copy a job's result into its summary record."""
+        record.job_id = result.job_id
+        record.exit_code = result.exit_code
+        record.phase = result.phase
+        record.error = result.error_message
+        record.output_collection = result.output_collection
+        record.output_run = result.output_run
+
+    async def judge_verification(self) -> None:
+        """Read verifyBiasStats (off the event loop) and judge it."""
+        from ..bias import verification
+
+        config = self.require_config()
+        collections = [ocps.output_collection(self.verify_job_id), ocps.output_collection(self.bias_job_id)]
+        stats = await asyncio.to_thread(butler_ops.read_verify_stats, config.repo, collections)
+        self.verdict = verification.judge_verify_stats(
+            stats,
+            n_detectors=len(config.detectors),
+            threshold=config.number_verification_tests_threshold_bias,
+            expected_exposures=self.summary.exposures_verify,
+        )
+        self.summary.set_verdict(self.verdict)
+        log = self.log.info if self.verdict.passed else self.log.warning
+        log(self.verdict.summary())
+        if not self.verdict.passed and not (config.certify_on_verification_failure and config.do_certify):
+            raise VerificationFailed(
+                f"the master bias failed verification ({self.verdict.headline()}); not certified "
+                "(set certify_on_verification_failure to certify it anyway)"
+            )
+
+    def may_certify(self) -> bool:
+        """Certify unless verification failed (and the config did not ask anyway)."""
+        config = self.require_config()
+        if self.verdict is None or self.verdict.passed:
+            return True
+        return config.certify_on_verification_failure
+
+    def validity_range(self) -> tuple[str, str]:
+        """The configured validity range, or the biases' day_obs."""
+        config = self.require_config()
+        if config.certify_calib_begin_date is not None and config.certify_calib_end_date is not None:
+            return config.certify_calib_begin_date, config.certify_calib_end_date
+        return bias_config.day_obs_validity_range(self.summary.exposures_combined)
+
+    async def certify(self) -> None:
+        """Certify the bias job's ``bias`` datasets into ``calib_collection``."""
+        config = self.require_config()
+        begin, end = self.validity_range()
+        self.certification = await asyncio.to_thread(
+            butler_ops.certify_biases,
+            config.repo,
+            ocps.output_run(self.bias_job_id),
+            config.calib_collection,
+            config.detectors,
+            begin,
+            end,
+            supersede=config.supersede,
+        )
+        self.summary.set_certification(self.certification)
+        self.log.info(self.certification.describe())
+        missing = sorted(set(config.detectors) - set(self.certification.detectors))
+        if missing:
+            raise RuntimeError(f"no bias certified for detector(s) {missing}")
+
+    def done_reason(self) -> str:
+        """The one-line result of a successful run."""
+        config = self.require_config()
+        parts = []
+        if self.certification is not None:
+            parts.append(
+                f"certified bias for detector(s) {self.certification.detectors} in {config.calib_collection} "
+                f"[{self.certification.begin}, {self.certification.end})"
+            )
+        elif self.bias_job_id:
+            parts.append(f"bias in {ocps.output_collection(self.bias_job_id)} (not certified, as configured)")
+        if self.verdict is not None:
+            parts.append(f"verification {self.verdict.outcome.value}")
+        return "; ".join(parts)
+
+    # ------------------------------------------------------------------
+    # Ending
+    # ------------------------------------------------------------------
+
+    def make_summary(self, config: bias_config.BiasConfig) -> RunSummary:
+        """A fresh summary for this run."""
+        return RunSummary(
+            salindex=self.salinfo.index,
+            group_id=self.group_id,
+            repo=config.repo,
+            detectors=list(config.detectors),
+            calib_collection=config.calib_collection,
+            started=tai_isot(),
+        )
+
+    def failure_reason(self, error: Exception) -> str:
+        """Record the failure; return the reason: stage, cause, what was done."""
+        stage = self.current_stage
+        cause = str(error) or type(error).__name__
+        if not isinstance(error, KNOWN_ERRORS):
+            self.log.exception(f"Unexpected error in stage {stage}")
+        headline = f"{stage.value if stage else 'run'} failed: {cause}"
+        self.summary.finish(Outcome.FAILED, reason=headline, failed_stage=stage, finished=tai_isot())
+        return f"{headline}\n{self.summary.what_was_done()}{self.resume_hint()}"
+
+    def resume_hint(self) -> str:
+        """Configuration that resumes the run after what was done, if any."""
+        config = self.require_config()
+        if self.verdict is not None or not self.summary.exposures_combined:
+            return ""
+        if config.takes_frames and Stage.WAIT_INGEST.value not in self.summary.stages_completed:
+            return ""
+        used = self.summary.exposures_combined + (
+            self.summary.exposures_verify if config.n_verify_bias else []
+        )
+        hint = f"\nTo resume: exposure_ids: {used}"
+        bias_job = self.summary.job("cp_bias")
+        if bias_job is not None and bias_job.succeeded:
+            hint += f", bias_job_id: {bias_job.job_id}"
+        elif config.bias_job_id:
+            hint += f", bias_job_id: {config.bias_job_id}"
+        return hint
+
+    async def report(self) -> None:
+        """Log the summary and write the YAML report (if ``report_dir``)."""
+        config = self.require_config()
+        if config.report_dir:
+            try:
+                await asyncio.to_thread(self.summary.write, config.report_dir)
+            except Exception as e:
+                self.log.warning(f"Could not write the report into {config.report_dir!r}: {e!r}")
+        log = self.log.info if self.summary.outcome is Outcome.DONE else self.log.error
+        log(self.summary.to_text())
+
+    async def cleanup(self) -> None:
+        """Stop listening; on stop or failure abort unfinished OCPS jobs and report."""
+        self.stop_ingest_tracking()
+        if self.state.state not in (ScriptState.STOPPING, ScriptState.FAILING):
+            return
+        for outcome in await self.jobs.abort_unfinished():
+            record = self.summary.job(outcome.name)
+            if record is not None and outcome.ok:
+                record.aborted = True
+            elif record is not None:
+                record.error = f"abort_job failed: {outcome.message}"
+        if self.summary.outcome is Outcome.RUNNING:
+            stage = self.current_stage
+            outcome = Outcome.STOPPED if self.state.state == ScriptState.STOPPING else Outcome.FAILED
+            self.summary.finish(
+                outcome,
+                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}",
+                failed_stage=stage,
+                finished=tai_isot(),
+            )
+        await self.report()
