@@ -30,6 +30,7 @@ from lsst.ts.calibscripts.bias.ingest import (
     IngestGaveUp,
     IngestTimeout,
     IngestTracker,
+    compact_ids,
 )
 from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor
 
@@ -97,7 +98,7 @@ async def test_failure_fails_when_every_pair_has_an_outcome() -> None:
     assert "4 of 6 (exposure, detector) pairs ingested" in text
     assert "CC_O_20261125_000001 R22_S01: statusCode=1 'ingest failure: bad file'" in text
     assert "CC_O_20261125_000003 R22_S01: statusCode=2 'metadata failure: no header'" in text
-    assert "2026112500001, 2026112500002, 2026112500003" in text
+    assert "Exposure ids taken (3): 2026112500001..2026112500003" in text
 
 
 async def test_retry_after_failure_counts_as_ingested() -> None:
@@ -122,6 +123,14 @@ async def test_timeout_names_missing_and_failed_pairs() -> None:
     assert error.exposure_ids == IDS[:2]
     assert "2 missing: CC_O_20261125_000002 [R22_S21, R22_S22]" in str(error)
     assert "Timed out after 0.05 s" in str(error)
+    tracker.expect([IDS[2]], range(9))
+    with pytest.raises(IngestTimeout, match=r"CC_O_20261125_000003 \[all 9 detectors\]"):
+        await tracker.wait(timeout=0.01)
+
+
+def test_compact_ids() -> None:
+    assert compact_ids([5, 1, 2, 3, 7, 8, 3]) == "1..3, 5, 7..8"
+    assert compact_ids([]) == ""
 
 
 async def test_unattributed_failure_settles_a_pending_pair() -> None:

@@ -71,7 +71,8 @@ Rules
 Public API
 ----------
 `IngestTracker`, `IngestReport`, `PairOutcome`, `IngestError` (base, a
-`RuntimeError`), `IngestFailed`, `IngestTimeout`, `IngestGaveUp`.
+`RuntimeError`), `IngestFailed`, `IngestTimeout`, `IngestGaveUp`,
+`compact_ids` (exact compact text of ids, ``a..b`` for consecutive runs).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ __all__ = [
     "IngestTimeout",
     "IngestTracker",
     "PairOutcome",
+    "compact_ids",
 ]
 
 import asyncio
@@ -115,14 +117,37 @@ class PairOutcome:
         return f"{self.obs_id} {det}: statusCode={self.status_code} {self.description!r}"
 
 
-def _describe_missing(pairs: typing.Iterable[Pair]) -> str:
+def compact_ids(ids: typing.Iterable[int]) -> str:
+    """Exact, compact text of integer ids: runs of consecutive ids as ``a..b``."""
+    values = sorted(set(int(i) for i in ids))
+    runs: list[str] = []
+    start = prev = None
+    for value in values + [None]:  # type: ignore[list-item]
+        if start is not None and (value is None or value != prev + 1):  # type: ignore[operator]
+            runs.append(str(start) if start == prev else f"{start}..{prev}")
+            start = None
+        if value is not None:
+            if start is None:
+                start = value
+            prev = value
+    return ", ".join(runs)
+
+
+def _describe_missing(pairs: typing.Iterable[Pair], all_detectors: set[int], max_items: int = 20) -> str:
     by_exposure: dict[int, list[int]] = {}
     for exposure_id, detector in sorted(pairs):
         by_exposure.setdefault(exposure_id, []).append(detector)
-    return "; ".join(
-        f"{obs_id_from_exposure_id(e)} [{', '.join(detector_name(d) for d in dets)}]"
-        for e, dets in by_exposure.items()
-    )
+    items = []
+    for exposure_id, dets in by_exposure.items():
+        if set(dets) == all_detectors and len(dets) > 1:
+            items.append(f"{obs_id_from_exposure_id(exposure_id)} [all {len(dets)} detectors]")
+        else:
+            items.append(
+                f"{obs_id_from_exposure_id(exposure_id)} [{', '.join(detector_name(d) for d in dets)}]"
+            )
+    if len(items) > max_items:
+        items = items[:max_items] + [f"... and {len(items) - max_items} more image(s)"]
+    return "; ".join(items)
 
 
 class IngestError(RuntimeError):
@@ -147,6 +172,7 @@ class IngestError(RuntimeError):
         exposure_ids: list[int],
         n_ingested: int,
         n_expected: int,
+        detectors: typing.Iterable[int] = (),
     ) -> None:
         self.missing = missing
         self.failed = failed
@@ -157,8 +183,8 @@ class IngestError(RuntimeError):
         if failed:
             lines.append(f"{len(failed)} failed: " + "; ".join(f.describe() for f in failed))
         if missing:
-            lines.append(f"{len(missing)} missing: {_describe_missing(missing)}")
-        lines.append(f"Exposure ids taken: {', '.join(str(e) for e in exposure_ids)}")
+            lines.append(f"{len(missing)} missing: {_describe_missing(missing, set(detectors))}")
+        lines.append(f"Exposure ids taken ({len(exposure_ids)}): {compact_ids(exposure_ids)}")
         super().__init__("\n".join(lines))
 
 
@@ -369,6 +395,7 @@ class IngestTracker:
             exposure_ids=self.exposure_ids,
             n_ingested=self.n_ingested,
             n_expected=self.n_expected,
+            detectors={d for _, d in self._expected},
         )
 
     async def wait(self, timeout: float) -> IngestReport:
