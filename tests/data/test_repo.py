@@ -153,6 +153,14 @@ def test_certified_bias_found_by_time(seeded_repo) -> None:
             collections=repo.CALIB_CHAIN,
         )
         assert bias["IMAGE"].data[0, 0] == 4
+        listed = repo.certified_biases(path)
+        assert [(c.detector, c.collection, c.ref.id) for c in listed] == [
+            (0, calib, refs[0].id),
+            (4, calib, refs[1].id),
+        ]
+        assert listed[0].timespan == Timespan(begin, end)
+        assert repo.certified_biases(path, "no/such/collection") == []
+        assert repo.certified_biases(butler, repo.CALIB_UNBOUNDED) == []
         # An overlapping second certification is refused.
         with pytest.raises(ConflictingDefinitionError):
             butler.registry.certify(calib, refs[:1], Timespan(inside, None))

@@ -43,6 +43,9 @@ Public API
 `find_certified_bias` (repo, detector, time, collection=...) -> ref or `None`
     Find the bias certified for ``time`` (TAI) in a CALIBRATION/CHAINED
     collection, as a calibration lookup by timespan.
+`certified_biases` (repo, collection=...) -> list of `CertifiedBias`
+    Every bias validity range in a CALIBRATION collection (or in the
+    CALIBRATION collections of a chain), for reports and tests.
 
 Constants: ``RAW_RUN``, ``CALIB_CHAIN``, ``CALIB_UNBOUNDED``, ``PHYSICAL_FILTER``,
 ``BAND``, ``DATASET_TYPES`` (name → (dimensions, storage class,
@@ -77,8 +80,11 @@ __all__ = [
     "raw_exists",
     "ingest_raw",
     "find_certified_bias",
+    "CertifiedBias",
+    "certified_biases",
 ]
 
+import dataclasses
 import os
 import threading
 import typing
@@ -423,6 +429,68 @@ def find_certified_bias(
             )
         except MissingCollectionError:
             return None
+    finally:
+        if butler is not repo:
+            butler.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class CertifiedBias:
+    """One certification of a bias: which dataset, where, and when valid.
+
+    Attributes
+    ----------
+    detector : `int`
+        Detector id.
+    ref : `lsst.daf.butler.DatasetRef`
+        The certified dataset (its ``run`` is where it was written).
+    collection : `str`
+        The CALIBRATION collection.
+    timespan : `lsst.daf.butler.Timespan`
+        Validity range ``[begin, end)`` (TAI); `None` bounds are unbounded.
+    """
+
+    detector: int
+    ref: DatasetRef
+    collection: str
+    timespan: Timespan
+
+
+def certified_biases(repo: str | Butler, collection: str = CALIB_CHAIN) -> list[CertifiedBias]:
+    """List the bias certifications in a CALIBRATION or CHAINED collection.
+
+    Returns an empty list if the collection does not exist. Sorted by
+    collection, detector and validity start.
+    """
+    butler = repo if isinstance(repo, Butler) else open_butler(repo, writeable=False)
+    try:
+        try:
+            calibs = [
+                info.name
+                for info in butler.collections.query_info(
+                    collection, flatten_chains=True, collection_types={CollectionType.CALIBRATION}
+                )
+            ]
+        except MissingCollectionError:
+            return []
+        if not calibs:
+            return []
+        found = [
+            CertifiedBias(
+                detector=int(assoc.ref.dataId["detector"]),
+                ref=assoc.ref,
+                collection=assoc.collection,
+                timespan=assoc.timespan,
+            )
+            for assoc in butler.registry.queryDatasetAssociations(
+                "bias", collections=calibs, collectionTypes={CollectionType.CALIBRATION}
+            )
+        ]
+        begin_key = astropy.time.Time("1970-01-01", scale="tai")
+        return sorted(
+            found,
+            key=lambda c: (c.collection, c.detector, (c.timespan.begin or begin_key).tai.mjd),
+        )
     finally:
         if butler is not repo:
             butler.close()
