@@ -1,0 +1,202 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""``run_make_comcam_bias --simulate``: start the simulated observatory.
+
+Turns the command-line options into `ObservatoryOptions` (repository,
+runner, geometry, time scale, faults), and prepares what a fault needs in
+the repository (a pre-existing certified bias for
+``--conflicting-certification``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SimulationSettings", "certify_previous_bias", "observatory_options", "parse_noisy"]
+
+import dataclasses
+import os
+import typing
+
+#: RUN that holds the pre-existing bias of ``--conflicting-certification``.
+PREVIOUS_BIAS_RUN = "LSSTComCam/calib/sim_previous_bias"
+
+JOB_PIPELINES = {"cp_bias": "cpBias", "verify_bias": "verifyBias"}
+
+
+@dataclasses.dataclass
+class SimulationSettings:
+    """The simulation options of the command line.
+
+    Attributes
+    ----------
+    repo : `str`
+        Butler repository (created if missing, reused otherwise).
+    runner : `str`
+        ``pipetask`` or ``inprocess``.
+    full_size : `bool`
+        Full-size CCDs instead of the reduced geometry.
+    time_scale : `float`
+        Factor on the simulated delays (camera readout, ingest, ...).
+    fail_ingest : `list` [`tuple` [`int`, `int` or `None`]]
+        (frame, detector) pairs CCOODS fails to ingest (frame 1 = first).
+    fail_job : `list` [`str`]
+        ``cp_bias`` and/or ``verify_bias``: these OCPS jobs fail.
+    noisy : `dict` [`int`, `float`]
+        Detector -> read-noise factor.
+    conflicting_certification : `bool`
+        Certify a bias over the run's day in ``calib_collection`` first.
+    """
+
+    repo: str
+    runner: str = "pipetask"
+    full_size: bool = False
+    time_scale: float = 1.0
+    fail_ingest: list[tuple[int, int | None]] = dataclasses.field(default_factory=list)
+    fail_job: list[str] = dataclasses.field(default_factory=list)
+    noisy: dict[int, float] = dataclasses.field(default_factory=dict)
+    conflicting_certification: bool = False
+
+
+def parse_fail_ingest(text: str) -> tuple[int, int | None]:
+    """Parse ``FRAME[:DETECTOR]`` (e.g. ``3`` or ``3:4``)."""
+    frame_text, _, detector_text = text.partition(":")
+    try:
+        frame = int(frame_text)
+        detector = int(detector_text) if detector_text else None
+    except ValueError:
+        raise ValueError(f"--fail-ingest {text!r}: expected FRAME[:DETECTOR], e.g. 3 or 3:4") from None
+    if frame < 1:
+        raise ValueError(f"--fail-ingest {text!r}: frames are numbered from 1")
+    if detector is not None and not 0 <= detector <= 8:
+        raise ValueError(f"--fail-ingest {text!r}: detector must be 0..8")
+    return frame, detector
+
+
+def parse_noisy(text: str) -> tuple[int, float]:
+    """Parse ``DETECTOR=FACTOR`` (e.g. ``4=1.3``)."""
+    detector_text, sep, factor_text = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        detector, factor = int(detector_text), float(factor_text)
+    except ValueError:
+        raise ValueError(f"--noisy {text!r}: expected DETECTOR=FACTOR, e.g. 4=1.3") from None
+    if not 0 <= detector <= 8:
+        raise ValueError(f"--noisy {text!r}: detector must be 0..8")
+    if not factor > 0:
+        raise ValueError(f"--noisy {text!r}: factor must be > 0")
+    return detector, factor
+
+
+def observatory_options(settings: SimulationSettings) -> typing.Any:
+    """Build the `ObservatoryOptions` of a simulated run.
+
+    Returns
+    -------
+    options : `lsst.ts.calibscripts.sim.observatory.ObservatoryOptions`
+        All four CSCs ENABLED, a butler data plane on ``settings.repo`` and
+        the requested runner, geometry, time scale and faults.
+    """
+    from ..sim.data.camera_model import GeometryScale
+    from ..sim.data.options import DataOptions
+    from ..sim.faults import JobAction, JobScript, OcpsFaults, OodsFaults
+    from ..sim.observatory import ObservatoryOptions
+
+    data = DataOptions(
+        repo=settings.repo,
+        geometry=GeometryScale.FULL if settings.full_size else GeometryScale.REDUCED,
+        read_noise_factors=dict(settings.noisy),
+    )
+    oods = OodsFaults(status_codes={(frame, detector): 1 for frame, detector in settings.fail_ingest})
+    outcomes = {
+        JOB_PIPELINES[name]: JobScript(
+            JobAction.FAIL, message=f"simulated failure of the {name} job (--fail-job {name})"
+        )
+        for name in settings.fail_job
+    }
+    return ObservatoryOptions(
+        time_scale=settings.time_scale,
+        repo=settings.repo,
+        runner=settings.runner,
+        data=data,
+        oods=oods,
+        ocps=OcpsFaults(job_outcomes=outcomes),
+    )
+
+
+def certify_previous_bias(repo: str, calib_collection: str, begin: typing.Any, end: typing.Any) -> list[int]:
+    """Certify a stand-in bias for every detector in ``calib_collection``.
+
+    Used by ``--conflicting-certification``: the run's own certification
+    then overlaps it (blocking I/O; call in a thread).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    calib_collection : `str`
+        CALIBRATION collection (registered if missing).
+    begin, end : `astropy.time.Time`
+        Validity range of the pre-existing bias.
+
+    Returns
+    -------
+    detectors : `list` [`int`]
+        Detectors certified.
+    """
+    import numpy as np
+    from astropy.io import fits
+    from lsst.daf.butler import Butler, CollectionType, Timespan
+    from lsst.daf.butler.registry import ConflictingDefinitionError
+
+    butler = Butler.from_config(repo, writeable=True)
+    try:
+        butler.collections.register(PREVIOUS_BIAS_RUN, CollectionType.RUN)
+        butler.collections.register(calib_collection, CollectionType.CALIBRATION)
+        refs = []
+        for detector in range(9):
+            hdus = fits.HDUList(
+                [
+                    fits.PrimaryHDU(header=fits.Header([("OBSTYPE", "bias")])),
+                    fits.ImageHDU(np.zeros((8, 8), dtype=np.float32), name="IMAGE"),
+                ]
+            )
+            existing = butler.find_dataset(
+                "bias", instrument="LSSTComCam", detector=detector, collections=PREVIOUS_BIAS_RUN
+            )
+            if existing is None:
+                existing = butler.put(
+                    hdus, "bias", instrument="LSSTComCam", detector=detector, run=PREVIOUS_BIAS_RUN
+                )
+            refs.append(existing)
+        try:
+            butler.registry.certify(calib_collection, refs, Timespan(begin.tai, end.tai))
+        except ConflictingDefinitionError:
+            # Something is already certified over that range: the conflict exists.
+            pass
+        return list(range(9))
+    finally:
+        butler.close()
+
+
+def default_repo() -> str:
+    """The default repository of ``--simulate``: ``sim_observatory/repo`` under the current folder."""
+    return os.path.join(os.getcwd(), "sim_observatory", "repo")

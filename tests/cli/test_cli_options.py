@@ -1,0 +1,233 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of run_make_comcam_bias: options, configuration handling, progress."""
+
+import io
+import logging
+import subprocess
+import sys
+
+import pytest
+import yaml
+from lsst.ts.calibscripts.cli import run_make_comcam_bias as cli
+from lsst.ts.calibscripts.cli.progress import Progress, format_duration
+from lsst.ts.calibscripts.cli.simulation import (
+    SimulationSettings,
+    observatory_options,
+    parse_fail_ingest,
+    parse_noisy,
+)
+from lsst.ts.calibscripts.configs import EXAMPLES, SIMULATION_EXAMPLE, load_example_text
+from lsst.ts.calibscripts.schemas import load_schema
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_schema_option(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["--schema"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == load_schema()
+
+
+def test_schema_from_bin_script() -> None:
+    """The bin/ wrapper and the module entry point print the same schema."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lsst.ts.calibscripts.cli.run_make_comcam_bias", "--schema"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert yaml.safe_load(result.stdout)["properties"].keys() == load_schema()["properties"].keys()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--noisy", "4=1.2"],
+        ["--fail-job", "cp_bias"],
+        ["--repo", "x"],
+        ["--runner", "inprocess"],
+        ["--time-scale", "0.5"],
+        ["--conflicting-certification"],
+    ],
+)
+def test_simulation_options_need_simulate(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(argv)
+    assert excinfo.value.code == 2
+    assert "need --simulate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--index", "0"], "index must be in"),
+        (["--log-level", "LOUD"], "not a log level"),
+        (["--simulate", "--noisy", "9=1.2"], "detector must be 0..8"),
+        (["--simulate", "--noisy", "4"], "DETECTOR=FACTOR"),
+        (["--simulate", "--fail-ingest", "0"], "numbered from 1"),
+        (["--simulate", "--fail-job", "certify"], "invalid choice"),
+        (["--simulate", "--time-scale", "-1"], "must be > 0"),
+    ],
+)
+def test_bad_options(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(argv)
+    assert excinfo.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_config_file(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        cli.main([str(tmp_path / "missing.yaml")])
+    assert "cannot read the configuration file" in capsys.readouterr().err
+
+
+def test_log_level_parsing() -> None:
+    assert cli.parse_log_level("debug") == logging.DEBUG
+    assert cli.parse_log_level("30") == 30
+
+
+def test_fault_option_parsers() -> None:
+    assert parse_fail_ingest("3") == (3, None)
+    assert parse_fail_ingest("3:4") == (3, 4)
+    assert parse_noisy("4=1.25") == (4, 1.25)
+    with pytest.raises(ValueError):
+        parse_fail_ingest("x")
+    with pytest.raises(ValueError):
+        parse_noisy("4=0")
+
+
+def test_observatory_options_from_settings(tmp_path) -> None:
+    settings = SimulationSettings(
+        repo=str(tmp_path / "repo"),
+        runner="inprocess",
+        full_size=True,
+        time_scale=0.5,
+        fail_ingest=[(3, None), (2, 4)],
+        fail_job=["verify_bias"],
+        noisy={4: 1.3},
+    )
+    options = observatory_options(settings)
+    assert options.repo == str(tmp_path / "repo") and options.runner == "inprocess"
+    assert options.time_scale == 0.5
+    assert all(state.name == "ENABLED" for state in options.initial_states.values())
+    assert options.data.geometry.value == "full"
+    assert options.data.read_noise_factors == {4: 1.3}
+    assert options.oods.status_codes == {(3, None): 1, (2, 4): 1}
+    assert options.ocps.script_for(1, "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml").action.value == "run"
+    verify = options.ocps.script_for(2, "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml")
+    assert verify.action.value == "fail" and "verify_bias" in verify.message
+    reduced = observatory_options(SimulationSettings(repo=str(tmp_path / "r2")))
+    assert reduced.data.geometry.value == "reduced" and reduced.runner == "pipetask"
+
+
+def test_patch_config() -> None:
+    text = "# comment\ncalib_collection: a/b\nn_bias: 3\n"
+    assert cli.patch_config(text) == text  # verbatim without overrides
+    assert cli.patch_config(text, repo=None) == text
+    patched = yaml.safe_load(cli.patch_config(text, repo="/r", report_dir="out"))
+    assert patched == dict(calib_collection="a/b", n_bias=3, repo="/r", report_dir="out")
+    assert yaml.safe_load(cli.patch_config("", repo="/r")) == dict(repo="/r")
+    # Not a mapping: left for the script to reject.
+    assert cli.patch_config("- a\n- b\n", repo="/r") == "- a\n- b\n"
+    assert cli.patch_config("a: : 2", repo="/r") == "a: : 2"
+
+
+def test_expected_counts() -> None:
+    assert cli.expected_counts("calib_collection: x\n") == (21, 9)  # schema defaults 1 + 20
+    assert cli.expected_counts("n_bias: 5\nn_discard_bias: 0\nn_verify_bias: 2\ndetectors: [0, 4]\n") == (
+        7,
+        2,
+    )
+    assert cli.expected_counts('detectors: "(0..3)"\nn_bias: 2\n') == (3, 4)
+    assert cli.expected_counts("exposure_ids: [2026112500001]\n") == (0, 9)
+    assert cli.expected_counts("n_bias: many\n") == (None, 9)
+
+
+def test_examples_are_valid_configurations() -> None:
+    import jsonschema
+
+    schema = load_schema()
+    for name in EXAMPLES:
+        config = yaml.safe_load(load_example_text(name))
+        jsonschema.Draft7Validator(schema).validate(config)
+        assert "calib_collection" in config
+    simulation = yaml.safe_load(load_example_text(SIMULATION_EXAMPLE))
+    assert simulation["report_dir"] == "calib_reports"
+    assert cli.expected_counts(load_example_text())[0] == simulation["n_bias"] + simulation["n_discard_bias"]
+
+
+def test_progress_not_a_terminal() -> None:
+    out = io.StringIO()
+    clock = FakeClock()
+    progress = Progress(stream=out, live=False, n_frames=2, n_detectors=9, clock=clock)
+    progress.on_end_readout("CC_O_20261125_000000")  # before RUNNING: the camera's previous image
+    progress.on_state("CONFIGURED", "")
+    progress.on_state("RUNNING", "")
+    progress.on_state("RUNNING", "take_biases")
+    progress.on_end_readout("CC_O_20261125_000001")
+    progress.on_end_readout("CC_O_20261125_000001")  # duplicate
+    progress.on_end_readout("CC_O_20261125_000002")
+    for det in range(9):
+        progress.on_image_in_oods("CC_O_20261125_000001", 0)
+    progress.on_image_in_oods("CC_C_20261125_000003", 0)  # another script's image
+    progress.on_image_in_oods("CC_O_20261125_000002", 1)
+    clock.now += 75
+    progress.on_state("RUNNING", "cp_bias")
+    clock.now += 42
+    assert progress.frames == 2 and progress.ingested == 9 and progress.ingest_failed == 1
+    assert progress.status_line() == (
+        "[4/8 cp_bias] frames 2/2 | ingested 9/18 (1 failed) | job running 00:42 | elapsed 01:57"
+    )
+    text = out.getvalue()
+    # Only permanent lines: no carriage returns, one line per stage.
+    assert "\r" not in text
+    assert text.splitlines() == [
+        "Stage 2/8 take_biases: Take the bias exposures",
+        "Stage 4/8 cp_bias: Run cpBias through OCPS:2",
+    ]
+
+
+def test_progress_on_a_terminal() -> None:
+    out = io.StringIO()
+    progress = Progress(stream=out, live=True, n_frames=None, clock=FakeClock())
+    progress.on_state("RUNNING", "preflight")
+    progress.print("12:00:00 INFO: hello")
+    progress.finish()
+    text = out.getvalue()
+    assert "\r\x1b[2K" in text  # the status line is redrawn in place
+    assert "[1/8 preflight] frames 0/? | ingested 0/? | elapsed 00:00" in text
+    assert "12:00:00 INFO: hello\n" in text
+    assert text.endswith("\r\x1b[2K")  # and removed at the end
+
+
+def test_format_duration() -> None:
+    assert format_duration(0) == "00:00"
+    assert format_duration(125.7) == "02:05"
+    assert format_duration(3725) == "1:02:05"
