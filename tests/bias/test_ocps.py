@@ -277,3 +277,38 @@ async def test_preflight_checks() -> None:
             for remote in remotes[1:]:
                 await remote.close()
             await oods.close()
+
+
+async def test_against_the_simulated_observatory_ocps() -> None:
+    """The client works with the package's mock OCPS:2 (succeed, fail, hang + abort)."""
+    from lsst.ts.calibscripts.sim.csc.ocps import OCPSCsc
+    from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
+    from lsst.ts.calibscripts.sim.timing import Timing
+
+    runner = ScriptedRunner({"cpBias": "succeed", "verifyBias": "fail", "hang": "hang"}, duration=0.05)
+    csc = OCPSCsc(job_runner=runner, timing=Timing(time_scale=0.01))
+    await csc.start_task
+    domain = salobj.Domain()
+    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5)
+    try:
+        await client.start()
+        assert await ocps.check_enabled([client.remote], timeout=2) == {"OCPS:2": State.ENABLED}
+        assert "LSSTComCam" in await ocps.check_ocps_configuration(client.remote, timeout=2)
+        ok = await client.run_job("cp_bias", "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml", "", QUERY)
+        assert ok.succeeded and ok.job_id in csc.jobs
+        with pytest.raises(ocps.JobFailed, match=r"exit_code 1"):
+            await client.run_job("verify_bias", "${CP_VERIFY_DIR}/verifyBias.yaml", "", QUERY)
+        with pytest.raises(ocps.JobTimeout) as excinfo:
+            await client.run_job("cp_bias", "hang.yaml", "", QUERY, timeout=0.3)
+        outcomes = await client.abort_unfinished()
+        assert [(o.job_id, o.ok) for o in outcomes] == [(excinfo.value.job_id, True)]
+        for _ in range(50):
+            if csc.jobs[excinfo.value.job_id].exit_code is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert csc.jobs[excinfo.value.job_id].exit_code == 255
+    finally:
+        client.close()
+        await client.remote.close()
+        await domain.close()
+        await csc.close()

@@ -433,13 +433,14 @@ class OcpsJobClient:
                                 job_id,
                             ) from None
             data = result_future.result()
+            if not ack_task.done():
+                # The result decides; the final ack (sent right after it) is only informative.
+                done, _ = await asyncio.wait({ack_task}, timeout=1.0)
+                if done:
+                    _, final_ack_text = ack_task.result()
         finally:
             if not ack_task.done():
-                # The result decides; the final ack is only informative.
-                try:
-                    ok, final_ack_text = await asyncio.wait_for(asyncio.shield(ack_task), timeout=1.0)
-                except (asyncio.TimeoutError, Exception):
-                    ack_task.cancel()
+                ack_task.cancel()
         self._active.pop(job_id, None)
         self._result_waiters.pop(job_id, None)
         result = _make_job_result(name, job_id, data, final_ack_text)
