@@ -54,6 +54,7 @@ __all__ = ["OodsStatus", "ButlerDataPlane", "ingest_raws", "seed_bias_repo"]
 import asyncio
 import concurrent.futures
 import enum
+import functools
 import logging
 import os
 import tempfile
@@ -144,12 +145,15 @@ class ButlerDataPlane:
         await loop.run_in_executor(self._butler_thread, self._get_butler)
 
     async def close(self) -> None:
-        """Wait for pending writes, then release the butler and threads."""
+        """Drop raws not yet being written, then release the butler and threads."""
         if self._closed:
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._writer.shutdown, True)
+        # Raws not started yet are dropped; the one being written completes.
+        await loop.run_in_executor(
+            None, functools.partial(self._writer.shutdown, wait=True, cancel_futures=True)
+        )
         await loop.run_in_executor(self._butler_thread, self._close_butler)
         self._butler_thread.shutdown(wait=False)
 

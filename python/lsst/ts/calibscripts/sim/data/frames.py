@@ -247,10 +247,13 @@ def _make_amp_fixed(detector: int, amp_index: int, geometry: AmpGeometry, seed: 
     pattern *= PATTERN_SIGMA_E
     pattern += (COLUMN_SIGMA_E * rng.standard_normal(w)).astype(np.float32)[np.newaxis, :]
     # Warm read corner: the output amplifier sits at the prescan side of row 0.
+    # It decays over ~100 pixels (scaled with the amp); beyond 7 scale
+    # lengths it is below 0.01 e-, so only that corner box is computed.
     scale = max(2.0, 100.0 * w / 509.0)
-    yy = np.arange(h, dtype=np.float32)[:, np.newaxis]
-    xx = np.arange(w, dtype=np.float32)[np.newaxis, :]
-    pattern += CORNER_GLOW_E * np.exp(-np.hypot(yy, xx) / scale, dtype=np.float32)
+    gh, gw = min(h, int(7 * scale)), min(w, int(7 * scale))
+    yy = np.arange(gh, dtype=np.float32)[:, np.newaxis]
+    xx = np.arange(gw, dtype=np.float32)[np.newaxis, :]
+    pattern[:gh, :gw] += CORNER_GLOW_E * np.exp(-np.hypot(yy, xx) / np.float32(scale))
     amp_name = camera_model.AMP_NAMES[amp_index]
     for hot in hot_columns(detector, geometry, seed):
         if hot.amp == amp_name:
