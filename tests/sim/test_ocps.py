@@ -1,0 +1,232 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Mock OCPS:2 driven through a Remote, the way scripts call it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
+from lsst.ts.calibscripts.sim import JobAction, JobScript, ObservatoryOptions, OcpsFaults, SimulatedObservatory
+from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
+
+SCALE = 0.001
+PIPELINE = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+VERIFY = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
+QUERY = "instrument='LSSTComCam' AND detector IN (0..8) AND exposure IN (2026112500002, 2026112500003)"
+
+
+def execute_kwargs(pipeline: str = PIPELINE, **kwargs: str) -> dict[str, str]:
+    fields = dict(
+        pipeline=pipeline,
+        version="",
+        config="-j 2 -i LSSTComCam/calib --register-dataset-types",
+        data_query=QUERY,
+        prereq_jobs="",
+        output_dataset_types="",
+    )
+    fields.update(kwargs)
+    return fields
+
+
+async def submit(ocps: salobj.Remote, recorder=None, label: str = "", **kwargs: str) -> tuple[str, object]:
+    """Execute as scripts do; return (job_id, final ack); record acks."""
+    ack = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs(**kwargs))
+    assert ack.ack == SalRetCode.CMD_INPROGRESS
+    assert ack.timeout == pytest.approx(600.0)
+    job_id = json.loads(ack.result)["job_id"]
+    if recorder is not None:
+        recorder.add(f"inprogress{label}", job_id)
+    final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
+    if recorder is not None:
+        recorder.add(f"complete{label}", job_id)
+    return job_id, final
+
+
+async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
+    runner = ScriptedRunner(outcomes={"cpBias": JobScript(JobAction.SUCCEED, duration=20.0)}, time_scale=SCALE)
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE), job_runner=runner) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            ocps.evt_job_result.flush()
+            recorder.watch(ocps, "job_result")
+            # cpBias takes 20 s, verifyBias 10 s: the second job ends first.
+            (id_a, final_a), (id_b, final_b) = await asyncio.gather(
+                submit(ocps, recorder, "A"), submit(ocps, recorder, "B", pipeline=VERIFY)
+            )
+            assert final_a.ack == final_b.ack == SalRetCode.CMD_COMPLETE
+            assert len(id_a) == 32 and int(id_a, 16) >= 0 and id_a != id_b
+            results = {data.job_id: data for data in recorder.data("job_result")}
+            assert set(results) == {id_a, id_b}
+            for job_id in (id_a, id_b):
+                labels = [label for label, data in recorder.timeline if data == job_id or (
+                    label == "job_result" and data.job_id == job_id)]
+                assert labels[0].startswith("inprogress")
+                assert labels[1] == "job_result"
+                assert labels[2].startswith("complete")
+                document = json.loads(results[job_id].result)
+                assert document["jobId"] == job_id
+                assert document["phase"] == "completed"
+                assert results[job_id].exit_code == 0
+                assert {"runId", "creationTime", "startTime", "endTime", "results", "errorSummary"} <= set(document)
+            # job_result of B arrived first: scripts must match on job id.
+            assert [data.job_id for data in recorder.data("job_result")] == [id_b, id_a]
+    records = observatory.ocps.executes
+    assert [r.pipeline for r in records] == [PIPELINE, VERIFY]
+    assert records[0].data_query == QUERY
+    assert records[0].config == "-j 2 -i LSSTComCam/calib --register-dataset-types"
+    request = records[0].request
+    assert request is not None and request.job_id == id_a
+    assert request.run_id == str(records[0].private_seqNum)
+    assert json.loads(results[id_a].result)["runId"] == request.run_id
+    assert request.default_input == "LSSTComCam/raw/all"
+    assert [r.job_id for r in runner.requests] == [id_a, id_b]
+
+
+async def test_failed_job_completes_command_with_exit_code_1() -> None:
+    faults = OcpsFaults(job_outcomes=[JobScript(JobAction.FAIL, message="cpBias crashed on detector 4")])
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            job_id, final = await submit(ocps)
+            assert final.ack == SalRetCode.CMD_COMPLETE
+            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            assert (result.job_id, result.exit_code) == (job_id, 1)
+            document = json.loads(result.result)
+            assert document["phase"] == "error"
+            assert document["errorSummary"]["message"] == "cpBias crashed on detector 4"
+
+
+async def test_abort_job_gives_exit_code_255() -> None:
+    faults = OcpsFaults(job_outcomes=["hang"])
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            ack = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
+            job_id = json.loads(ack.result)["job_id"]
+            # A hung job: no job_result and the command stays in progress.
+            with pytest.raises(asyncio.TimeoutError):
+                await ocps.evt_job_result.next(flush=False, timeout=0.1)
+            with pytest.raises(salobj.AckError) as info:
+                await ocps.cmd_abort_job.set_start(job_id="0" * 32, timeout=5)
+            assert info.value.ackcmd.ack == SalRetCode.CMD_FAILED
+            assert "Unknown job_id" in info.value.ackcmd.result
+            # Wait for execute's final ack before aborting (salobj forgets a command
+            # whose final ack arrived before anyone waited for it).
+            final_task = asyncio.create_task(ocps.cmd_execute.next_ackcmd(ack, timeout=5))
+            await asyncio.sleep(0)
+            await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)
+            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            assert (result.job_id, result.exit_code) == (job_id, 255)
+            assert json.loads(result.result)["phase"] == "aborted"
+            final = await final_task
+            assert final.ack == SalRetCode.CMD_COMPLETE
+            with pytest.raises(salobj.AckError):
+                await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)  # no longer running
+
+
+async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:
+    faults = OcpsFaults(job_outcomes=[JobScript(JobAction.SUCCEED, duration=30.0), "fail"])
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            first = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
+            first_id = json.loads(first.result)["job_id"]
+            second_id, _ = await submit(ocps, pipeline=VERIFY, prereq_jobs=first_id)
+            jobs = observatory.ocps.jobs
+            # The dependent job was created only after its prerequisite ended.
+            assert jobs[second_id].creation_time >= jobs[first_id].end_time
+            results = [await ocps.evt_job_result.next(flush=False, timeout=1) for _ in range(2)]
+            assert [(r.job_id, r.exit_code) for r in results] == [(first_id, 0), (second_id, 1)]
+            # A job whose prerequisite failed fails.
+            third_id, _ = await submit(ocps, prereq_jobs=f"{first_id},{second_id}")
+            third = await ocps.evt_job_result.next(flush=False, timeout=1)
+            assert (third.job_id, third.exit_code) == (third_id, 1)
+            assert second_id in json.loads(third.result)["errorSummary"]["message"]
+
+
+@pytest.mark.parametrize("reject", [True, "UWS server returned 503"])
+async def test_execute_rejected(reject) -> None:
+    faults = OcpsFaults(reject_execute=reject)
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            with pytest.raises(salobj.AckError) as info:
+                await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
+            assert info.value.ackcmd.ack == SalRetCode.CMD_FAILED
+            if isinstance(reject, str):
+                assert reject in info.value.ackcmd.result
+    assert observatory.ocps.executes[0].rejected
+    assert observatory.ocps.jobs == {}
+
+
+async def test_execute_rejected_unless_enabled() -> None:
+    options = ObservatoryOptions(time_scale=SCALE, initial_states={"OCPS": State.DISABLED})
+    async with SimulatedObservatory(options):
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            with pytest.raises(salobj.AckError) as info:
+                await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
+            assert "execute not allowed in state=<State.DISABLED: 1>" in info.value.ackcmd.result
+
+
+async def test_fault_on_job() -> None:
+    faults = OcpsFaults(fault_on_job=2)
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            await submit(ocps)
+            with pytest.raises(salobj.AckError):
+                await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
+            assert (await ocps.evt_summaryState.aget(timeout=1)).summaryState == State.FAULT
+            assert (await ocps.evt_errorCode.aget(timeout=1)).errorCode == 2
+
+
+async def test_slow_job_is_still_running_when_a_client_gives_up() -> None:
+    faults = OcpsFaults(job_outcomes=["slow"])
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            ack = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
+            with pytest.raises(asyncio.TimeoutError):
+                await ocps.evt_job_result.next(flush=False, timeout=0.2)
+            # SLOW lasts 1200 simulated s = 1.2 s here.
+            final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
+            assert final.ack == SalRetCode.CMD_COMPLETE
+            assert (await ocps.evt_job_result.next(flush=False, timeout=1)).exit_code == 0
+
+
+async def test_configuration_and_index() -> None:
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)), salobj.Domain() as domain:
+        async with salobj.Remote(domain, "OCPS", 2) as ocps:
+            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            assert applied.configurations == "LSSTComCam"
+            assert "LSSTComCam" in (await ocps.evt_configurationsAvailable.aget(timeout=1)).overrides
+        # OCPS:1 (LATISS) does not exist here: a command to it is never acknowledged.
+        async with salobj.Remote(domain, "OCPS", 1) as wrong:
+            with pytest.raises(salobj.AckTimeoutError):
+                await wrong.cmd_execute.set_start(timeout=0.2, **execute_kwargs())
+
+
+async def test_wrong_instrument_configuration() -> None:
+    options = ObservatoryOptions(time_scale=SCALE, ocps=OcpsFaults(configuration="LATISS"))
+    async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
+        async with salobj.Remote(domain, "OCPS", 2) as ocps:
+            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            assert applied.configurations == "LATISS"
+            await submit(ocps)
+    assert observatory.ocps.executes[0].request.default_input == "LATISS/raw/all"
