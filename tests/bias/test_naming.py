@@ -21,8 +21,12 @@
 
 """Tests of bias.naming and bias.stages."""
 
+import datetime
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsst.daf.butler.queries.expressions.parser import ParseError, ParserYacc
 from lsst.ts.calibscripts.bias import naming
 from lsst.ts.calibscripts.bias.stages import NUM_STAGES, Stage
@@ -150,3 +154,19 @@ def test_stages() -> None:
     assert all(s.title for s in Stage)
     with pytest.raises(ValueError, match="valid names"):
         Stage.from_name("combine")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    detectors=st.lists(st.integers(0, 8), min_size=1, max_size=12),
+    seqs=st.lists(st.integers(1, 99999), min_size=1, max_size=30),
+    day_obs=st.dates(min_value=datetime.date(2020, 1, 1), max_value=datetime.date(2099, 12, 31)),
+)
+def test_data_query_property(detectors: list[int], seqs: list[int], day_obs: datetime.date) -> None:
+    exposure_ids = [int(f"{day_obs:%Y%m%d}{seq:05d}") for seq in seqs]
+    query = naming.build_data_query("LSSTComCam", np.array(detectors), exposure_ids)
+    parsed = parse_query(query)  # always valid butler syntax
+    exposure_part = parsed.split("exposure IN (")[1].rstrip(")")
+    assert [int(v) for v in exposure_part.split(", ")] == list(dict.fromkeys(exposure_ids))
+    for exposure_id in exposure_ids:
+        assert naming.exposure_id_from_obs_id(naming.obs_id_from_exposure_id(exposure_id)) == exposure_id

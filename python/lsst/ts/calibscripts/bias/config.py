@@ -494,6 +494,13 @@ def _check_cross_fields(config: BiasConfig) -> None:
             f"{len(config.exposure_ids)} id(s) leave none to combine after the last "
             f"n_verify_bias={config.n_verify_bias} verification frames",
         )
+    n_combined = len(config.exposure_ids) - config.n_verify_bias if config.exposure_ids else config.n_bias
+    if config.do_verify and config.n_verify_bias == 0 and n_combined == 1:
+        raise ConfigError(
+            "n_verify_bias",
+            "with a single combined frame, verifying on that same frame compares the bias with itself; "
+            "set n_verify_bias >= 1 (independent frames) or do_verify: false",
+        )
     if config.bias_job_id and not config.do_verify and not config.do_certify:
         raise ConfigError(
             "bias_job_id",
