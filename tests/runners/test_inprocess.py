@@ -1,0 +1,172 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of the in-process OCPS job runner."""
+
+import asyncio
+import os
+
+import pytest
+from astropy.io import fits
+from lsst.ts.calibscripts.sim.interfaces import JobPhase, JobRunner
+from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner
+
+from .conftest import make_request
+
+CP_BIAS = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+VERIFY_BIAS = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
+QUERY = (
+    "instrument='LSSTComCam' AND detector IN (0, 1) "
+    "AND exposure IN (2026112500001, 2026112500002, 2026112500003)"
+)
+
+
+def _collections_of(repo: str, job_id: str) -> list[str]:
+    from lsst.daf.butler import Butler
+
+    butler = Butler.from_config(repo)
+    try:
+        return list(butler.collections.query(f"u/ocps/{job_id}*"))
+    finally:
+        butler.close()
+
+
+async def test_cp_bias_then_verify(small_repo, tmp_path) -> None:
+    from lsst.daf.butler import Butler
+
+    runner = InProcessRunner(small_repo, str(tmp_path / "logs"))
+    assert isinstance(runner, JobRunner)
+    calib = make_request(small_repo, CP_BIAS, QUERY, "-j 8 -i LSSTComCam/calib --register-dataset-types ")
+    outcome = await runner.run(calib)
+    assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
+    assert outcome.error_message == ""
+    assert os.path.isfile(outcome.log_path)
+    bias_files = [r for r in outcome.results if r["id"].startswith("bias_")]
+    assert len(bias_files) == 2 and all(r["uri"].startswith("file://") for r in bias_files)
+
+    check = make_request(
+        small_repo,
+        VERIFY_BIAS,
+        QUERY,
+        f"-j 8 -i u/ocps/{calib.job_id},LSSTComCam/calib --register-dataset-types",
+    )
+    outcome = await runner.run(check)
+    assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
+
+    butler = Butler.from_config(small_repo, collections=[f"u/ocps/{check.job_id}", f"u/ocps/{calib.job_id}"])
+    try:
+        assert butler.registry.getCollectionChain(f"u/ocps/{calib.job_id}") == (
+            f"u/ocps/{calib.job_id}/run",
+            "LSSTComCam/raw/all",
+            "LSSTComCam/calib/unbounded",
+        )
+        assert butler.registry.getCollectionChain(f"u/ocps/{check.job_id}") == (
+            f"u/ocps/{check.job_id}/run",
+            "LSSTComCam/raw/all",
+            f"u/ocps/{calib.job_id}/run",
+            "LSSTComCam/calib/unbounded",
+        )
+        stats = butler.get("verifyBiasStats", instrument="LSSTComCam")
+        assert stats == {
+            2026112500001: {"SUCCESS": True},
+            2026112500002: {"SUCCESS": True},
+            2026112500003: {"SUCCESS": True},
+            "SUCCESS": True,
+        }
+        exp_stats = butler.get("verifyBiasExpStats", instrument="LSSTComCam", exposure=2026112500002)
+        assert exp_stats == {"R22_S00": {"SUCCESS": True}, "R22_S01": {"SUCCESS": True}, "SUCCESS": True}
+        # One reader for real and simulated masters: pixels in HDU 1 "IMAGE".
+        uri = butler.getURI("bias", instrument="LSSTComCam", detector=1, collections=f"u/ocps/{calib.job_id}")
+        with fits.open(uri.ospath) as hdul:
+            assert hdul[1].name == "IMAGE" and hdul[1].data.shape == (400, 408)
+            assert hdul[0].header["OBSTYPE"] == "bias"
+    finally:
+        butler.close()
+
+
+@pytest.mark.parametrize(
+    "query, config, texts",
+    [
+        (
+            QUERY.replace("2026112500003)", "2026112500003,)"),
+            "--register-dataset-types",
+            ["lsst.daf.butler._exceptions.InvalidQueryError: Failed to parse expression"],
+        ),
+        (
+            "instrument='LSSTComCam' AND detector IN (0) AND exposure IN (2026112599999)",
+            "--register-dataset-types",
+            [
+                "Initial data ID query returned no rows, so QuantumGraph will be empty.",
+                "Error: QuantumGraph was empty; ERROR logs above should provide details.",
+            ],
+        ),
+        (QUERY, "--register-dataset-types --frobnicate", ["Error: No such option: --frobnicate"]),
+        (
+            QUERY,
+            "-i LSSTComCam/nowhere",
+            ["MissingCollectionError: No collection with name 'LSSTComCam/nowhere'"],
+        ),
+    ],
+)
+async def test_errors_leave_no_collections(small_repo, tmp_path, query, config, texts) -> None:
+    runner = InProcessRunner(small_repo, str(tmp_path / "logs"))
+    request = make_request(small_repo, CP_BIAS, query, config)
+    outcome = await runner.run(request)
+    assert outcome.phase is JobPhase.ERROR
+    for text in texts:
+        assert text in outcome.error_message
+    assert outcome.results == []
+    assert _collections_of(small_repo, request.job_id) == []
+
+
+async def test_undefined_pipeline_variable(small_repo, tmp_path) -> None:
+    runner = InProcessRunner(small_repo, str(tmp_path / "logs"), env={})
+    outcome = await runner.run(make_request(small_repo, CP_BIAS, QUERY))
+    assert outcome.phase is JobPhase.ERROR
+    assert "CP_PIPE_DIR" in outcome.error_message
+
+
+async def test_cancel_stops_between_quanta(small_repo, tmp_path) -> None:
+    from lsst.daf.butler import Butler
+
+    runner = InProcessRunner(small_repo, str(tmp_path / "logs"))
+    request = make_request(small_repo, CP_BIAS, QUERY)
+    task = asyncio.create_task(runner.run(request))
+    log_path = tmp_path / "logs" / f"{request.job_id}.log"
+    for _ in range(3000):
+        if log_path.exists() and "QuantumGraph contains" in log_path.read_text():
+            break
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    butler = Butler.from_config(small_repo)
+    try:
+        run = f"u/ocps/{request.job_id}/run"
+        biases = list(butler.registry.queryDatasets("bias", collections=run))
+        isr_exps = list(butler.registry.queryDatasets("cpBiasIsrExp", collections=run))
+        assert len(biases) + len(isr_exps) < 8  # not every quantum ran
+    finally:
+        butler.close()
+    assert "cancelled between quanta" in log_path.read_text()
+    # The repository is still usable.
+    outcome = await runner.run(make_request(small_repo, CP_BIAS, QUERY))
+    assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
