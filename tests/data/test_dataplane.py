@@ -61,11 +61,11 @@ def test_is_a_data_plane(tmp_path) -> None:
 
 
 async def test_ingest_every_detector(plane: ButlerDataPlane) -> None:
-    images = [image(seq, detectors=tuple(range(9))) for seq in (1, 2, 3)]
+    images = [image(seq, detectors=tuple(range(9))) for seq in (1, 2)]
     for im in images:
         plane.begin_image(im)
     results = await asyncio.gather(*(plane.ingest(im, d) for im in images for d in im.detectors))
-    assert results == [(0, "file ingested")] * 27
+    assert results == [(0, "file ingested")] * 18
     assert raws_in_repo(plane.repo) == {(im.exposure_id, d) for im in images for d in range(9)}
     # Files were moved out of the staging folder, none left behind.
     assert [f for f in os.listdir(plane.staging_dir) if f.endswith(".fits")] == []
