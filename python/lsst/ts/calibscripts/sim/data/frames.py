@@ -359,6 +359,21 @@ def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> f
     return header
 
 
+@functools.lru_cache(maxsize=2 * 16)
+def _segment_header(geometry: AmpGeometry, index: int) -> fits.Header:
+    """Header template of one amp's Segment HDU (copied for every raw)."""
+    name = camera_model.AMP_NAMES[index]
+    header = fits.Header()
+    header["EXTNAME"] = f"Segment{name[1:]}"
+    header["CHANNEL"] = (index + 1, "Amplifier channel")
+    header["CCDSUM"] = "1 1"
+    header["DATASEC"] = geometry.datasec
+    header["DETSEC"] = geometry.detsec(name)
+    header["BIASSEC"] = geometry.biassec
+    header["DETSIZE"] = geometry.detsize
+    return header
+
+
 def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None) -> fits.HDUList:
     """Make the raw HDUList of one (image, detector).
 
@@ -410,14 +425,7 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
         if offset_adu:
             pix[data_sl] += np.float32(offset_adu)
         np.rint(pix, out=pix)
-        header = fits.Header()
-        header["EXTNAME"] = amp.segment_name
-        header["CHANNEL"] = (index + 1, "Amplifier channel")
-        header["CCDSUM"] = "1 1"
-        header["DATASEC"] = geometry.datasec
-        header["DETSEC"] = geometry.detsec(amp.name)
-        header["BIASSEC"] = geometry.biassec
-        header["DETSIZE"] = geometry.detsize
+        header = _segment_header(geometry, index).copy()
         hdus.append(fits.ImageHDU(data=pix.astype(np.int32), header=header))
 
     ph = primary.header
