@@ -176,3 +176,24 @@ def test_importing_the_units_does_not_import_daf_butler() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_conflict_found_only_by_the_registry_is_reported(repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If an overlap appears after the pre-check, daf_butler's own error is translated."""
+    run1 = put_biases(repo, "job1", [3])
+    butler_ops.certify_biases(repo, run1, CALIB, [3], "2026-11-01", "2026-12-01")
+    run2 = put_biases(repo, "job2", [3])
+    real = butler_ops._associations
+    calls = []
+
+    def blind_first_time(*args: object) -> list:
+        calls.append(args)
+        return [] if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(butler_ops, "_associations", blind_first_time)
+    with pytest.raises(
+        butler_ops.CertificationConflict, match="ConflictingDefinitionError|conflict"
+    ) as excinfo:
+        butler_ops.certify_biases(repo, run2, CALIB, [3], "2026-11-20", "2026-12-20")
+    assert [c.run for c in excinfo.value.conflicts] == [run1]
+    assert [c.begin for c in excinfo.value.conflicts] == ["2026-11-01T00:00:00.000"]

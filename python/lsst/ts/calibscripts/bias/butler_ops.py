@@ -183,10 +183,12 @@ class CertificationResult:
 
 
 def format_time(value: "astropy.time.Time | None", unbounded: str) -> str:
-    """ISO TAI text of a time, or ``unbounded`` for None."""
+    """ISO TAI text of a time (millisecond precision), or ``unbounded`` for None."""
+    import astropy.time
+
     if value is None:
         return unbounded
-    return value.tai.isot
+    return astropy.time.Time(value.tai, precision=3).isot
 
 
 def _to_time(value: "str | astropy.time.Time | None", what: str) -> "astropy.time.Time | None":
