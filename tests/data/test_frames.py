@@ -210,10 +210,9 @@ def test_cosmic_rays_and_storm() -> None:
     full = DataOptions(cosmic_ray_rate=200.0)
     quiet = DataOptions(cosmic_rays=False)
     storm = DataOptions(cosmic_ray_storm={2: 1000.0})
-    for opts in (full, storm):
-        assert frames.make_raw(image(1), 0, quiet)[0].header["SIM CR TRACKS"] == 0
     a = frames.make_raw(image(1), 0, full)
     b = frames.make_raw(image(1), 0, quiet)
+    assert b[0].header["SIM CR TRACKS"] == 0
     assert a[0].header["SIM CR TRACKS"] > 10
     hits = sum(int(np.sum((ha.data - hb.data)[DATA] > 100)) for ha, hb in zip(a[1:], b[1:]))
     assert hits >= a[0].header["SIM CR TRACKS"]
