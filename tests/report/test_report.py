@@ -416,3 +416,52 @@ def test_import_does_not_load_matplotlib() -> None:
     code = "import sys, lsst.ts.calibscripts.report; print('matplotlib' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert output.strip() == "False"
+
+
+def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path) -> None:
+    """The script's call: pictures beside the RunSummary's YAML, collections from its jobs."""
+    from lsst.ts.calibscripts.bias.summary import JobRecord, RunSummary
+
+    summary = RunSummary(
+        salindex=7, repo=str(repo["root"]), detectors=list(range(9)), started="2026-11-25T20:00:00"
+    )
+    summary.add_job(
+        JobRecord(
+            name="cp_bias",
+            job_id="cafe",
+            exit_code=0,
+            output_collection="u/ocps/cafe",
+            output_run=repo["bias_run"],
+        )
+    )
+    summary.add_job(
+        JobRecord(
+            name="verify_bias",
+            job_id="beef",
+            exit_code=0,
+            output_collection="u/ocps/beef",
+            output_run=repo["verify_run"],
+        )
+    )
+    with pytest.raises(ValueError, match="write the summary first"):
+        report.write_run_pictures(summary)
+    yaml_path = pathlib.Path(summary.write(tmp_path / "reports"))
+    result = report.write_run_pictures(summary)
+    assert result.problems == []
+    stem = yaml_path.stem
+    assert {k: p.name for k, p in result.pictures.items()} == {
+        "mosaic": f"{stem}_master_bias_mosaic.png",
+        "verification": f"{stem}_verification_map.png",
+        "noise": f"{stem}_noise_vs_nominal.png",
+    }
+    assert all(p.parent == yaml_path.parent for p in result.pictures.values())
+    assert result.summary_path == yaml_path
+    assert sorted(p.name for p in yaml_path.parent.iterdir()) == sorted(
+        [yaml_path.name, *(p.name for p in result.pictures.values())]
+    )  # the script's YAML is left alone; no other YAML written
+
+    # A failed verify job: no verification pictures, and the reason is recorded.
+    summary.job("verify_bias").exit_code = 1
+    partial = report.write_run_pictures(summary)
+    assert set(partial.pictures) == {"mosaic"}
+    assert any("no verification statistics" in p for p in partial.problems)

@@ -67,6 +67,7 @@ from .simulation import (
     SimulationSettings,
     certify_previous_bias,
     default_repo,
+    job_runner,
     observatory_options,
     parse_fail_ingest,
     parse_noisy,
@@ -460,7 +461,7 @@ async def _start_simulation(
         f"Starting the simulated observatory: repository {settings.repo}, runner {settings.runner}, "
         f"{geometry} geometry, time scale {settings.time_scale:g}."
     )
-    observatory = SimulatedObservatory(observatory_options(settings))
+    observatory = SimulatedObservatory(observatory_options(settings), job_runner=job_runner(settings))
     await observatory.start()
     try:
         config_text = patch_config(config_text, repo=settings.repo, report_dir=args.report_dir)
@@ -490,6 +491,19 @@ async def _start_simulation(
     return observatory, config_text
 
 
+def _configure_logging() -> None:
+    """Show warnings of this process's own loggers (e.g. the simulated observatory) on stderr.
+
+    The script's messages are not shown this way: they arrive as ``logMessage``
+    events and are printed once, like run_one_script does.
+    """
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: record.name != "Script" and not record.name.startswith("Script."))
+    logging.getLogger().addHandler(handler)
+
+
 def main(argv: typing.Sequence[str] | None = None) -> int:
     """Entry point of ``run_make_comcam_bias``; returns the exit code."""
     parser = build_parser()
@@ -515,7 +529,12 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         config_text = load_example_text()
     else:
         config_text = ""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.simulate:
+        # Everything runs in this process: the simulated SAL unless the user
+        # chose otherwise, and a topic sub-name of its own.
+        os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
+        os.environ.setdefault("LSST_TOPIC_SUBNAME", "calibscripts_simulation")
+    _configure_logging()
     try:
         return asyncio.run(amain(args, config_text))
     except KeyboardInterrupt:

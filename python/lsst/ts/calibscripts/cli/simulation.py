@@ -29,7 +29,14 @@ the repository (a pre-existing certified bias for
 
 from __future__ import annotations
 
-__all__ = ["SimulationSettings", "certify_previous_bias", "observatory_options", "parse_noisy"]
+__all__ = [
+    "SimulationSettings",
+    "certify_previous_bias",
+    "job_runner",
+    "observatory_options",
+    "parse_fail_ingest",
+    "parse_noisy",
+]
 
 import dataclasses
 import os
@@ -140,6 +147,22 @@ def observatory_options(settings: SimulationSettings) -> typing.Any:
         oods=oods,
         ocps=OcpsFaults(job_outcomes=outcomes),
     )
+
+
+def job_runner(settings: SimulationSettings) -> typing.Any:
+    """Make the OCPS job runner of a simulated run.
+
+    Job logs go to ``ocps_logs`` beside the repository.
+    """
+    log_dir = os.path.join(os.path.dirname(os.path.abspath(settings.repo)), "ocps_logs")
+    os.makedirs(log_dir, exist_ok=True)
+    if settings.runner == "inprocess":
+        from ..sim.runners.inprocess import InProcessRunner
+
+        return InProcessRunner(settings.repo, log_dir)
+    from ..sim.runners.pipetask import PipetaskRunner
+
+    return PipetaskRunner(settings.repo, log_dir)
 
 
 def certify_previous_bias(repo: str, calib_collection: str, begin: typing.Any, end: typing.Any) -> list[int]:

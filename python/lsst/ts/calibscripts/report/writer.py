@@ -34,7 +34,15 @@ problem cannot hide a certified bias. The summary YAML is always written.
 
 from __future__ import annotations
 
-__all__ = ["PICTURE_FILES", "SUMMARY_FILE", "RunReport", "sanitize", "write_report", "write_report_async"]
+__all__ = [
+    "PICTURE_FILES",
+    "SUMMARY_FILE",
+    "RunReport",
+    "sanitize",
+    "write_report",
+    "write_report_async",
+    "write_run_pictures",
+]
 
 import asyncio
 import dataclasses
@@ -183,7 +191,7 @@ def write_report(
     nominal_read_noise: typing.Mapping[str, typing.Mapping[str, float]] | None = None,
     det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]] | None = None,
     log: logging.Logger | None = None,
-    summary_name: str = SUMMARY_FILE,
+    summary_name: str | None = SUMMARY_FILE,
     prefix: str = "",
 ) -> RunReport:
     """Write ``summary.yaml`` and the report pictures to ``report_dir``.
@@ -219,8 +227,9 @@ def write_report(
         ``verifyBiasDetStats`` contents, instead of reading them.
     log : `logging.Logger`, optional
         Where to log problems.
-    summary_name : `str`, optional
-        File name of the YAML summary in ``report_dir``.
+    summary_name : `str` or `None`, optional
+        File name of the YAML summary in ``report_dir``; `None`: write no
+        YAML (the caller writes its own summary).
     prefix : `str`, optional
         Prefix of the picture file names (e.g. the summary's stem and an
         underscore), so that several runs can share one folder.
@@ -233,7 +242,7 @@ def write_report(
     log = log or logging.getLogger(__name__)
     directory = pathlib.Path(report_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    report = RunReport(directory=directory, summary_path=directory / summary_name)
+    report = RunReport(directory=directory, summary_path=directory / (summary_name or SUMMARY_FILE))
 
     def problem(text: str) -> None:
         report.problems.append(text)
@@ -321,6 +330,8 @@ def write_report(
         except Exception as e:
             problem(f"cannot draw the noise plot: {e!r}")
 
+    if summary_name is None:
+        return report
     document = dict(sanitize(summary))
     document["report"] = dict(
         directory=str(directory),
@@ -332,6 +343,60 @@ def write_report(
     with open(tmp_path, "w") as stream:
         yaml.safe_dump(document, stream, sort_keys=False, default_flow_style=False)
     os.replace(tmp_path, report.summary_path)
+    return report
+
+
+def _job_collection(summary: typing.Any, name: str) -> str | None:
+    job = summary.job(name) if hasattr(summary, "job") else None
+    if job is None or not getattr(job, "succeeded", False):
+        return None
+    return getattr(job, "output_run", None) or getattr(job, "output_collection", None)
+
+
+def write_run_pictures(
+    summary: typing.Any, repo: str | os.PathLike | None = None, *, log: logging.Logger | None = None
+) -> RunReport:
+    """Draw the pictures of a MakeComCamBias run next to its YAML summary.
+
+    The one call the script needs at its summary stage, after
+    ``summary.write(report_dir)`` (blocking: run it in a thread)::
+
+        path = await asyncio.to_thread(self.summary.write, config.report_dir)
+        pictures = await asyncio.to_thread(write_run_pictures, self.summary, log=self.log)
+
+    Parameters
+    ----------
+    summary : `lsst.ts.calibscripts.bias.summary.RunSummary`
+        The run summary, already written (``report_path`` set). The master
+        biases are read from the completed cp_bias job's output RUN, the
+        ``verifyBiasDetStats`` from the completed verify_bias job's.
+    repo : path-like, optional
+        Butler repository; default ``summary.repo``.
+    log : `logging.Logger`, optional
+        Where to log problems.
+
+    Returns
+    -------
+    report : `RunReport`
+        The pictures (``<summary stem>_master_bias_mosaic.png``, ...) and
+        problems; no YAML is written.
+    """
+    if not getattr(summary, "report_path", None):
+        raise ValueError("write the summary first (summary.write(report_dir)); its folder holds the pictures")
+    summary_path = pathlib.Path(summary.report_path)
+    report = write_report(
+        summary_path.parent,
+        {},
+        repo or summary.repo,
+        bias_collections=_job_collection(summary, "cp_bias"),
+        verify_collections=_job_collection(summary, "verify_bias"),
+        instrument=getattr(summary, "instrument", "LSSTComCam"),
+        detectors=list(getattr(summary, "detectors", []) or []) or None,
+        log=log,
+        summary_name=None,
+        prefix=f"{summary_path.stem}_",
+    )
+    report.summary_path = summary_path
     return report
 
 
