@@ -67,6 +67,14 @@ class TinyOcps(salobj.Controller):
         if action == "hang":
             await finished
             return
+        if action == "fail_after_progress":
+            await asyncio.sleep(0.05)  # dm_OCPS polls the back end before it can fail
+            raise salobj.ExpectedError("lost contact with the UWS back end")
+        if action == "fail_at_once":
+            raise salobj.ExpectedError("lost contact with the UWS back end")
+        if action == "result_then_fail":
+            await self.write_result(job_id, 1, "error")
+            raise salobj.ExpectedError("lost contact with the UWS back end")
         delay, exit_code = action
         await asyncio.sleep(delay)
         await self.write_result(job_id, exit_code, "completed" if exit_code == 0 else "error")
@@ -106,7 +114,7 @@ async def ocps_pair(
     if stale_result:
         await controller.evt_job_result.set_write(job_id="old", exit_code=1, result="{}", force_output=True)
     domain = salobj.Domain()
-    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5)
+    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5, result_grace=0.3)
     await client.start()
     try:
         yield controller, client
@@ -185,6 +193,26 @@ async def test_legacy_cmd_ack_first_is_tolerated() -> None:
         controller.legacy_cmd_ack = True
         controller.plan["x.yaml"] = (0.05, 0)
         assert (await client.run_job("cp_bias", "x.yaml", "", QUERY)).succeeded
+
+
+async def test_execute_fails_after_the_job_started() -> None:
+    async with ocps_pair() as (controller, client):
+        controller.plan["lost.yaml"] = "fail_after_progress"
+        with pytest.raises(ocps.JobFailed, match="execute ended with CMD_FAILED.*lost contact") as excinfo:
+            await client.run_job("cp_bias", "lost.yaml", "", QUERY)
+        # The job may still run on the back end: it stays active so cleanup aborts it.
+        assert client.active_jobs == {excinfo.value.result.job_id: "cp_bias"}
+        controller.plan["both.yaml"] = "result_then_fail"
+        with pytest.raises(ocps.JobFailed, match="exit_code 1.*NOISE out of range"):
+            await client.run_job("cp_bias", "both.yaml", "", QUERY)
+        # Failing at once: the final ack arrives before it can be asked for (salobj forgets
+        # finished commands), so only the missing job_result tells; the job stays active.
+        controller.plan["at_once.yaml"] = "fail_at_once"
+        with pytest.raises(
+            ocps.JobTimeout, match="no job_result for it arrived within 0.3 s"
+        ) as timeout_info:
+            await client.run_job("cp_bias", "at_once.yaml", "", QUERY)
+        assert timeout_info.value.job_id in client.active_jobs
 
 
 async def test_rejected_execute() -> None:

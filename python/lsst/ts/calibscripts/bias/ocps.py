@@ -243,6 +243,9 @@ class OcpsJobClient:
     ack_timeout : `float`
         Time limit (s) for OCPS to acknowledge ``execute`` with a job id and
         ``abort_job``.
+    result_grace : `float`
+        After the final ack of ``execute``, how long (s) to wait for a
+        ``job_result`` not yet seen.
     """
 
     def __init__(
@@ -251,8 +254,10 @@ class OcpsJobClient:
         log: logging.Logger | None = None,
         job_timeout: float = DEFAULT_JOB_TIMEOUT,
         ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        result_grace: float = RESULT_GRACE,
     ) -> None:
         self.remote = remote
+        self.result_grace = result_grace
         self.log = log or logging.getLogger(__name__)
         self.job_timeout = job_timeout
         self.ack_timeout = ack_timeout
@@ -404,13 +409,13 @@ class OcpsJobClient:
                     pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
                 if ack_task in done:
-                    ok, final_ack_text = ack_task.result()
-                    if not ok:
+                    status, final_ack_text = ack_task.result()
+                    if status == "failed":
                         # The command failed after the job started; give the result a moment.
                         try:
-                            await asyncio.wait_for(asyncio.shield(result_future), timeout=RESULT_GRACE)
+                            await asyncio.wait_for(asyncio.shield(result_future), timeout=self.result_grace)
                         except asyncio.TimeoutError:
-                            self._active.pop(job_id, None)
+                            # Left active: the job may still run on the back end (aborted at cleanup).
                             raise JobFailed(
                                 JobResult(
                                     name=name,
@@ -423,15 +428,17 @@ class OcpsJobClient:
                                     final_ack=final_ack_text,
                                 )
                             ) from None
-                    elif not result_future.done():
+                    elif status == "done" and not result_future.done():
                         try:
-                            await asyncio.wait_for(asyncio.shield(result_future), timeout=RESULT_GRACE)
+                            await asyncio.wait_for(asyncio.shield(result_future), timeout=self.result_grace)
                         except asyncio.TimeoutError:
                             raise JobTimeout(
-                                f"{self.name} completed execute for {name} job {job_id} but no job_result "
-                                f"for it arrived within {RESULT_GRACE:g} s",
+                                f"{self.name} ended execute for {name} job {job_id} ({final_ack_text}) but "
+                                f"no job_result for it arrived within {self.result_grace:g} s; the job is "
+                                "left to be aborted at cleanup",
                                 job_id,
                             ) from None
+                    # "silent": no final ack yet; the job_result and the deadline decide.
             data = result_future.result()
             if not ack_task.done():
                 # The result decides; the final ack (sent right after it) is only informative.
@@ -448,16 +455,24 @@ class OcpsJobClient:
         log("%s", result.describe())
         return result
 
-    async def _final_ack(self, ack: typing.Any, timeout: float) -> tuple[bool, str]:
-        """Wait for the final ack: (ok, text). A command already finished counts as ok."""
+    async def _final_ack(self, ack: typing.Any, timeout: float) -> tuple[str, str]:
+        """Wait for the final ack of ``execute``: (status, text).
+
+        status is ``"done"`` (CMD_COMPLETE, or finished before we could ask:
+        salobj forgets finished commands), ``"failed"`` (a failed final ack)
+        or ``"silent"`` (no final ack in time: not a verdict on the job).
+        """
         try:
-            final = await self.remote.cmd_execute.next_ackcmd(ack, timeout=timeout, wait_done=True)
+            final = await self.remote.cmd_execute.next_ackcmd(
+                ack, timeout=timeout + RESULT_GRACE, wait_done=True
+            )
+        except salobj.AckTimeoutError as e:
+            return "silent", f"no final ack ({e.ackcmd.result})"
         except salobj.AckError as e:
-            return False, f"{_ack_code_name(e.ackcmd.ack)} {e.ackcmd.result}".strip()
+            return "failed", f"{_ack_code_name(e.ackcmd.ack)} {e.ackcmd.result}".strip()
         except RuntimeError:
-            # Its final ack arrived before we could ask (salobj forgets finished commands).
-            return True, "final ack already received"
-        return True, f"{_ack_code_name(final.ack)} {final.result}".strip()
+            return "done", "final ack already received"
+        return "done", f"{_ack_code_name(final.ack)} {final.result}".strip()
 
     async def run_job(
         self,
