@@ -40,7 +40,11 @@ pipeline job at a time per call (several calls may run concurrently):
    is ignored. The match is on the SAL field ``job_id``; if it is blank,
    the result JSON's ``jobId``. A final ack that arrives before
    ``next_ackcmd`` can be called (salobj forgets finished commands) is not
-   an error: the ``job_result`` decides.
+   an error: the ``job_result`` decides. After the final ack, a
+   ``job_result`` not yet seen gets ``result_grace`` seconds; a failed
+   final ack with no ``job_result`` raises `JobFailed`, a missing
+   ``job_result`` `JobTimeout`; in both cases, and on the overall timeout,
+   the job stays *active* so that `abort_unfinished` aborts it.
 4. The job is judged by ``exit_code`` (0 completed, 1 failed, 255 aborted),
    not by the result JSON's ``phase`` (dm_OCPS fills ``result`` from the
    submission response, whose phase is often still ``pending``).
@@ -48,7 +52,7 @@ pipeline job at a time per call (several calls may run concurrently):
 
 Public API
 ----------
-`OcpsJobClient(remote, log=None, job_timeout=..., ack_timeout=...)`
+`OcpsJobClient(remote, log=None, job_timeout=3600, ack_timeout=60, result_grace=10)`
     `OcpsJobClient.make(domain, index=OCPSIndex.LSSTComCam)`, ``await start()``,
     ``await run_job(name, pipeline, config, data_query, ...)`` -> `JobResult`
     (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``,
