@@ -169,6 +169,8 @@ def test_parse_tai_date_rejects(text: str) -> None:
             "nothing to do",
         ),
         (dict(repo=""), "repo", "empty"),
+        (dict(n_bias=1), "n_verify_bias", "compares the bias with itself"),
+        (dict(exposure_ids=[2026112500001]), "n_verify_bias", "compares the bias with itself"),
         (dict(oods_timeout=0), "oods_timeout", "> 0"),
         (dict(nBias=3), "nBias", "unknown option"),
     ],
@@ -183,6 +185,12 @@ def test_make_config_rejects(kwargs: dict, option: str, words: str) -> None:
 def test_make_config_requires_calib_collection() -> None:
     with pytest.raises(ConfigError, match="calib_collection: required"):
         make_config({"n_bias": 3})
+
+
+def test_single_frame_needs_independent_verification_or_none() -> None:
+    assert make_config(base(n_bias=1, n_verify_bias=1)).n_frames_to_take == 3
+    assert make_config(base(n_bias=1, do_verify=False)).n_frames_to_take == 2
+    assert make_config(base(exposure_ids=[2026112500001, 2026112500002], n_verify_bias=1)).exposure_ids
 
 
 def test_resume_options() -> None:

@@ -237,8 +237,11 @@ class MakeComCamBias(salobj.BaseScript):
         except Exception as e:
             raise salobj.ExpectedError(self.failure_reason(e)) from e
         self.summary.mark_done(Stage.SUMMARY)
-        self.summary.finish(Outcome.DONE, reason=self.done_reason(), finished=tai_isot())
+        reason = self.done_reason()
+        self.summary.finish(Outcome.DONE, reason=reason, finished=tai_isot())
         await self.report()
+        # The DONE state keeps this reason: the operator sees the result in the queue.
+        await self.set_state(reason=reason)
 
     async def stage(self, stage: Stage) -> None:
         """Record the previous stage as done and pass the next one's checkpoint."""
@@ -371,7 +374,6 @@ class MakeComCamBias(salobj.BaseScript):
             record.job_id = job_id
             record.output_collection = ocps.output_collection(job_id)
             record.output_run = ocps.output_run(job_id)
-            self.log.info(f"{name} job {job_id} started on OCPS:2")
 
         try:
             result = await self.jobs.run_job(

@@ -1,0 +1,240 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Harness of the MakeComCamBias end-to-end tests.
+
+A test describes the observatory (`ObservatoryOptions`) and the script
+configuration, runs the script through configure, setGroupId and run as a
+ScriptQueue would, and gets a `BiasRun` with the final state, the reason, the
+OCPS requests, the report and the repository to assert on.
+
+The repository is a copy of one template made once per session, so each
+test starts from a fresh butler without paying for its creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import typing
+
+import pytest
+import yaml
+from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.maintel import MakeComCamBias
+from lsst.ts.calibscripts.sal import ScriptState
+from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
+
+TIME_SCALE = 0.002
+CALIB = "LSSTComCam/calib/test"
+GROUP_ID = "2026-11-25T15:00:00.000"
+RUN_TIMEOUT = 120.0
+
+_index = iter(range(100, 100000))
+
+
+@dataclasses.dataclass
+class BiasRun:
+    """What a script run did."""
+
+    script: MakeComCamBias
+    observatory: SimulatedObservatory
+    repo: str | None
+    report_dir: str
+
+    @property
+    def state(self) -> ScriptState:
+        return ScriptState(self.script.state.state)
+
+    @property
+    def reason(self) -> str:
+        return self.script.state.reason
+
+    @property
+    def executes(self) -> list[typing.Any]:
+        return self.observatory.execute_requests
+
+    @property
+    def jobs(self) -> dict[str, typing.Any]:
+        return self.observatory.ocps.jobs
+
+    def report(self) -> dict[str, typing.Any]:
+        files = [f for f in os.listdir(self.report_dir) if f.endswith(".yaml")]
+        assert len(files) == 1, files
+        with open(os.path.join(self.report_dir, files[0])) as stream:
+            return yaml.safe_load(stream)
+
+    def certifications(self, collection: str = CALIB) -> list[butler_ops.ExistingCertification]:
+        assert self.repo is not None
+        return butler_ops.list_certifications(self.repo, collection)
+
+
+def make_job_runner(runner: str, repo: str | None, log_dir: str) -> typing.Any:
+    """The job runner for ``runner`` (the observatory builds only "scripted")."""
+    if runner == "inprocess":
+        from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner
+
+        assert repo is not None
+        return InProcessRunner(repo, log_dir)
+    if runner == "pipetask":
+        from lsst.ts.calibscripts.sim.runners.pipetask import PipetaskRunner
+
+        try:
+            return PipetaskRunner(repo, log_dir)  # type: ignore[call-arg]
+        except TypeError:
+            return PipetaskRunner()
+    return None
+
+
+class ScriptRunner:
+    """Runs MakeComCamBias against a simulated observatory."""
+
+    CALIB = CALIB
+    GROUP_ID = GROUP_ID
+
+    def __init__(self, tmp_path: str, template_repo: str) -> None:
+        self.tmp_path = tmp_path
+        self.template_repo = template_repo
+
+    def fresh_repo(self) -> str:
+        repo = os.path.join(self.tmp_path, "repo")
+        if not os.path.exists(repo):
+            shutil.copytree(self.template_repo, repo, symlinks=True)
+        return repo
+
+    async def __call__(
+        self,
+        config: dict[str, typing.Any] | None = None,
+        options: ObservatoryOptions | None = None,
+        *,
+        use_repo: bool = True,
+        runner: str = "inprocess",
+        pause_checkpoint: str = "",
+        stop_checkpoint: str = "",
+        during: typing.Callable[[BiasRun], typing.Awaitable[None]] | None = None,
+        observatory: SimulatedObservatory | None = None,
+    ) -> BiasRun:
+        """Configure and run the script; return when it has ended.
+
+        Parameters
+        ----------
+        config : `dict`
+            Script configuration on top of: calib_collection, repo, a report
+            folder, n_processes 1.
+        options : `ObservatoryOptions`
+            Observatory options; ``time_scale`` and ``repo`` are filled in.
+        use_repo : `bool`
+            Use a butler repository (else no data plane: scripted jobs only).
+        runner : `str`
+            ``inprocess``, ``pipetask`` or ``scripted``.
+        pause_checkpoint, stop_checkpoint : `str`
+            Checkpoint regular expressions of the configure command.
+        during : callable
+            Awaited concurrently with the run (e.g. to stop the script).
+        observatory : `SimulatedObservatory`
+            Reuse a running observatory (for several runs on one repo).
+        """
+        repo = self.fresh_repo() if use_repo else None
+        report_dir = os.path.join(self.tmp_path, f"reports_{next(_index)}")
+        options = options or ObservatoryOptions()
+        options.time_scale = TIME_SCALE
+        options.timing = dataclasses.replace(options.timing, time_scale=TIME_SCALE)
+        if use_repo:
+            options.repo = repo
+        if runner != "scripted" and not use_repo:
+            runner = "scripted"
+        full_config = {
+            "calib_collection": CALIB,
+            "repo": repo or "/repo/LSSTComCam",
+            "report_dir": report_dir,
+            "n_processes": 1,
+            **(config or {}),
+        }
+        own_observatory = observatory is None
+        if observatory is None:
+            job_runner = make_job_runner(runner, repo, os.path.join(self.tmp_path, "job_logs"))
+            observatory = SimulatedObservatory(options, job_runner=job_runner)
+            await observatory.start()
+        script = MakeComCamBias(index=next(_index))
+        result = BiasRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
+        try:
+            await script.start_task
+            data = script.cmd_configure.DataType()
+            data.config = yaml.safe_dump(full_config)
+            data.pauseCheckpoint = pause_checkpoint
+            data.stopCheckpoint = stop_checkpoint
+            await script.do_configure(data)
+            group = script.cmd_setGroupId.DataType()
+            group.groupId = GROUP_ID
+            await script.do_setGroupId(group)
+            run_task = asyncio.create_task(script.do_run(script.cmd_run.DataType()))
+            if during is not None:
+                await asyncio.wait_for(during(result), RUN_TIMEOUT)
+            await asyncio.wait_for(run_task, RUN_TIMEOUT)
+            await asyncio.wait_for(script.done_task, RUN_TIMEOUT)
+        finally:
+            await script.close()
+            if own_observatory:
+                await observatory.close()
+        return result
+
+    @staticmethod
+    async def wait_for(condition: typing.Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
+        """Poll ``condition`` until it holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            if loop.time() > deadline:
+                raise AssertionError(f"Timed out waiting for {what or condition}")
+            await asyncio.sleep(0.005)
+
+    @staticmethod
+    async def stop(script: MakeComCamBias) -> None:
+        """Send the stop command, as the ScriptQueue does."""
+        await script.do_stop(script.cmd_stop.DataType())
+
+    async def configure_only(self, config: dict[str, typing.Any]) -> MakeComCamBias:
+        """Configure a script (no observatory); return it after configure."""
+        script = MakeComCamBias(index=next(_index))
+        await script.start_task
+        data = script.cmd_configure.DataType()
+        data.config = yaml.safe_dump(config) if isinstance(config, dict) else config
+        try:
+            await script.do_configure(data)
+        except Exception:
+            pass
+        return script
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo
+
+    path = str(tmp_path_factory.mktemp("template") / "repo")
+    create_or_open_repo(path)
+    return path
+
+
+@pytest.fixture
+def run_bias(tmp_path: typing.Any, template_repo: str) -> ScriptRunner:
+    return ScriptRunner(str(tmp_path), template_repo)
