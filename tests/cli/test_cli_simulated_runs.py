@@ -1,0 +1,143 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""End-to-end runs of run_make_comcam_bias --simulate (integration: each runs the whole procedure)."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from lsst.daf.butler import Butler
+
+pytestmark = pytest.mark.integration
+
+COMMAND = [sys.executable, "-m", "lsst.ts.calibscripts.cli.run_make_comcam_bias"]
+FAST = ["--simulate", "--runner", "inprocess", "--time-scale", "0.05"]
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["CALIBSCRIPTS_SAL"] = "sim"
+    env["LSST_TOPIC_SUBNAME"] = f"test_cli_{os.getpid()}"
+    return env
+
+
+def run_cli(args: list[str], cwd: pathlib.Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        COMMAND + args, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def final_line(output: str) -> str:
+    """The "Final state: ..." line (the reason may continue on more lines)."""
+    (line,) = [line for line in output.splitlines() if line.startswith("Final state: ")]
+    return line
+
+
+def certified_detectors(repo: pathlib.Path, collection: str = "LSSTComCam/calib/daily") -> list[int]:
+    butler = Butler.from_config(str(repo))
+    try:
+        if collection not in butler.collections.query("*"):
+            return []
+        refs = butler.query_datasets("bias", collections=collection, find_first=False, explain=False)
+        return sorted({int(ref.dataId["detector"]) for ref in refs})
+    finally:
+        butler.close()
+
+
+def test_simulated_run_done(tmp_path: pathlib.Path) -> None:
+    """No config file: the shipped example; DONE, certified, pictures, exit code 0, no live line."""
+    result = run_cli(FAST, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert result.stdout.rstrip().endswith("Final state: DONE")
+    assert "\r" not in result.stdout  # not a terminal: no redrawn status line
+    for number, stage in enumerate(
+        ["preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary"],
+        1,
+    ):
+        assert f"Stage {number}/8 {stage}:" in result.stdout
+    repo = tmp_path / "sim_observatory" / "repo"
+    assert certified_detectors(repo) == list(range(9))
+    reports = tmp_path / "calib_reports"
+    (summary_path,) = reports.glob("*.yaml")
+    summary = yaml.safe_load(summary_path.read_text())
+    assert summary["repo"] == str(repo)
+    assert summary["outcome"] in ("done", "DONE")
+    assert f"Run report in {reports}" in result.stdout
+
+
+def test_simulated_job_failure(tmp_path: pathlib.Path) -> None:
+    result = run_cli(FAST + ["--fail-job", "cp_bias", "--report-dir", "out"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    final = final_line(result.stdout)
+    assert final.startswith("Final state: FAILED: ")
+    assert "cp_bias" in output and "simulated failure of the cp_bias job" in output
+    assert "Fault: the cp_bias job fails." in result.stdout
+    assert certified_detectors(tmp_path / "sim_observatory" / "repo") == []
+    assert list((tmp_path / "out").glob("*.yaml")), "the summary is written on failure too"
+
+
+def test_configuration_rejected(tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("calib_collection: LSSTComCam/calib/daily\nn_bias: many\n")
+    result = run_cli([str(config)] + FAST, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Configuration rejected" in result.stdout
+    final = final_line(result.stdout)
+    assert final.startswith("Final state: CONFIGURE_FAILED: ") and "n_bias" in result.stdout
+
+
+def test_interrupt_stops_the_script(tmp_path: pathlib.Path) -> None:
+    """Ctrl-C sends the script a stop: it ends STOPPED (exit 1) with nothing certified."""
+    process = subprocess.Popen(
+        COMMAND + ["--simulate", "--runner", "inprocess", "--time-scale", "0.5"],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        deadline = time.monotonic() + 300
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Stage 2/8 take_biases"):
+                process.send_signal(signal.SIGINT)
+                break
+            assert time.monotonic() < deadline, "".join(lines)
+        rest, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = "".join(lines) + rest
+    assert process.returncode == 1, output
+    assert "Interrupted: stopping the script" in output
+    assert final_line(output).startswith("Final state: STOPPED"), output
+    assert certified_detectors(tmp_path / "sim_observatory" / "repo") == []
