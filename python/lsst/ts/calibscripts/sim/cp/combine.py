@@ -90,8 +90,7 @@ def meanclip_stack(cube: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> tupl
     x = np.asarray(cube, dtype=np.float32)
     if x.ndim != 3:
         raise ValueError(f"cube must be 3-d, not {x.shape}")
-    finite = np.isfinite(x)
-    nvalid = finite.sum(axis=0)
+    nvalid = np.isfinite(x).sum(axis=0)
     sorted_cube = np.sort(x, axis=0)  # NaN sorts last
     q25 = _quantile_sorted(sorted_cube, nvalid, 0.25)
     center = _quantile_sorted(sorted_cube, nvalid, 0.5)
@@ -101,17 +100,23 @@ def meanclip_stack(cube: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> tupl
     del q25, q75
     mean = np.full(x.shape[1:], np.nan)
     n_kept = np.zeros(x.shape[1:], dtype=np.int64)
+    keep = np.empty(x.shape, dtype=bool)
+    above = np.empty(x.shape, dtype=bool)
+    kept = np.empty(x.shape, dtype=np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         for _ in range(max(1, n_iter)):
-            dev = x - center.astype(np.float32)[None]
-            keep = finite & (np.abs(dev) <= hwidth.astype(np.float32)[None])
-            del dev
+            # float pixels against double bounds, as afw compares them; NaN
+            # (masked) inputs fail both comparisons.
+            np.greater_equal(x, (center - hwidth)[None], out=keep)
+            np.less_equal(x, (center + hwidth)[None], out=above)
+            keep &= above
             n_kept = keep.sum(axis=0)
-            total = np.where(keep, x, np.float32(0)).sum(axis=0, dtype=np.float64)
+            kept.fill(0.0)
+            np.copyto(kept, x, where=keep)
+            total = kept.sum(axis=0, dtype=np.float64)
+            squares = np.einsum("ijk,ijk->jk", kept, kept, dtype=np.float64)
             mean = total / n_kept
-            resid = np.where(keep, x - mean.astype(np.float32)[None], np.float32(0))
-            var = np.einsum("ijk,ijk->jk", resid, resid, dtype=np.float64) / (n_kept - 1)
-            del resid, keep
+            var = np.maximum(squares - n_kept * mean * mean, 0.0) / (n_kept - 1)
             var[n_kept == 1] = 0.0
             center = mean
             hwidth = clip * np.sqrt(var)
