@@ -408,3 +408,24 @@ async def test_log_messages_are_events() -> None:
         assert level.level == logging.ERROR
         await script.close()
         script.log.setLevel(logging.INFO)
+
+
+async def test_final_state_delivered_before_done_task() -> None:
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Script", 9)
+        await remote.start_task
+        final_states: list[int] = []
+
+        async def state_callback(data: typing.Any) -> None:
+            final_states.append(data.state)
+
+        remote.evt_state.callback = state_callback
+        script = await make_script(index=9)
+        await configure(script)
+        await script.do_run(script.cmd_run.DataType())
+        await asyncio.wait_for(script.done_task, timeout=STD_TIMEOUT)
+        # No further waiting: the final state has already reached the remote.
+        assert final_states[-1] == ScriptState.DONE
+        assert not script.salinfo.isopen
+        with pytest.raises(RuntimeError, match="No longer open"):
+            await script.evt_state.write()

@@ -268,3 +268,58 @@ def test_name_to_name_index() -> None:
     with pytest.raises(ValueError):
         salobj.name_to_name_index("bad name")
     assert salobj.MAX_SAL_INDEX == 2**31 - 1
+
+
+async def test_script_queue_style_remote_for_all_indices() -> None:
+    """A Remote with index 0 addresses each controller by setting salIndex, as the ScriptQueue does."""
+    controllers = [salobj.Controller("Test", index) for index in (31, 32)]
+    received: dict[int, list[int]] = {31: [], 32: []}
+
+    def make_callback(index: int) -> typing.Callable:
+        async def callback(data: typing.Any) -> None:
+            received[index].append(data.int0)
+
+        return callback
+
+    for controller in controllers:
+        controller.cmd_setScalars.callback = make_callback(controller.salinfo.index)
+    await asyncio.gather(*[controller.start_task for controller in controllers])
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 0)
+        await remote.start_task
+        ackcmd = await remote.cmd_setScalars.set_start(salIndex=32, int0=5, timeout=STD_TIMEOUT)
+        assert ackcmd.salIndex == 32
+        await remote.cmd_setScalars.set_start(salIndex=31, int0=6, timeout=STD_TIMEOUT)
+        assert received == {31: [6], 32: [5]}
+        non_indexed = salobj.Remote(domain, "CCOODS", start=False)
+        with pytest.raises(AttributeError, match="no fields"):
+            non_indexed.cmd_enable.set(salIndex=1)
+    await asyncio.gather(*[controller.close() for controller in controllers])
+
+
+async def test_allow_multiple_callbacks() -> None:
+    """With allow_multiple_callbacks (as the OCPS uses for execute) commands run concurrently."""
+    controller = salobj.Controller("Test", 1)
+    running = 0
+    max_running = 0
+
+    async def do_wait(data: typing.Any) -> None:
+        nonlocal running, max_running
+        running += 1
+        max_running = max(max_running, running)
+        await controller.cmd_wait.ack_in_progress(data, timeout=STD_TIMEOUT)
+        await asyncio.sleep(0.1)
+        running -= 1
+
+    controller.cmd_wait.callback = do_wait
+    controller.cmd_wait.allow_multiple_callbacks = True
+    await controller.start_task
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1)
+        await remote.start_task
+        acks = await asyncio.gather(
+            *[remote.cmd_wait.set_start(duration=0.1, timeout=STD_TIMEOUT) for _ in range(3)]
+        )
+        assert [ack.ack for ack in acks] == [SalRetCode.CMD_COMPLETE] * 3
+        assert max_running == 3
+    await controller.close()

@@ -22,8 +22,21 @@
 """Stand-in for ``lsst.ts.salobj`` (Kafka era, version 8), in process.
 
 Provides the subset of the salobj API used by SAL scripts and simple CSCs,
-with the same names, signatures and behaviour; see the package
-documentation for what is deliberately absent.
+with the same names, signatures and behaviour. Messages travel through an
+in-process bus (one per value of ``LSST_TOPIC_SUBNAME``): every reader
+gets its own copy through the event loop, in order, filtered by SAL index;
+events keep their latest sample per index for late joiners.
+
+Deliberately absent, so that code relying on them fails here as it would
+with ts_salobj 8: ``put``/``set_put``, ``get(flush=...)``, ``get_vars``/
+``print_vars``, ``ackInProgress``, ``Remote(tel_max_history=...)``, any
+automatic ``CMD_ACK``, a component named ``LSSTComCam`` (the camera is
+``CCCamera``), and a nonzero index for a non-indexed component.
+
+Differences that do not change behaviour: the shutdown delay of a
+controller is shorter (every message written before closing is still
+delivered first); messages never arrive out of order; ``private_revCode``
+is ``"simsal"``.
 """
 
 from . import topics, type_hints

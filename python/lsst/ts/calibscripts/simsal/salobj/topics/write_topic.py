@@ -198,7 +198,11 @@ class WriteTopic(BaseTopic):
         AttributeError
             If a field name is not a field of this topic.
         """
-        bad = sorted(name for name in kwargs if name not in self._field_names and name != "salIndex")
+        bad = sorted(
+            name
+            for name in kwargs
+            if name not in self._field_names and not (name == "salIndex" and self.salinfo.indexed)
+        )
         if bad:
             raise AttributeError(f"{self.attr_name} has no fields {bad}")
         did_change = not self._has_data
