@@ -170,3 +170,15 @@ async def test_cancel_stops_between_quanta(small_repo, tmp_path) -> None:
     # The repository is still usable.
     outcome = await runner.run(make_request(small_repo, CP_BIAS, QUERY))
     assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
+
+
+async def test_default_log_folder_and_missing_repository(small_repo) -> None:
+    runner = InProcessRunner()
+    outcome = await runner.run(
+        make_request(small_repo, CP_BIAS, "instrument='LSSTComCam' AND exposure IN (1,)")
+    )
+    assert outcome.phase is JobPhase.ERROR
+    assert os.path.dirname(outcome.log_path) == os.path.normpath(small_repo) + "_ocps_logs"
+    outcome = await runner.run(make_request("", CP_BIAS, QUERY))
+    assert outcome.phase is JobPhase.ERROR
+    assert "No butler repository" in outcome.error_message

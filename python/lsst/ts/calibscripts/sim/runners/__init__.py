@@ -34,17 +34,19 @@ if typing.TYPE_CHECKING:
     from ..interfaces import JobRunner
 
 
-def make_runner(kind: str, repo: str, log_dir: str, **kwargs: typing.Any) -> "JobRunner":
+def make_runner(
+    kind: str, repo: str | None = None, log_dir: str | None = None, **kwargs: typing.Any
+) -> "JobRunner":
     """Return a job runner.
 
     Parameters
     ----------
     kind : `str`
         ``"inprocess"`` or ``"pipetask"``.
-    repo : `str`
-        Butler repository.
-    log_dir : `str`
-        Folder for per-job logs.
+    repo : `str`, optional
+        Butler repository (else each request's ``butler_repo``).
+    log_dir : `str`, optional
+        Folder for per-job logs (else ``<repo>_ocps_logs``).
     **kwargs
         Passed to the runner's constructor.
 

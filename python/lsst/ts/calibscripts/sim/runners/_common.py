@@ -37,6 +37,8 @@ __all__ = [
     "log_tail",
     "output_results",
     "resolve_pipeline",
+    "job_paths",
+    "runner_env",
 ]
 
 import dataclasses
@@ -242,3 +244,45 @@ def log_tail(path: str | os.PathLike[str], lines: int = 20, max_chars: int = 400
         return ""
     tail = "\n".join(text.rstrip().splitlines()[-lines:])
     return tail[-max_chars:]
+
+
+def runner_env(env: typing.Mapping[str, str] | None) -> dict[str, str]:
+    """Environment of a job: ``env`` if given, else `os.environ` over the simulated pipeline folders."""
+    if env is not None:
+        return dict(env)
+    from ..cp import pipeline_env
+
+    return {**pipeline_env(), **os.environ}
+
+
+def job_paths(repo: str | None, log_dir: str | None, butler_repo: str, job_id: str) -> tuple[str, str]:
+    """Repository and log file of a job.
+
+    Parameters
+    ----------
+    repo : `str` or `None`
+        The runner's repository, used when the request has none.
+    log_dir : `str` or `None`
+        The runner's log folder; default ``<repo>_ocps_logs`` beside the
+        repository.
+    butler_repo : `str`
+        The request's ``butler_repo`` (may be empty).
+    job_id : `str`
+        Job id.
+
+    Returns
+    -------
+    repo, log_path : `str`
+        Repository root and ``<log_dir>/<job_id>.log`` (folder created).
+
+    Raises
+    ------
+    ValueError
+        Neither the request nor the runner names a repository.
+    """
+    chosen = butler_repo or repo
+    if not chosen:
+        raise ValueError("No butler repository: the job request and the runner name none")
+    folder = log_dir or os.path.normpath(chosen) + "_ocps_logs"
+    os.makedirs(folder, exist_ok=True)
+    return chosen, os.path.join(folder, f"{job_id}.log")

@@ -57,11 +57,45 @@ import threading
 import traceback
 import typing
 
-from ..cp import pipeline_env
 from ..interfaces import JobOutcome, JobPhase, JobRequest
-from ._common import RunOptions, RunOptionsError, job_collections, log_tail, output_results, resolve_pipeline
+from ._common import (
+    RunOptions,
+    RunOptionsError,
+    job_collections,
+    job_paths,
+    log_tail,
+    output_results,
+    resolve_pipeline,
+    runner_env,
+)
 
 _LOG_FORMAT = "%(levelname)s %(asctime)s %(name)s (%(threadName)s) - %(message)s"
+
+
+_level_lock = threading.Lock()
+_level_users = 0
+_level_saved = logging.NOTSET
+
+
+def _raise_lsst_log_level() -> None:
+    """Make the ``lsst`` logger pass INFO while at least one job runs."""
+    global _level_users, _level_saved
+    with _level_lock:
+        logger = logging.getLogger("lsst")
+        if _level_users == 0:
+            _level_saved = logger.level
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+        _level_users += 1
+
+
+def _restore_lsst_log_level() -> None:
+    """Undo `_raise_lsst_log_level` when the last job ends."""
+    global _level_users
+    with _level_lock:
+        _level_users -= 1
+        if _level_users == 0:
+            logging.getLogger("lsst").setLevel(_level_saved)
 
 
 class _JobCancelled(Exception):
@@ -88,29 +122,36 @@ class InProcessRunner:
 
     Parameters
     ----------
-    repo : `str`
-        Butler repository (used when a request has no ``butler_repo``).
-    log_dir : `str`
-        Folder for the per-job log files (created if needed).
+    repo : `str`, optional
+        Butler repository, used when a request has no ``butler_repo``.
+    log_dir : `str`, optional
+        Folder for the per-job log files (created if needed); default
+        ``<repo>_ocps_logs`` beside the job's repository.
     env : `~collections.abc.Mapping` [`str`, `str`], optional
         Environment used to expand ``$VAR`` in pipeline locations; default
-        `os.environ` on top of `lsst.ts.calibscripts.sim.cp.pipeline_env`.
+        (read at each job) `os.environ` on top of
+        `lsst.ts.calibscripts.sim.cp.pipeline_env`.
     """
 
-    def __init__(self, repo: str, log_dir: str, env: typing.Mapping[str, str] | None = None) -> None:
-        self.repo = os.fspath(repo)
-        self.log_dir = os.fspath(log_dir)
-        if env is None:
-            env = {**pipeline_env(), **os.environ}
-        self.env = dict(env)
+    def __init__(
+        self,
+        repo: str | None = None,
+        log_dir: str | None = None,
+        env: typing.Mapping[str, str] | None = None,
+    ) -> None:
+        self.repo = os.fspath(repo) if repo is not None else None
+        self.log_dir = os.fspath(log_dir) if log_dir is not None else None
+        self.env = dict(env) if env is not None else None
 
     async def run(self, request: JobRequest) -> JobOutcome:
         """Run one job; cancelling stops it between quanta."""
-        os.makedirs(self.log_dir, exist_ok=True)
-        log_path = os.path.join(self.log_dir, f"{request.job_id}.log")
+        try:
+            repo, log_path = job_paths(self.repo, self.log_dir, request.butler_repo, request.job_id)
+        except (ValueError, OSError) as e:
+            return JobOutcome(phase=JobPhase.ERROR, error_message=str(e))
         stop = threading.Event()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, self._run_blocking, request, log_path, stop)
+        future = loop.run_in_executor(None, self._run_blocking, request, repo, log_path, stop)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -121,7 +162,9 @@ class InProcessRunner:
                 pass
             raise
 
-    def _run_blocking(self, request: JobRequest, log_path: str, stop: threading.Event) -> JobOutcome:
+    def _run_blocking(
+        self, request: JobRequest, repo: str, log_path: str, stop: threading.Event
+    ) -> JobOutcome:
         """Build and execute the quantum graph (worker thread)."""
         handler = logging.FileHandler(log_path, mode="w")
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
@@ -129,12 +172,10 @@ class InProcessRunner:
         handler.setLevel(logging.INFO)
         lsst_log = logging.getLogger("lsst")
         lsst_log.addHandler(handler)
-        previous_level = lsst_log.level
-        if lsst_log.getEffectiveLevel() > logging.INFO:
-            lsst_log.setLevel(logging.INFO)
+        _raise_lsst_log_level()
         log = logging.getLogger("lsst.ts.calibscripts.sim.runners.inprocess")
         try:
-            results = self._execute(request, stop, log)
+            results = self._execute(request, repo, stop, log)
             return JobOutcome(phase=JobPhase.COMPLETED, results=results, log_path=log_path)
         except _JobCancelled:
             log.warning("Job %s cancelled between quanta.", request.job_id)
@@ -150,11 +191,11 @@ class InProcessRunner:
             return JobOutcome(phase=JobPhase.ERROR, error_message=log_tail(log_path), log_path=log_path)
         finally:
             lsst_log.removeHandler(handler)
-            lsst_log.setLevel(previous_level)
+            _restore_lsst_log_level()
             handler.close()
 
     def _execute(
-        self, request: JobRequest, stop: threading.Event, log: logging.Logger
+        self, request: JobRequest, repo: str, stop: threading.Event, log: logging.Logger
     ) -> list[dict[str, str]]:
         """Job body: parse, build graph, make collections, run quanta, list results."""
         from lsst.daf.butler import Butler, CollectionType, MissingCollectionError
@@ -164,8 +205,7 @@ class InProcessRunner:
 
         options = RunOptions.parse(request.default_input, request.config)
         output, run = job_collections(request.job_id)
-        repo = request.butler_repo or self.repo
-        location = resolve_pipeline(request.pipeline, self.env)
+        location = resolve_pipeline(request.pipeline, runner_env(self.env))
         log.info(
             "Job %s: pipeline %s, data query %r, inputs %s",
             request.job_id,

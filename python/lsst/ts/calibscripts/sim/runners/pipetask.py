@@ -62,9 +62,8 @@ import signal
 import sys
 import typing
 
-from ..cp import pipeline_env
 from ..interfaces import JobOutcome, JobPhase, JobRequest
-from ._common import job_collections, log_tail, output_results
+from ._common import job_collections, job_paths, log_tail, output_results, runner_env
 
 
 def find_pipetask() -> str:
@@ -148,50 +147,53 @@ class PipetaskRunner:
 
     Parameters
     ----------
-    repo : `str`
-        Butler repository (used when a request has no ``butler_repo``).
-    log_dir : `str`
-        Folder for the per-job log files (created if needed).
+    repo : `str`, optional
+        Butler repository, used when a request has no ``butler_repo``.
+    log_dir : `str`, optional
+        Folder for the per-job log files (created if needed); default
+        ``<repo>_ocps_logs`` beside the job's repository.
     processes : `int` or `None`
         ``-j`` forced on every job (default 1), or `None` to pass the
         config's ``-j`` through.
     pipetask : `str`, optional
         Executable; default the one of this Python environment.
     env : `~collections.abc.Mapping` [`str`, `str`], optional
-        Subprocess environment; default `os.environ` on top of
-        `lsst.ts.calibscripts.sim.cp.pipeline_env`.
+        Subprocess environment; default (read at each job) `os.environ` on
+        top of `lsst.ts.calibscripts.sim.cp.pipeline_env`.
     terminate_timeout : `float`
         Seconds between SIGTERM and SIGKILL on cancellation.
     """
 
     def __init__(
         self,
-        repo: str,
-        log_dir: str,
+        repo: str | None = None,
+        log_dir: str | None = None,
         processes: int | None = 1,
         pipetask: str | None = None,
         env: typing.Mapping[str, str] | None = None,
         terminate_timeout: float = 5.0,
     ) -> None:
-        self.repo = os.fspath(repo)
-        self.log_dir = os.fspath(log_dir)
+        self.repo = os.fspath(repo) if repo is not None else None
+        self.log_dir = os.fspath(log_dir) if log_dir is not None else None
         self.processes = processes
         self.pipetask = pipetask or find_pipetask()
-        self.env = dict(env) if env is not None else {**pipeline_env(), **os.environ}
+        self.env = dict(env) if env is not None else None
         self.terminate_timeout = terminate_timeout
 
     async def run(self, request: JobRequest) -> JobOutcome:
         """Run one job; cancelling kills the pipetask process group."""
-        os.makedirs(self.log_dir, exist_ok=True)
-        log_path = os.path.join(self.log_dir, f"{request.job_id}.log")
-        argv = build_command(request, self.repo, self.pipetask, self.processes)
+        try:
+            repo, log_path = job_paths(self.repo, self.log_dir, request.butler_repo, request.job_id)
+        except (ValueError, OSError) as e:
+            return JobOutcome(phase=JobPhase.ERROR, error_message=str(e))
+        argv = build_command(request, repo, self.pipetask, self.processes)
         with open(log_path, "wb") as log_file:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
-                env=self.env,
+                env=runner_env(self.env),
                 start_new_session=True,
             )
             try:
@@ -203,7 +205,7 @@ class PipetaskRunner:
             message = log_tail(log_path) or f"pipetask exited with code {returncode}"
             return JobOutcome(phase=JobPhase.ERROR, error_message=message, log_path=log_path)
         _, run = job_collections(request.job_id)
-        results = await asyncio.to_thread(self._results, request, run)
+        results = await asyncio.to_thread(self._results, repo, run, request.output_dataset_types)
         return JobOutcome(phase=JobPhase.COMPLETED, results=results, log_path=log_path)
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
@@ -218,12 +220,12 @@ class PipetaskRunner:
                 continue
         await process.wait()
 
-    def _results(self, request: JobRequest, run: str) -> list[dict[str, str]]:
+    def _results(self, repo: str, run: str, glob: str) -> list[dict[str, str]]:
         """Query the job's output datasets (worker thread)."""
         from lsst.daf.butler import Butler
 
-        butler = Butler.from_config(request.butler_repo or self.repo, writeable=False)
+        butler = Butler.from_config(repo, writeable=False)
         try:
-            return output_results(butler, run, request.output_dataset_types)
+            return output_results(butler, run, glob)
         finally:
             butler.close()
