@@ -108,6 +108,18 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
 """Errors whose message says it all: no traceback is logged for them."""
 
 
+def describe_error(error: BaseException) -> str:
+    """The cause of a failure, as text for the reason."""
+    if isinstance(error, salobj.AckError) and getattr(error, "ackcmd", None) is not None:
+        try:
+            code = sal.SalRetCode(error.ackcmd.ack).name
+        except ValueError:
+            code = str(error.ackcmd.ack)
+        kind = "not acknowledged in time" if isinstance(error, salobj.AckTimeoutError) else "failed"
+        return f"command {kind} ({code}): {error.ackcmd.result}"
+    return str(error) or type(error).__name__
+
+
 class MakeComCamBias(salobj.BaseScript):
     """Take LSSTComCam biases, make, verify and certify a combined bias.
 
@@ -126,6 +138,7 @@ class MakeComCamBias(salobj.BaseScript):
         self.summary = RunSummary()
         self.current_stage: Stage | None = None
         self.ingest_tracker: ingest.IngestTracker | None = None
+        self.ingest_report: ingest.IngestReport | None = None
         self.verdict: Verdict | None = None
         self.certification: CertificationResult | None = None
         self.bias_job_id = ""
@@ -310,6 +323,7 @@ class MakeComCamBias(salobj.BaseScript):
         assert self.ingest_tracker is not None
         try:
             report = await self.ingest_tracker.wait(timeout=config.oods_timeout + self.comcam.read_out_time)
+            self.ingest_report = report
         except ingest.IngestError as e:
             self.summary.ingest_problems = [str(e)]
             raise
@@ -492,7 +506,7 @@ class MakeComCamBias(salobj.BaseScript):
     def failure_reason(self, error: Exception) -> str:
         """Record the failure; return the reason: stage, cause, what was done."""
         stage = self.current_stage
-        cause = str(error) or type(error).__name__
+        cause = describe_error(error)
         if not isinstance(error, KNOWN_ERRORS):
             self.log.exception(f"Unexpected error in stage {stage}")
         headline = f"{stage.value if stage else 'run'} failed: {cause}"
@@ -504,12 +518,11 @@ class MakeComCamBias(salobj.BaseScript):
         config = self.require_config()
         if self.verdict is not None or not self.summary.exposures_combined:
             return ""
-        if config.takes_frames and Stage.WAIT_INGEST.value not in self.summary.stages_completed:
-            return ""
         used = self.summary.exposures_combined + (
             self.summary.exposures_verify if config.n_verify_bias else []
         )
-        hint = f"\nTo resume: exposure_ids: {used}"
+        ingested = not config.takes_frames or Stage.WAIT_INGEST.value in self.summary.stages_completed
+        hint = "\nTo resume" + ("" if ingested else " once every raw is ingested") + f": exposure_ids: {used}"
         bias_job = self.summary.job("cp_bias")
         if bias_job is not None and bias_job.succeeded:
             hint += f", bias_job_id: {bias_job.job_id}"

@@ -1,0 +1,193 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamBias end to end: what goes wrong at the summit, and how the script ends."""
+
+import re
+
+import pytest
+from lsst.ts.calibscripts.sal import ScriptState, State
+from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
+
+SMALL = {"n_bias": 2, "detectors": [0, 1], "do_verify": False}
+
+
+def assert_nothing_certified(run) -> None:
+    assert run.certifications() == []
+    assert run.report()["certified_detectors"] == []
+
+
+@pytest.mark.parametrize("csc", ["CCCamera", "CCHeaderService", "CCOODS", "OCPS"])
+async def test_csc_not_enabled(run_bias, csc) -> None:
+    options = ObservatoryOptions(initial_states={csc: State.DISABLED})
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    name = "OCPS:2" if csc == "OCPS" else csc
+    assert re.search(rf"preflight failed: .*{name}: DISABLED", run.reason), run.reason
+    assert "no bias taken" in run.reason
+    assert run.observatory.images == []
+    assert run.executes == []
+    assert_nothing_certified(run)
+    assert run.report()["failed_stage"] == "preflight"
+
+
+async def test_ocps_configured_for_another_instrument(run_bias) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(configuration="LATISS"))
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    assert "preflight failed" in run.reason and "LATISS" in run.reason and "LSSTComCam" in run.reason
+    assert run.observatory.images == [] and run.executes == []
+    assert_nothing_certified(run)
+
+
+async def test_take_images_fails_on_frame_3(run_bias) -> None:
+    options = ObservatoryOptions(camera=CameraFaults(fail_take_images_on_frame=3))
+    run = await run_bias({**SMALL, "n_bias": 4}, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert len(taken) == 2
+    assert run.reason.startswith("Error in run: take_biases failed: ")
+    assert "command failed (CMD_FAILED): Failed: Simulated CCS failure" in run.reason
+    assert f"2 bias(es) taken ({taken[0]}, {taken[1]})" in run.reason
+    assert run.report()["exposures_taken"] == taken
+    assert run.executes == []
+    assert_nothing_certified(run)
+
+
+async def test_oods_status_failure(run_bias) -> None:
+    options = ObservatoryOptions(oods=OodsFaults(status_codes={(3, 1): 1}))
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert "wait_ingest failed: CCOODS failed to ingest some images" in run.reason
+    assert "3 of 4 (exposure, detector) pairs ingested" in run.reason
+    assert "R22_S01" in run.reason and "ingest failure" in run.reason
+    assert f"To resume once every raw is ingested: exposure_ids: {taken[1:]}" in run.reason
+    assert run.executes == []
+    assert_nothing_certified(run)
+
+
+async def test_oods_missing_events(run_bias) -> None:
+    options = ObservatoryOptions(oods=OodsFaults(missing={(2, 0), (3, None)}))
+    run = await run_bias({**SMALL, "oods_timeout": 0.5}, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert "wait_ingest failed" in run.reason
+    assert "1 of 4 (exposure, detector) pairs ingested" in run.reason
+    assert "3 missing" in run.reason
+    assert f"To resume once every raw is ingested: exposure_ids: {taken[1:]}" in run.reason
+    assert run.executes == []
+    assert_nothing_certified(run)
+
+
+async def test_unrelated_images_interleaved(run_bias) -> None:
+    """imageInOODS of other scripts' images is ignored; too many in a row gives up."""
+    options = ObservatoryOptions(oods=OodsFaults(unrelated_images=1, missing={(2, None)}))
+    run = await run_bias(
+        {**SMALL, "max_counter_archiver_check": 5, "oods_timeout": 60}, options, runner="scripted"
+    )
+    assert run.state == ScriptState.FAILED
+    assert "Gave up waiting for CCOODS after 5 consecutive imageInOODS events" in run.reason
+    assert run.executes == []
+
+
+async def test_execute_rejected(run_bias) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(reject_execute="the UWS back end is unreachable"))
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert "cp_bias failed" in run.reason and "the UWS back end is unreachable" in run.reason
+    assert f"To resume: exposure_ids: {taken[1:]}" in run.reason
+    assert len(run.executes) == 1 and run.executes[0].rejected
+    assert_nothing_certified(run)
+
+
+async def test_bias_job_fails(run_bias) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.FAIL]))
+    run = await run_bias({**SMALL, "do_verify": True}, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    (execute,) = run.executes
+    job_id = execute.request.job_id
+    assert f"cp_bias failed: cp_bias job {job_id} failed (exit_code 1)" in run.reason
+    assert "bias_job_id" not in run.reason
+    assert run.jobs[job_id].exit_code == 1
+    assert_nothing_certified(run)
+
+
+async def test_verify_job_fails(run_bias) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.SUCCEED, JobAction.FAIL]))
+    run = await run_bias({**SMALL, "do_verify": True}, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    bias, verify = run.executes
+    assert f"verify_bias failed: verify_bias job {verify.request.job_id} failed (exit_code 1)" in run.reason
+    assert f"bias_job_id: {bias.request.job_id}" in run.reason
+    assert verify.config.startswith(f"-j 1 -i u/ocps/{bias.request.job_id},LSSTComCam/calib ")
+    assert_nothing_certified(run)
+
+
+def noisy_detector_options() -> ObservatoryOptions:
+    from lsst.ts.calibscripts.sim.data.options import DataOptions
+
+    # Detector 0 is 60 % noisier than nominal: every amp fails NOISE in every exposure.
+    return ObservatoryOptions(data=DataOptions(read_noise_factors={0: 1.6}))
+
+
+@pytest.mark.parametrize("certify_anyway", [False, True])
+async def test_verification_fails(run_bias, certify_anyway) -> None:
+    config = {"n_bias": 3, "detectors": [0], "certify_on_verification_failure": certify_anyway}
+    run = await run_bias(config, noisy_detector_options())
+    report = run.report()
+    assert report["verdict"]["outcome"] == "failed"
+    assert len(run.executes) == 2
+    if certify_anyway:
+        assert run.state == ScriptState.DONE, run.reason
+        assert "verification failed" in run.reason
+        assert [c.detector for c in run.certifications()] == [0]
+    else:
+        assert run.state == ScriptState.FAILED
+        assert "judge failed: the master bias failed verification" in run.reason
+        assert "set certify_on_verification_failure" in run.reason
+        assert "NOISE" in "\n".join(str(v) for v in report.values())
+        assert_nothing_certified(run)
+
+
+async def test_certification_conflict_and_supersede(run_bias) -> None:
+    first = await run_bias({"n_bias": 2, "detectors": [3], "do_verify": False})
+    assert first.state == ScriptState.DONE, first.reason
+    (old,) = first.certifications()
+    # The same day's biases again: the validity range overlaps the first run's.
+    second = await run_bias({"n_bias": 2, "detectors": [3], "do_verify": False})
+    assert second.state == ScriptState.FAILED
+    assert "certify failed" in second.reason
+    assert old.dataset_id in second.reason and old.begin[:19] in second.reason
+    new_job = second.executes[0].request.job_id
+    assert f"bias_job_id: {new_job}" in second.reason
+    assert [(c.dataset_id, c.begin, c.end) for c in second.certifications()] == [
+        (old.dataset_id, old.begin, old.end)
+    ]
+    # Supersede: the overlapping range of the old bias is decertified first.
+    third = await run_bias({"n_bias": 2, "detectors": [3], "do_verify": False, "supersede": True})
+    assert third.state == ScriptState.DONE, third.reason
+    third_job = third.executes[0].request.job_id
+    current = [c for c in third.certifications() if c.run == f"u/ocps/{third_job}/run"]
+    assert len(current) == 1 and current[0].begin[:19] == old.begin[:19]
+    assert not [c for c in third.certifications() if c.dataset_id == old.dataset_id and c.begin == old.begin]
+    assert third.report()["certification"]["superseded"]
