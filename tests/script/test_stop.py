@@ -1,0 +1,136 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamBias end to end: stopping in each stage ends STOPPED and aborts OCPS jobs."""
+
+import pytest
+from lsst.ts.calibscripts.sal import ScriptState
+from lsst.ts.calibscripts.sim import JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
+
+SMALL = {"n_bias": 2, "detectors": [0, 1]}
+
+
+def stop_when(run_bias, condition):
+    """A ``during`` coroutine: wait for ``condition(run)``, then stop the script."""
+
+    async def during(run) -> None:
+        await run_bias.wait_for(
+            lambda: condition(run) or run.script.done_task.done(), what="the stage to be reached"
+        )
+        await run_bias.stop(run.script)
+
+    return during
+
+
+def paused(run) -> bool:
+    return run.script.state.state == ScriptState.PAUSED
+
+
+def assert_stopped(run, stage: str) -> dict:
+    assert run.state == ScriptState.STOPPED, run.reason
+    report = run.report()
+    assert report["outcome"] == "stopped"
+    assert report["failed_stage"] == stage
+    assert stage not in report["stages_completed"]
+    assert report["certified_detectors"] == []
+    assert run.certifications() == []
+    # Every job the script started has ended (none left running on OCPS).
+    assert all(job.exit_code is not None for job in run.jobs.values())
+    return report
+
+
+@pytest.mark.parametrize("stage", ["preflight", "judge", "certify", "summary"])
+async def test_stop_at_checkpoint(run_bias, stage) -> None:
+    """Paused at a stage's checkpoint, then stopped."""
+    config = {**SMALL, "do_verify": stage == "judge", "do_certify": stage != "summary"}
+    run = await run_bias(
+        config, runner="scripted", pause_checkpoint=stage, during=stop_when(run_bias, paused)
+    )
+    report = assert_stopped(run, stage)
+    assert run.script.last_checkpoint == stage
+    if stage == "preflight":
+        assert run.observatory.images == [] and run.executes == []
+    else:
+        assert len(run.observatory.images) == 3
+        assert report["stages_completed"][-1] != stage
+
+
+async def test_stop_while_taking_biases(run_bias) -> None:
+    run = await run_bias(
+        {**SMALL, "n_bias": 30},
+        runner="scripted",
+        during=stop_when(run_bias, lambda run: len(run.observatory.images) >= 2),
+    )
+    report = assert_stopped(run, "take_biases")
+    assert 2 <= len(run.observatory.images) < 31
+    assert (
+        report["exposures_taken"]
+        == [i.exposure_id for i in run.observatory.images][: len(report["exposures_taken"])]
+    )
+    assert run.executes == []
+
+
+async def test_stop_while_waiting_for_ingest(run_bias) -> None:
+    options = ObservatoryOptions(oods=OodsFaults(missing={(3, None)}))
+    run = await run_bias(
+        {**SMALL, "oods_timeout": 600},
+        options,
+        runner="scripted",
+        during=stop_when(run_bias, lambda run: run.script.last_checkpoint == "wait_ingest"),
+    )
+    assert_stopped(run, "wait_ingest")
+    assert run.executes == []
+    # The imageInOODS callback was removed.
+    assert run.script.comcam.rem.ccoods.evt_imageInOODS.callback is None
+
+
+@pytest.mark.parametrize(
+    "stage, outcomes", [("cp_bias", [JobAction.HANG]), ("verify_bias", ["succeed", "hang"])]
+)
+async def test_stop_during_job_aborts_it(run_bias, stage, outcomes) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=outcomes))
+    run = await run_bias(
+        SMALL,
+        options,
+        runner="scripted",
+        during=stop_when(
+            run_bias,
+            lambda run: run.script.last_checkpoint == stage and bool(run.script.jobs.active_jobs),
+        ),
+    )
+    report = assert_stopped(run, stage)
+    hung = run.executes[-1].request.job_id
+    assert run.jobs[hung].exit_code == 255
+    assert run.jobs[hung].phase == "aborted"
+    (record,) = [job for job in report["jobs"] if job["job_id"] == hung]
+    assert record["aborted"] is True
+    assert run.script.jobs.active_jobs == {}
+
+
+async def test_job_timeout_fails_and_aborts(run_bias) -> None:
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.HANG]))
+    run = await run_bias({**SMALL, "job_timeout": 0.5}, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    (execute,) = run.executes
+    job_id = execute.request.job_id
+    assert "cp_bias failed" in run.reason and job_id in run.reason
+    assert run.jobs[job_id].exit_code == 255
+    assert run.report()["jobs"][0]["aborted"] is True
