@@ -1,0 +1,194 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Benchmark: MakeComCamBias's own time, beyond camera, ingest and OCPS job time.
+
+The script runs on the simulated observatory with real ComCam timing (2 s
+readout, per-frame overheads and ingest delay from `Timing`) scaled by
+``--time-scale``, a temporary butler repository and OCPS jobs run in process.
+Measured in one run, side by side:
+
+* ``total``: from the ``run`` command to the script's end.
+* ``camera``: first ``startIntegration`` to last ``endReadout`` (CCCamera).
+* ``ingest tail``: last ``endReadout`` to the last ``imageInOODS`` the
+  script needs (its combined frames on its detectors; CCOODS latency).
+* ``jobs``: time the OCPS back end spent running each job.
+* ``script``: total - camera - ingest tail - jobs: preflight, checkpoints,
+  judging ``verifyBiasStats``, certifying, writing the report, SAL round
+  trips. Its share of the total is printed at the measured scale and
+  projected to real timing (camera and ingest divided by the scale; jobs
+  and script as measured, since they are real work here). Target <= 1 %.
+* ``last imageInOODS -> execute``: from the last ingest event the script
+  needed to the moment OCPS started the cpBias job. Target <= 50 ms.
+
+Usage::
+
+    python bench/bench_script_overhead.py [--n-bias 20] [--detectors 9] [--time-scale 0.05]
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+import typing
+
+import yaml
+
+os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
+os.environ.setdefault("LSST_TOPIC_SUBNAME", "bench")
+
+from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor  # noqa: E402
+from lsst.ts.calibscripts.maintel import MakeComCamBias  # noqa: E402
+from lsst.ts.calibscripts.sal import ScriptState, salobj  # noqa: E402
+from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory  # noqa: E402
+from lsst.ts.calibscripts.sim.interfaces import JobOutcome, JobRequest  # noqa: E402
+from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner  # noqa: E402
+
+
+class TimedRunner:
+    """A job runner that records when each job starts and ends (monotonic)."""
+
+    def __init__(self, inner: typing.Any) -> None:
+        self.inner = inner
+        self.spans: list[tuple[str, float, float]] = []
+
+    async def run(self, request: JobRequest) -> JobOutcome:
+        start = time.monotonic()
+        try:
+            return await self.inner.run(request)
+        finally:
+            self.spans.append((request.pipeline, start, time.monotonic()))
+
+
+@dataclasses.dataclass
+class Timeline:
+    """Monotonic times of the events the benchmark watches."""
+
+    start_integration: list[float] = dataclasses.field(default_factory=list)
+    end_readout: list[float] = dataclasses.field(default_factory=list)
+    image_in_oods: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+async def run_once(args: argparse.Namespace, workdir: str) -> dict[str, float]:
+    repo = os.path.join(workdir, "repo")
+    runner = TimedRunner(InProcessRunner(repo, os.path.join(workdir, "logs")))
+    options = ObservatoryOptions(time_scale=args.time_scale, repo=repo)
+    timeline = Timeline()
+    async with SimulatedObservatory(options, job_runner=runner) as observatory:
+        async with salobj.Domain() as domain:
+            camera = salobj.Remote(domain, "CCCamera", include=["startIntegration", "endReadout"])
+            oods = salobj.Remote(domain, "CCOODS", include=["imageInOODS"])
+            await asyncio.gather(camera.start_task, oods.start_task)
+
+            async def on_start(data: typing.Any) -> None:
+                timeline.start_integration.append(time.monotonic())
+
+            async def on_end(data: typing.Any) -> None:
+                timeline.end_readout.append(time.monotonic())
+
+            async def on_oods(data: typing.Any) -> None:
+                timeline.image_in_oods[f"{data.obsid} {data.sensor}"] = time.monotonic()
+
+            camera.evt_startIntegration.callback = on_start
+            camera.evt_endReadout.callback = on_end
+            oods.evt_imageInOODS.callback = on_oods
+
+            script = MakeComCamBias(index=1)
+            await script.start_task
+            config = {
+                "n_bias": args.n_bias,
+                "detectors": list(range(args.detectors)),
+                "calib_collection": "LSSTComCam/calib/bench",
+                "repo": repo,
+                "n_processes": 1,
+                "report_dir": os.path.join(workdir, "reports"),
+            }
+            data = script.cmd_configure.DataType()
+            data.config = yaml.safe_dump(config)
+            await script.do_configure(data)
+            group = script.cmd_setGroupId.DataType()
+            group.groupId = "bench"
+            await script.do_setGroupId(group)
+            t0 = time.monotonic()
+            await script.do_run(script.cmd_run.DataType())
+            t_end = time.monotonic()
+            await script.done_task
+            if script.state.state != ScriptState.DONE:
+                raise RuntimeError(
+                    f"Script ended {ScriptState(script.state.state).name}: {script.state.reason}"
+                )
+            needed = {
+                f"{obs_id_from_exposure_id(e)} {raft_sensor(d)[1]}"
+                for e in script.summary.exposures_combined
+                for d in config["detectors"]
+            }
+            last_oods = max(t for key, t in timeline.image_in_oods.items() if key in needed)
+            assert len(observatory.images) == args.n_bias + 1
+    camera_time = timeline.end_readout[-1] - timeline.start_integration[0]
+    ingest_tail = max(0.0, last_oods - timeline.end_readout[-1])
+    jobs = sum(end - start for _, start, end in runner.spans)
+    first_job_start = min(start for _, start, _ in runner.spans)
+    total = t_end - t0
+    script_time = total - camera_time - ingest_tail - jobs
+    real_total = camera_time / args.time_scale + ingest_tail / args.time_scale + jobs + script_time
+    return {
+        "total": total,
+        "camera": camera_time,
+        "ingest tail": ingest_tail,
+        "jobs": jobs,
+        "script": script_time,
+        "script share (measured)": script_time / total,
+        "script share (real timing)": script_time / real_total,
+        "last imageInOODS -> execute": first_job_start - last_oods,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-bias", type=int, default=20)
+    parser.add_argument("--detectors", type=int, default=9, help="use detectors 0..N-1")
+    parser.add_argument("--time-scale", type=float, default=0.05)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    results = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as workdir:
+            results.append(asyncio.run(run_once(args, workdir)))
+    print(
+        f"MakeComCamBias, {args.n_bias} biases (+1 discarded) x {args.detectors} detector(s), "
+        f"time scale {args.time_scale}, {args.repeat} run(s) (median):"
+    )
+    for key in results[0]:
+        value = statistics.median(r[key] for r in results)
+        if "share" in key:
+            print(f"  {key:32s} {100 * value:8.2f} %")
+        elif "->" in key:
+            print(f"  {key:32s} {1000 * value:8.1f} ms   (target <= 50 ms)")
+        else:
+            print(f"  {key:32s} {value:8.2f} s")
+    print("  target: script share (real timing) <= 1 %")
+
+
+if __name__ == "__main__":
+    main()
