@@ -103,8 +103,10 @@ class TestMakeComCamBiasConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTe
             with self.assertRaises(salobj.ExpectedError) as info:
                 await self.configure_script(**config)
             assert self.script.state.state == ScriptState.CONFIGURE_FAILED
-            assert option in str(info.exception)
-            assert option in self.script.state.reason
+            # The message after the echoed configuration names the option.
+            cause = str(info.exception).split(") failed: ", 1)[1]
+            assert option in cause, cause
+            assert self.script.state.reason.endswith(cause)
 
     async def test_bad_configs(self) -> None:
         cases = [
