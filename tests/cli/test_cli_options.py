@@ -216,7 +216,7 @@ def test_progress_not_a_terminal() -> None:
 
 def test_progress_on_a_terminal() -> None:
     out = io.StringIO()
-    progress = Progress(stream=out, live=True, n_frames=None, clock=FakeClock())
+    progress = Progress(stream=out, live=True, n_frames=None, clock=FakeClock(), announce_stages=False)
     progress.on_state("RUNNING", "preflight")
     progress.print("12:00:00 INFO: hello")
     progress.finish()
@@ -225,6 +225,7 @@ def test_progress_on_a_terminal() -> None:
     assert "[1/8 preflight] frames 0/? | ingested 0/? | elapsed 00:00" in text
     assert "12:00:00 INFO: hello\n" in text
     assert text.endswith("\r\x1b[2K")  # and removed at the end
+    assert "Stage 1/8" not in text  # the script's own log says it at INFO
 
 
 def test_format_duration() -> None:

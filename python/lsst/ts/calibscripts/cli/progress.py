@@ -67,6 +67,9 @@ class Progress:
         Detectors per frame.
     clock : callable
         Monotonic clock (seconds).
+    announce_stages : `bool`
+        Print a line when a stage starts (the script itself logs its stages
+        at INFO level, so this is for quieter log levels).
     """
 
     stream: typing.TextIO
@@ -74,6 +77,7 @@ class Progress:
     n_frames: int | None = None
     n_detectors: int = 9
     clock: typing.Callable[[], float] = time.monotonic
+    announce_stages: bool = True
     stage: str = ""
     state: str = ""
     frames: int = 0
@@ -90,12 +94,15 @@ class Progress:
         """Handle a Script ``state`` event (state name and ``lastCheckpoint``)."""
         if state_name == "RUNNING" and self.started is None:
             self.started = self.clock()
-        if state_name != self.state and state_name in ("PAUSED", "STOPPING", "FAILING", "ENDING"):
+        if state_name != self.state and state_name in ("PAUSED", "STOPPING", "FAILING"):
             self.print(f"Script state: {state_name}")
         self.state = state_name
         if checkpoint and checkpoint != self.stage:
             self.stage = checkpoint
             self.stage_started = self.clock()
+            if not self.announce_stages:
+                self.redraw()
+                return
             try:
                 stage = Stage.from_name(checkpoint)
                 self.print(f"Stage {stage.number}/{NUM_STAGES} {stage.value}: {stage.title}")

@@ -403,7 +403,7 @@ async def _tick(progress: Progress) -> None:
 async def amain(args: argparse.Namespace, config_text: str, out: typing.TextIO | None = None) -> int:
     """Run the script (and the simulated observatory with ``--simulate``); return the exit code."""
     out = out or sys.stdout
-    progress = Progress(stream=out, live=out.isatty())
+    progress = Progress(stream=out, live=out.isatty(), announce_stages=args.log_level > logging.INFO)
     index = args.index if args.index is not None else random.randint(1, 99999)
     observatory = None
     started = time.time()
