@@ -182,3 +182,27 @@ async def test_default_log_folder_and_missing_repository(small_repo) -> None:
     outcome = await runner.run(make_request("", CP_BIAS, QUERY))
     assert outcome.phase is JobPhase.ERROR
     assert "No butler repository" in outcome.error_message
+
+
+async def test_config_overrides_reach_the_tasks(small_repo, tmp_path) -> None:
+    from lsst.daf.butler import Butler
+
+    runner = InProcessRunner(small_repo, str(tmp_path / "logs"))
+    query = "instrument='LSSTComCam' AND detector IN (0) AND exposure IN (2026112500001, 2026112500002)"
+    request = make_request(
+        small_repo,
+        CP_BIAS,
+        query,
+        "-c cpBiasIsr:doDither=False -c cpBiasCombine:nIter=5 --register-dataset-types",
+    )
+    outcome = await runner.run(request)
+    assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
+    butler = Butler.from_config(small_repo, collections=f"u/ocps/{request.job_id}")
+    try:
+        assert butler.get("cpBiasIsr_config").doDither is False
+        assert butler.get("cpBiasCombine_config").nIter == 5
+    finally:
+        butler.close()
+    bad = await runner.run(make_request(small_repo, CP_BIAS, query, "-c cpBiasIsr:noSuchField=1"))
+    assert bad.phase is JobPhase.ERROR
+    assert "has no attribute noSuchField" in bad.error_message
