@@ -156,3 +156,28 @@ def test_interrupt_stops_the_script(tmp_path: pathlib.Path) -> None:
     assert "Interrupted: stopping the script" in output
     assert final_line(output).startswith("Final state: STOPPED"), output
     assert certified_detectors(tmp_path / "sim_observatory" / "repo") == []
+
+
+def test_conflicting_certification(tmp_path: pathlib.Path) -> None:
+    """A bias already certified over the run's day: FAILED, the conflict named, nothing certified."""
+    from lsst.ts.calibscripts.configs import load_example_text
+
+    config = yaml.safe_load(load_example_text())
+    config["supersede"] = False
+    path = tmp_path / "no_supersede.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_cli([str(path), *FAST, "--conflicting-certification"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Fault: a bias is already certified in LSSTComCam/calib/daily over the run's day." in output
+    final = final_line(result.stdout)
+    assert final.startswith("Final state: FAILED: ") and "certify failed" in final
+    assert "LSSTComCam/calib/sim_previous_bias" in result.stdout  # the existing dataset is named
+    butler = Butler.from_config(str(tmp_path / "sim_observatory" / "repo"))
+    try:
+        refs = butler.query_datasets(
+            "bias", collections="LSSTComCam/calib/daily", find_first=False, explain=False
+        )
+        assert {ref.run for ref in refs} == {"LSSTComCam/calib/sim_previous_bias"}
+    finally:
+        butler.close()

@@ -477,7 +477,11 @@ async def _start_simulation(
                 now - TimeDelta(2, format="jd"),
                 now + TimeDelta(2, format="jd"),
             )
-            progress.print(f"Fault: a bias is already certified in {calib} over the run's day.")
+            supersede = bool(_config_dict(config_text).get("supersede", False))
+            progress.print(
+                f"Fault: a bias is already certified in {calib} over the run's day"
+                + (" (supersede: true, so the script will replace it)." if supersede else ".")
+            )
         for frame, detector in settings.fail_ingest:
             which = "every detector" if detector is None else f"detector {detector}"
             progress.print(f"Fault: CCOODS fails to ingest frame {frame}, {which}.")
