@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/pip
 
-.PHONY: demo test venv clean
+.PHONY: demo test docs venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,5 +20,8 @@ demo: venv
 test: venv
 	$(VENV)/bin/python -m pytest
 
+docs: venv
+	$(VENV)/bin/python -m sphinx -W -b html doc doc/_build/html
+
 clean:
-	rm -rf $(VENV) build dist sim_observatory calib_reports
+	rm -rf $(VENV) build dist sim_observatory calib_reports doc/_build
