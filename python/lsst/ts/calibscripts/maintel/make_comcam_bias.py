@@ -267,13 +267,26 @@ class MakeComCamBias(salobj.BaseScript):
     # Each stage below is a small unit, tested on its own.
 
     async def preflight(self) -> None:
-        """Fail unless every CSC is ENABLED and OCPS:2 is set up for ComCam."""
+        """Fail unless the CSCs this run needs are ENABLED and OCPS:2 is set up for ComCam.
+
+        The camera, header service and OODS are needed only to take frames
+        (not when resuming from ``exposure_ids``); OCPS:2 only to run jobs.
+        """
+        config = self.require_config()
         rem = self.comcam.rem
-        states = await ocps.check_enabled([rem.cccamera, rem.ccheaderservice, rem.ccoods, self.ocps])
-        configuration = await ocps.check_ocps_configuration(self.ocps, instrument=naming.COMCAM_INSTRUMENT)
-        await self.jobs.start()
-        ready = ", ".join(f"{name} {state.name}" for name, state in states.items())
-        self.log.info(f"Ready: {ready}; OCPS configured with {configuration}")
+        remotes = [rem.cccamera, rem.ccheaderservice, rem.ccoods] if config.takes_frames else []
+        needs_ocps = config.runs_bias_job or config.do_verify
+        if needs_ocps:
+            remotes.append(self.ocps)
+        states = await ocps.check_enabled(remotes) if remotes else {}
+        ready = ", ".join(f"{name} {state.name}" for name, state in states.items()) or "no CSC needed"
+        if needs_ocps:
+            configuration = await ocps.check_ocps_configuration(
+                self.ocps, instrument=naming.COMCAM_INSTRUMENT
+            )
+            await self.jobs.start()
+            ready += f"; OCPS:2 configured with {configuration}"
+        self.log.info(f"Ready: {ready}")
 
     async def take_biases(self) -> None:
         """Listen to imageInOODS, then take the frames one at a time.
