@@ -91,13 +91,15 @@ def test_verify_tasks_chain_shapes() -> None:
     det = 2
     master = _master(det)
     isr_task, det_task = tasks.VerifyBiasIsrTask(), tasks.VerifyBiasDetTask()
-    det_stats = []
+    det_stats, det_tables = [], []
     for raw, e in zip(_raws(det), EXPOSURES):
         residual = isr_task.run(raw, master, e, det).outputExposure
         assert residual[0].header["LSST CALIB BIAS C10 DISTRIBUTION 50-PCT"] == pytest.approx(
             master[0].header["LSST CALIB BIAS C10 DISTRIBUTION 50-PCT"]
         )
-        det_stats.append(det_task.run(residual).outputStats)
+        out = det_task.run(residual, "LSSTComCam", e, det)
+        det_stats.append(out.outputStats)
+        det_tables.append(out.outputResults)
     stats = det_stats[0]
     assert list(stats) == ["AMP", "METADATA", "CATALOG", "DET", "ISR", "VERIFY", "SUCCESS"]
     assert set(stats["AMP"]) == set(AMP_NAMES)
@@ -112,11 +114,25 @@ def test_verify_tasks_chain_shapes() -> None:
     assert set(stats["METADATA"]["READ_NOISE_ADU"]) == set(AMP_NAMES)
     assert stats["ISR"]["MJD"] == pytest.approx(61369.9167, abs=0.01)
     assert set(stats["ISR"]["CALIBDIST"]["C10"]) == {"0", "5", "16", "50", "84", "95", "100"}
-    exp = tasks.VerifyBiasExpTask().run([det_stats[0]], [det]).outputStats
+    table = det_tables[0]
+    assert len(table) == 16 and list(table["amplifier"]) == list(AMP_NAMES)
+    assert set(table.colnames) >= {
+        "instrument", "exposure", "detector", "mjd", "amplifier", "BIAS_MEAN", "BIAS_NOISE", "BIAS_CR_NOISE",
+        "BIAS_AMP_CORNER", "BIAS_VERIFY_MEAN", "BIAS_VERIFY_NOISE", "BIAS_VERIFY_CR_NOISE", "BIAS_VERIFY_SUCCESS",
+        "BIAS_VERIFY_READ_NOISE_CONSISTENT", "BIAS_READ_NOISE_ADU", "BIAS_BIAS_DIST_50.0_PCT",
+    }  # fmt: skip
+    assert table["BIAS_NOISE"][0] == pytest.approx(stats["AMP"]["C10"]["NOISE"])
+    assert table["BIAS_BIAS_DIST_50.0_PCT"][0] == pytest.approx(stats["ISR"]["CALIBDIST"]["C10"]["50"])
+    assert set(table["exposure"]) == {EXPOSURES[0]} and set(table["detector"]) == {det}
+    exp_out = tasks.VerifyBiasExpTask().run([det_stats[0]], [det], [det_tables[0]])
+    exp = exp_out.outputStats
     assert stats["SUCCESS"] is True
     assert exp == {"R22_S02": {"SUCCESS": True}, "SUCCESS": True}
-    run = tasks.VerifyBiasRunTask().run([exp, exp], [EXPOSURES[1], EXPOSURES[0]]).outputStats
-    assert list(run) == [EXPOSURES[0], EXPOSURES[1], "SUCCESS"]
+    run_out = tasks.VerifyBiasRunTask().run(
+        [exp, exp], [EXPOSURES[1], EXPOSURES[0]], [exp_out.outputResults] * 2
+    )
+    assert list(run_out.outputStats) == [EXPOSURES[0], EXPOSURES[1], "SUCCESS"]
+    assert len(run_out.outputResults) == 32
 
 
 def test_verify_isr_rejects_wrong_master_shape() -> None:

@@ -91,6 +91,10 @@ async def test_cp_bias_then_verify(small_repo, tmp_path) -> None:
             2026112500003: {"SUCCESS": True},
             "SUCCESS": True,
         }
+        table = butler.get("verifyBiasResults", instrument="LSSTComCam")
+        assert len(table) == 3 * 2 * 16
+        assert set(table["exposure"]) == {2026112500001, 2026112500002, 2026112500003}
+        assert bool(table["BIAS_VERIFY_SUCCESS"].all())
         exp_stats = butler.get("verifyBiasExpStats", instrument="LSSTComCam", exposure=2026112500002)
         assert exp_stats == {"R22_S00": {"SUCCESS": True}, "R22_S01": {"SUCCESS": True}, "SUCCESS": True}
         # One reader for real and simulated masters: pixels in HDU 1 "IMAGE".

@@ -36,6 +36,9 @@ label              class                   inputs                      output (d
 ``verifyBias``     `VerifyBiasRunTask`     ``verifyBiasExpStats``      ``verifyBiasStats`` (inst)
 =================  ======================  ==========================  ===================================
 
+The three verify merges also write the ``ArrowAstropy`` tables
+``verifyBiasDetResults`` / ``verifyBiasExpResults`` / ``verifyBiasResults``.
+
 Image files follow the afw ``ExposureF`` convention that readers rely on:
 HDU 0 holds the metadata header, HDU 1 (``IMAGE``) the float32 pixels,
 HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0``.
@@ -470,6 +473,12 @@ class VerifyBiasDetConnections(
         storageClass="StructuredDataDict",
         dimensions=("instrument", "exposure", "detector"),
     )
+    outputResults = cT.Output(
+        name="verifyBiasDetResults",
+        doc="Per-amplifier statistics and verdicts as a table.",
+        storageClass="ArrowAstropy",
+        dimensions=("instrument", "exposure", "detector"),
+    )
 
 
 class VerifyBiasDetConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasDetConnections):
@@ -484,7 +493,22 @@ class VerifyBiasDetTask(pipeBase.PipelineTask):
     ConfigClass = VerifyBiasDetConfig
     _DefaultName = "verifyBiasDet"
 
-    def run(self, inputExp: fits.HDUList) -> pipeBase.Struct:
+    def runQuantum(
+        self,
+        butlerQC: pipeBase.QuantumContext,
+        inputRefs: pipeBase.InputQuantizedConnection,
+        outputRefs: pipeBase.OutputQuantizedConnection,
+    ) -> None:
+        inputs = butlerQC.get(inputRefs)
+        data_id = inputRefs.inputExp.dataId
+        outputs = self.run(
+            inputs["inputExp"], str(data_id["instrument"]), int(data_id["exposure"]), int(data_id["detector"])
+        )
+        butlerQC.put(outputs, outputRefs)
+
+    def run(
+        self, inputExp: fits.HDUList, instrument: str = "LSSTComCam", exposure: int = 0, detector: int = 0
+    ) -> pipeBase.Struct:
         """Measure and judge one residual exposure.
 
         Parameters
@@ -492,10 +516,16 @@ class VerifyBiasDetTask(pipeBase.PipelineTask):
         inputExp : `astropy.io.fits.HDUList`
             Residual exposure from ``verifyBiasIsr``.
 
+        instrument : `str`
+            Instrument name (results table).
+        exposure, detector : `int`
+            Data ID values (results table).
+
         Returns
         -------
         result : `lsst.pipe.base.Struct`
-            ``outputStats``: the ``verifyBiasDetStats`` dictionary.
+            ``outputStats``: the ``verifyBiasDetStats`` dictionary;
+            ``outputResults``: the ``verifyBiasDetResults`` table.
         """
         header = inputExp[0].header
         image = np.array(inputExp["IMAGE"].data, dtype=np.float32)
@@ -516,7 +546,10 @@ class VerifyBiasDetTask(pipeBase.PipelineTask):
         if calibdist:
             isr_stats["CALIBDIST"] = calibdist
         stats = verify.bias_detector_stats(image, read_noise, gains, rn_adu, isr=isr_stats)
-        return pipeBase.Struct(outputStats=stats)
+        table = verify.detector_results_table(
+            stats, instrument, exposure, detector, isr_stats.get("MJD", float("nan"))
+        )
+        return pipeBase.Struct(outputStats=stats, outputResults=table)
 
 
 class VerifyBiasExpConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument", "exposure")):
@@ -527,10 +560,23 @@ class VerifyBiasExpConnections(pipeBase.PipelineTaskConnections, dimensions=("in
         dimensions=("instrument", "exposure", "detector"),
         multiple=True,
     )
+    inputResults = cT.Input(
+        name="verifyBiasDetResults",
+        doc="Detector results tables of one exposure.",
+        storageClass="ArrowAstropy",
+        dimensions=("instrument", "exposure", "detector"),
+        multiple=True,
+    )
     outputStats = cT.Output(
         name="verifyBiasExpStats",
         doc="Exposure verdict with per-detector failures.",
         storageClass="StructuredDataDict",
+        dimensions=("instrument", "exposure"),
+    )
+    outputResults = cT.Output(
+        name="verifyBiasExpResults",
+        doc="Detector results tables of the exposure, stacked.",
+        storageClass="ArrowAstropy",
         dimensions=("instrument", "exposure"),
     )
 
@@ -553,9 +599,18 @@ class VerifyBiasExpTask(pipeBase.PipelineTask):
     ) -> None:
         inputs = butlerQC.get(inputRefs)
         detectors = [int(ref.dataId["detector"]) for ref in inputRefs.inputStats]
-        butlerQC.put(self.run(inputs["inputStats"], detectors), outputRefs)
+        result_detectors = [int(ref.dataId["detector"]) for ref in inputRefs.inputResults]
+        results = [
+            table for _, table in sorted(zip(result_detectors, inputs["inputResults"]), key=lambda i: i[0])
+        ]
+        butlerQC.put(self.run(inputs["inputStats"], detectors, results), outputRefs)
 
-    def run(self, inputStats: typing.Sequence[dict], detectors: typing.Sequence[int]) -> pipeBase.Struct:
+    def run(
+        self,
+        inputStats: typing.Sequence[dict],
+        detectors: typing.Sequence[int],
+        inputResults: typing.Sequence[typing.Any] = (),
+    ) -> pipeBase.Struct:
         """Merge.
 
         Parameters
@@ -564,15 +619,19 @@ class VerifyBiasExpTask(pipeBase.PipelineTask):
             ``verifyBiasDetStats`` dictionaries.
         detectors : `~collections.abc.Sequence` [`int`]
             Their detector ids.
+        inputResults : `~collections.abc.Sequence` [`astropy.table.Table`]
+            ``verifyBiasDetResults`` tables, in output order.
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
-            ``outputStats``: ``verifyBiasExpStats``.
+            ``outputStats``: ``verifyBiasExpStats``; ``outputResults``: the
+            stacked tables (`None` without input tables).
         """
         ordered = sorted(zip(detectors, inputStats), key=lambda item: item[0])
         merged = verify.merge_exposure({detector_name(det): stats for det, stats in ordered})
-        return pipeBase.Struct(outputStats=merged)
+        table = verify.stack_results(inputResults) if inputResults else None
+        return pipeBase.Struct(outputStats=merged, outputResults=table)
 
 
 class VerifyBiasRunConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument",)):
@@ -583,10 +642,23 @@ class VerifyBiasRunConnections(pipeBase.PipelineTaskConnections, dimensions=("in
         dimensions=("instrument", "exposure"),
         multiple=True,
     )
+    inputResults = cT.Input(
+        name="verifyBiasExpResults",
+        doc="Exposure results tables of the run.",
+        storageClass="ArrowAstropy",
+        dimensions=("instrument", "exposure"),
+        multiple=True,
+    )
     outputStats = cT.Output(
         name="verifyBiasStats",
         doc="Run verdict with per-exposure failures.",
         storageClass="StructuredDataDict",
+        dimensions=("instrument",),
+    )
+    outputResults = cT.Output(
+        name="verifyBiasResults",
+        doc="Results tables of the run, stacked.",
+        storageClass="ArrowAstropy",
         dimensions=("instrument",),
     )
 
@@ -609,9 +681,18 @@ class VerifyBiasRunTask(pipeBase.PipelineTask):
     ) -> None:
         inputs = butlerQC.get(inputRefs)
         exposures = [int(ref.dataId["exposure"]) for ref in inputRefs.inputStats]
-        butlerQC.put(self.run(inputs["inputStats"], exposures), outputRefs)
+        result_exposures = [int(ref.dataId["exposure"]) for ref in inputRefs.inputResults]
+        results = [
+            table for _, table in sorted(zip(result_exposures, inputs["inputResults"]), key=lambda i: i[0])
+        ]
+        butlerQC.put(self.run(inputs["inputStats"], exposures, results), outputRefs)
 
-    def run(self, inputStats: typing.Sequence[dict], exposures: typing.Sequence[int]) -> pipeBase.Struct:
+    def run(
+        self,
+        inputStats: typing.Sequence[dict],
+        exposures: typing.Sequence[int],
+        inputResults: typing.Sequence[typing.Any] = (),
+    ) -> pipeBase.Struct:
         """Merge.
 
         Parameters
@@ -620,11 +701,15 @@ class VerifyBiasRunTask(pipeBase.PipelineTask):
             ``verifyBiasExpStats`` dictionaries.
         exposures : `~collections.abc.Sequence` [`int`]
             Their exposure ids.
+        inputResults : `~collections.abc.Sequence` [`astropy.table.Table`]
+            ``verifyBiasExpResults`` tables, in output order.
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
-            ``outputStats``: ``verifyBiasStats``.
+            ``outputStats``: ``verifyBiasStats``; ``outputResults``: the
+            stacked tables (`None` without input tables).
         """
         ordered = sorted(zip(exposures, inputStats), key=lambda item: item[0])
-        return pipeBase.Struct(outputStats=verify.merge_run(dict(ordered)))
+        table = verify.stack_results(inputResults) if inputResults else None
+        return pipeBase.Struct(outputStats=verify.merge_run(dict(ordered)), outputResults=table)

@@ -80,6 +80,14 @@ Output shapes (``StructuredDataDict``)
      ...,
      "SUCCESS": bool}
 
+``verifyBiasDetResults`` (ArrowAstropy, one row per amplifier), and its
+vertical stacks ``verifyBiasExpResults`` / ``verifyBiasResults``: columns
+``instrument, exposure, detector, mjd, amplifier``, ``BIAS_MEAN``,
+``BIAS_NOISE``, ``BIAS_CR_NOISE``, ``BIAS_AMP_CORNER``, ``BIAS_VERIFY_MEAN``,
+``BIAS_VERIFY_NOISE``, ``BIAS_VERIFY_CR_NOISE``, ``BIAS_VERIFY_SUCCESS``,
+``BIAS_VERIFY_READ_NOISE_CONSISTENT``, ``BIAS_READ_NOISE_ADU`` and
+``BIAS_BIAS_DIST_<level>_PCT`` (level as float, e.g. ``50.0``).
+
 A failing amplifier lists every test that is False (``READ_NOISE_CONSISTENT``
 and ``PROCESSING`` included), never ``SUCCESS`` itself.
 """
@@ -92,6 +100,8 @@ __all__ = [
     "CR_MIN_SIGMA",
     "amp_corner_mean",
     "bias_detector_stats",
+    "detector_results_table",
+    "stack_results",
     "merge_exposure",
     "merge_run",
     "repair_cosmic_rays",
@@ -100,6 +110,9 @@ __all__ = [
 
 import typing
 import warnings
+
+if typing.TYPE_CHECKING:
+    import astropy.table
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -377,3 +390,77 @@ def merge_run(exposure_stats: typing.Mapping[int, typing.Mapping]) -> dict:
         out[int(exposure)] = merged
     out["SUCCESS"] = success
     return out
+
+
+DIST_LEVELS = (0, 5, 16, 50, 84, 95, 100)
+
+
+def detector_results_table(
+    stats: typing.Mapping, instrument: str, exposure: int, detector: int, mjd: float
+) -> "astropy.table.Table":
+    """``verifyBiasDetResults``: one row per amplifier of ``verifyBiasDetStats``.
+
+    Parameters
+    ----------
+    stats : `~collections.abc.Mapping`
+        The detector statistics (`bias_detector_stats`).
+    instrument : `str`
+        Instrument name.
+    exposure, detector : `int`
+        Data ID values.
+    mjd : `float`
+        MJD of the exposure (NaN if unknown).
+
+    Returns
+    -------
+    table : `astropy.table.Table`
+        The results table. ``BIAS_VERIFY_READ_NOISE_CONSISTENT`` is True for
+        an amplifier without the test (no overscan noise measured).
+    """
+    from astropy.table import Table
+
+    calibdist = stats.get("ISR", {}).get("CALIBDIST", {})
+    rows = []
+    for name in AMP_NAMES:
+        amp = stats["AMP"][name]
+        verdict = stats["VERIFY"]["AMP"][name]
+        row = {
+            "instrument": instrument,
+            "exposure": int(exposure),
+            "detector": int(detector),
+            "mjd": float(mjd),
+            "amplifier": name,
+            "BIAS_MEAN": float(amp["MEAN"]),
+            "BIAS_NOISE": float(amp["NOISE"]),
+            "BIAS_CR_NOISE": float(amp["CR_NOISE"]),
+            "BIAS_AMP_CORNER": float(amp["AMP_CORNER"]),
+            "BIAS_VERIFY_MEAN": bool(verdict["MEAN"]),
+            "BIAS_VERIFY_NOISE": bool(verdict["NOISE"]),
+            "BIAS_VERIFY_CR_NOISE": bool(verdict["CR_NOISE"]),
+            "BIAS_VERIFY_SUCCESS": bool(verdict["SUCCESS"]),
+            "BIAS_VERIFY_READ_NOISE_CONSISTENT": bool(verdict.get("READ_NOISE_CONSISTENT", True)),
+            "BIAS_READ_NOISE_ADU": float(stats["METADATA"]["READ_NOISE_ADU"][name]),
+        }
+        for level in DIST_LEVELS:
+            value = calibdist.get(name, {}).get(f"{level:g}", float("nan"))
+            row[f"BIAS_BIAS_DIST_{float(level)}_PCT"] = float(value)
+        rows.append(row)
+    return Table(rows=rows)
+
+
+def stack_results(tables: typing.Sequence["astropy.table.Table"]) -> "astropy.table.Table":
+    """Stack results tables (exposure and run merges).
+
+    Parameters
+    ----------
+    tables : `~collections.abc.Sequence` [`astropy.table.Table`]
+        Tables to stack, in output order.
+
+    Returns
+    -------
+    table : `astropy.table.Table`
+        Their vertical stack.
+    """
+    from astropy.table import vstack
+
+    return vstack(list(tables), join_type="exact")
