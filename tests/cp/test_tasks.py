@@ -118,7 +118,8 @@ def test_verify_tasks_chain_shapes() -> None:
     assert len(table) == 16 and list(table["amplifier"]) == list(AMP_NAMES)
     assert set(table.colnames) >= {
         "instrument", "exposure", "detector", "mjd", "amplifier", "BIAS_MEAN", "BIAS_NOISE", "BIAS_CR_NOISE",
-        "BIAS_AMP_CORNER", "BIAS_VERIFY_MEAN", "BIAS_VERIFY_NOISE", "BIAS_VERIFY_CR_NOISE", "BIAS_VERIFY_SUCCESS",
+        "BIAS_AMP_CORNER", "BIAS_VERIFY_MEAN", "BIAS_VERIFY_NOISE", "BIAS_VERIFY_CR_NOISE",
+        "BIAS_VERIFY_SUCCESS",
         "BIAS_VERIFY_READ_NOISE_CONSISTENT", "BIAS_READ_NOISE_ADU", "BIAS_BIAS_DIST_50.0_PCT",
     }  # fmt: skip
     assert table["BIAS_NOISE"][0] == pytest.approx(stats["AMP"]["C10"]["NOISE"])
