@@ -23,7 +23,7 @@
 
 import pytest
 from lsst.ts.calibscripts.sal import ScriptState
-from lsst.ts.calibscripts.sim import JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
+from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
 
 SMALL = {"n_bias": 2, "detectors": [0, 1]}
 
@@ -74,17 +74,22 @@ async def test_stop_at_checkpoint(run_bias, stage) -> None:
 
 
 async def test_stop_while_taking_biases(run_bias) -> None:
+    # The camera hangs on frame 3 (never acknowledges takeImages): the script is
+    # waiting in take_bias when it is stopped.
+    options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=3))
     run = await run_bias(
-        {**SMALL, "n_bias": 30},
+        {**SMALL, "n_bias": 5},
+        options,
         runner="scripted",
-        during=stop_when(run_bias, lambda run: len(run.observatory.images) >= 2),
+        during=stop_when(
+            run_bias,
+            lambda run: run.script.last_checkpoint == "take_biases" and len(run.observatory.images) >= 2,
+        ),
     )
     report = assert_stopped(run, "take_biases")
-    assert 2 <= len(run.observatory.images) < 31
-    assert (
-        report["exposures_taken"]
-        == [i.exposure_id for i in run.observatory.images][: len(report["exposures_taken"])]
-    )
+    taken = [i.exposure_id for i in run.observatory.images]
+    assert len(taken) == 2
+    assert report["exposures_taken"] == taken
     assert run.executes == []
 
 
@@ -134,3 +139,29 @@ async def test_job_timeout_fails_and_aborts(run_bias) -> None:
     assert "cp_bias failed" in run.reason and job_id in run.reason
     assert run.jobs[job_id].exit_code == 255
     assert run.report()["jobs"][0]["aborted"] is True
+
+
+async def test_stop_during_certification_reports_what_was_certified(run_bias, monkeypatch) -> None:
+    """A stop cannot interrupt the butler transaction; the summary tells what it did."""
+    import time
+
+    from lsst.ts.calibscripts.bias import butler_ops
+
+    real_certify = butler_ops.certify_biases
+    started = []
+
+    def slow_certify(*args, **kwargs):
+        started.append(True)
+        time.sleep(0.5)
+        return real_certify(*args, **kwargs)
+
+    monkeypatch.setattr(butler_ops, "certify_biases", slow_certify)
+    run = await run_bias(
+        {"n_bias": 2, "detectors": [1], "do_verify": False},
+        during=stop_when(run_bias, lambda run: bool(started)),
+    )
+    assert run.state == ScriptState.STOPPED, run.reason
+    report = run.report()
+    assert report["outcome"] == "stopped" and report["failed_stage"] == "certify"
+    assert [c.detector for c in run.certifications()] == [1]
+    assert report["certified_detectors"] == [1]

@@ -54,6 +54,7 @@ from __future__ import annotations
 __all__ = ["MakeComCamBias"]
 
 import asyncio
+import contextlib
 import datetime
 import types
 import typing
@@ -470,16 +471,27 @@ class MakeComCamBias(salobj.BaseScript):
         """Certify the bias job's ``bias`` datasets into ``calib_collection``."""
         config = self.require_config()
         begin, end = self.validity_range()
-        self.certification = await asyncio.to_thread(
-            butler_ops.certify_biases,
-            config.repo,
-            ocps.output_run(self.bias_job_id),
-            config.calib_collection,
-            config.detectors,
-            begin,
-            end,
-            supersede=config.supersede,
+        certifying = asyncio.ensure_future(
+            asyncio.to_thread(
+                butler_ops.certify_biases,
+                config.repo,
+                ocps.output_run(self.bias_job_id),
+                config.calib_collection,
+                config.detectors,
+                begin,
+                end,
+                supersede=config.supersede,
+            )
         )
+        try:
+            self.certification = await asyncio.shield(certifying)
+        except asyncio.CancelledError:
+            # A stop cannot interrupt the butler transaction: wait for it so the
+            # summary says what was certified, then stop.
+            with contextlib.suppress(Exception):
+                self.certification = await certifying
+                self.summary.set_certification(self.certification)
+            raise
         self.summary.set_certification(self.certification)
         self.log.info(self.certification.describe())
         missing = sorted(set(config.detectors) - set(self.certification.detectors))
