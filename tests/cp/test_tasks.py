@@ -177,3 +177,19 @@ def test_connections_match_registered_dataset_types() -> None:
         assert connection.storageClass == storage_class
         assert getattr(connection, "isCalibration", False) is is_calibration
     assert tasks.VerifyBiasIsrConnections.bias.isCalibration is True
+
+
+def test_make_exposure_mask_round_trip(tmp_path) -> None:
+    image = np.arange(20, dtype=np.float32).reshape(4, 5)
+    bad = np.zeros(image.shape, dtype=bool)
+    bad[2, 3] = True
+    path = tmp_path / "exp.fits"
+    tasks.make_exposure(image, {"OBSTYPE": "bias", "LSST CALIB BIAS C10 BADPIX-NUM": 1}, bad=bad).writeto(
+        path
+    )
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "IMAGE", "MASK"]
+        np.testing.assert_array_equal(hdul["IMAGE"].data, image)
+        assert hdul["MASK"].header["MP_BAD"] == 0
+        np.testing.assert_array_equal((hdul["MASK"].data & 1) != 0, bad)
+        assert hdul[0].header["LSST CALIB BIAS C10 BADPIX-NUM"] == 1

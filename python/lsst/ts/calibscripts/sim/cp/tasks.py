@@ -41,7 +41,8 @@ The three verify merges also write the ``ArrowAstropy`` tables
 
 Image files follow the afw ``ExposureF`` convention that readers rely on:
 HDU 0 holds the metadata header, HDU 1 (``IMAGE``) the float32 pixels,
-HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0``.
+HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0`` (tile-compressed,
+lossless).
 
 Gains and nominal read noise (the PTC of the real pipeline) come from the
 simulated camera model, `lsst.ts.calibscripts.sim.data.camera_model`.
@@ -122,7 +123,9 @@ def make_exposure(
     mask = np.zeros(image.shape, dtype=np.int32)
     if bad is not None:
         mask[bad] |= BAD_BIT
-    mask_hdu = fits.ImageHDU(mask, name="MASK")
+    # Lossless tile compression, as LSST writes masks: an all-clear int32 mask
+    # would otherwise double the file size.
+    mask_hdu = fits.CompImageHDU(mask, name="MASK", compression_type="GZIP_2")
     mask_hdu.header["MP_BAD"] = 0
     return fits.HDUList([primary, image_hdu, mask_hdu])
 
