@@ -242,7 +242,7 @@ class MakeComCamBias(salobj.BaseScript):
                 await self.run_verify_job()
                 await self.stage(Stage.JUDGE)
                 await self.judge_verification()
-            if config.do_certify and self.may_certify():
+            if config.do_certify:
                 await self.stage(Stage.CERTIFY)
                 await self.certify()
             await self.stage(Stage.SUMMARY)
@@ -452,13 +452,6 @@ class MakeComCamBias(salobj.BaseScript):
                 f"the master bias failed verification ({self.verdict.headline()}); not certified "
                 "(set certify_on_verification_failure to certify it anyway)"
             )
-
-    def may_certify(self) -> bool:
-        """Certify unless verification failed (and the config did not ask anyway)."""
-        config = self.require_config()
-        if self.verdict is None or self.verdict.passed:
-            return True
-        return config.certify_on_verification_failure
 
     def validity_range(self) -> tuple[str, str]:
         """The configured validity range, or the biases' day_obs."""
