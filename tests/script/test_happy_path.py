@@ -88,10 +88,17 @@ async def test_happy_path(run_bias, n_bias, detectors, n_verify) -> None:
 
 async def test_single_bias_without_verification(run_bias) -> None:
     """One bias (a single frame fails DMTN-101 noise tests), all nine detectors, certified."""
-    run = await run_bias({"n_bias": 1, "do_verify": False})
+    run = await run_bias(
+        {"n_bias": 1, "do_verify": False, "reason": "SITCOM-123", "program": "BLOCK-T42", "note": "test"}
+    )
     assert run.state == ScriptState.DONE, run.reason
     images = run.observatory.images
     assert len(images) == 2
+    for image in images:
+        assert image.image_type == "BIAS" and image.exp_time == 0
+        assert image.key_value_map["reason"] == "SITCOM-123"
+        assert image.key_value_map["program"] == "BLOCK-T42"
+        assert image.group_id == run_bias.GROUP_ID
     (execute,) = run.executes
     assert execute.data_query == (
         "instrument='LSSTComCam' AND detector IN (0, 1, 2, 3, 4, 5, 6, 7, 8) "
