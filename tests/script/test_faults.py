@@ -191,3 +191,13 @@ async def test_certification_conflict_and_supersede(run_bias) -> None:
     assert len(current) == 1 and current[0].begin[:19] == old.begin[:19]
     assert not [c for c in third.certifications() if c.dataset_id == old.dataset_id and c.begin == old.begin]
     assert third.report()["certification"]["superseded"]
+
+
+async def test_script_talks_to_ocps_index_2_only(run_bias) -> None:
+    """With only OCPS:1 (LATISS's) running, the script sees no OCPS:2 and fails before exposing."""
+    options = ObservatoryOptions(ocps_index=1)
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    assert "preflight failed" in run.reason and "OCPS:2: no summaryState" in run.reason
+    assert run.observatory.images == [] and run.executes == []
+    assert_nothing_certified(run)
