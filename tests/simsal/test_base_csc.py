@@ -186,3 +186,41 @@ async def test_assert_enabled_message(mini_csc_class: typing.Any) -> None:
     with pytest.raises(salobj.ExpectedError, match=r"^execute not allowed in state=<State.DISABLED: 1>$"):
         csc.assert_enabled("execute")
     await csc.close()
+
+
+SIGNAL_SCRIPT = """
+import asyncio, os, signal, sys
+from lsst.ts.calibscripts.simsal import salobj
+
+class Csc(salobj.BaseCsc):
+    version = "1"
+    def __init__(self):
+        super().__init__("CCOODS")
+
+async def main():
+    csc = Csc()
+    await csc.start_task
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(csc.done_task, timeout=10)
+    print("closed by SIGTERM", flush=True)
+    # The handler has been removed: a second signal terminates the process.
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(10)
+    print("still alive", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_sigterm_closes_csc_then_default_action() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LSST_TOPIC_SUBNAME="test_signal")
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_SCRIPT], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "closed by SIGTERM" in result.stdout, result.stderr
+    assert "still alive" not in result.stdout
+    assert result.returncode == -15

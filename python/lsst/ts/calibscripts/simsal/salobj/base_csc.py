@@ -26,11 +26,11 @@ from __future__ import annotations
 __all__ = ["BaseCsc"]
 
 import asyncio
-import signal
 import typing
 
 from .. import utils
 from ..xml.sal_enums import State
+from . import _signals
 from .base import ExpectedError
 from .controller import Controller
 
@@ -136,13 +136,7 @@ class BaseCsc(Controller):
         self._install_signal_handlers()
 
     def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.signal_handler)
-            except (RuntimeError, ValueError, NotImplementedError):
-                # Not the main thread: signals cannot be handled here.
-                pass
+        _signals.install_signal_handlers(self, self.signal_handler)
 
     def signal_handler(self) -> None:
         """Handle SIGINT/SIGTERM: close the CSC."""
@@ -202,6 +196,7 @@ class BaseCsc(Controller):
     async def close_tasks(self) -> None:
         """Stop the heartbeat and background tasks."""
         await super().close_tasks()
+        _signals.remove_signal_handlers(self)
         self._heartbeat_task.cancel()
         for task in list(self._background_tasks):
             if task is not asyncio.current_task():

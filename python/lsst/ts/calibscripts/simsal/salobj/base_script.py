@@ -29,7 +29,6 @@ import abc
 import argparse
 import asyncio
 import re
-import signal
 import sys
 import types
 import typing
@@ -39,6 +38,7 @@ import yaml
 
 from .. import utils
 from ..xml.enums.Script import MetadataCoordSys, MetadataDome, MetadataRotSys, ScriptState
+from . import _signals
 from .base import ExpectedError
 from .controller import Controller
 from .validator import DefaultingValidator
@@ -99,8 +99,7 @@ class BaseScript(Controller, abc.ABC):
         self.timestamps: dict[ScriptState, float] = {}
         loop = asyncio.get_running_loop()
         self._heartbeat_task: asyncio.Future = loop.create_future()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.signal_handler)
+        _signals.install_signal_handlers(self, self.signal_handler)
         super().__init__("Script", index, do_callbacks=True)
         self.evt_description.set(classname=type(self).__name__, description=str(descr), help=str(help))
 
@@ -207,6 +206,7 @@ class BaseScript(Controller, abc.ABC):
     async def close_tasks(self) -> None:
         """Stop the heartbeat, the run task and any pause."""
         await super().close_tasks()
+        _signals.remove_signal_handlers(self)
         self._is_exiting = True
         self._heartbeat_task.cancel()
         if self._run_task is not None:
