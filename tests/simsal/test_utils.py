@@ -54,3 +54,15 @@ async def test_make_done_future() -> None:
     future = utils.make_done_future()
     assert isinstance(future, asyncio.Future)
     assert future.done() and future.result() is None
+
+
+def test_tai_conversions() -> None:
+    tai = utils.current_tai()
+    utc = utils.utc_from_tai_unix(tai)
+    assert tai - utc == pytest.approx(37.0)
+    assert utils.tai_from_utc_unix(utc) == pytest.approx(tai)
+    as_time = utils.astropy_time_from_tai_unix(tai)
+    assert as_time.scale == "tai"
+    assert as_time.utc.unix == pytest.approx(utc, abs=1e-5)
+    # Between the 2015 and 2017 leap seconds the offset was 36 s.
+    assert utils.tai_from_utc_unix(1.45e9) - 1.45e9 == pytest.approx(36.0)

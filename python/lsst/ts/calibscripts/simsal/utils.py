@@ -27,12 +27,24 @@ TAI-UTC offset, 37 s since 2017), like ``lsst.ts.utils.current_tai``.
 
 from __future__ import annotations
 
-__all__ = ["current_tai", "tai_from_utc_unix", "index_generator", "make_done_future", "MAX_SAL_INDEX"]
+__all__ = [
+    "current_tai",
+    "tai_from_utc_unix",
+    "utc_from_tai_unix",
+    "astropy_time_from_tai_unix",
+    "index_generator",
+    "make_done_future",
+    "MAX_SAL_INDEX",
+]
 
 import asyncio
 import collections.abc
 import time
+import typing
 import warnings
+
+if typing.TYPE_CHECKING:
+    import astropy.time
 
 #: The largest SAL index.
 MAX_SAL_INDEX = 2**31 - 1
@@ -76,6 +88,37 @@ def tai_from_utc_unix(utc_unix: float) -> float:
         TAI time as unix seconds.
     """
     return utc_unix + _tai_minus_utc(utc_unix)
+
+
+def utc_from_tai_unix(tai_unix: float) -> float:
+    """Convert TAI unix seconds to UTC unix seconds.
+
+    Parameters
+    ----------
+    tai_unix : `float`
+        TAI time as unix seconds.
+
+    Returns
+    -------
+    utc : `float`
+        UTC time as unix seconds (ambiguous within a leap second).
+    """
+    utc_guess = tai_unix - _tai_minus_utc(tai_unix)
+    return tai_unix - _tai_minus_utc(utc_guess)
+
+
+def astropy_time_from_tai_unix(tai_unix: float) -> astropy.time.Time:
+    """Return an `astropy.time.Time` (scale TAI) for TAI unix seconds.
+
+    Parameters
+    ----------
+    tai_unix : `float`
+        TAI time as unix seconds.
+    """
+    import astropy.time
+
+    utc = astropy.time.Time(utc_from_tai_unix(tai_unix), format="unix", scale="utc")
+    return utc.tai
 
 
 def current_tai() -> float:
