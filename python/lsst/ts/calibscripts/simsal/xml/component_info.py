@@ -241,6 +241,9 @@ class ComponentInfo:
     ----------
     name : `str`
         SAL component name.
+    topic_subname : `str`, optional
+        Accepted for compatibility with ts_xml; the definitions do not
+        depend on it.
 
     Raises
     ------
@@ -248,7 +251,7 @@ class ComponentInfo:
         If there is no such component.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, topic_subname: str = "") -> None:
         definitions = _load_component_definitions()
         if name not in definitions:
             raise ValueError(f"No such component {name}")
