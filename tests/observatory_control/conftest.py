@@ -27,8 +27,8 @@ import asyncio
 import typing
 
 import pytest
-
 from lsst.ts.calibscripts.sal import salobj
+
 
 class Recorder:
     """Record events of Remotes, in the order their callbacks run."""
@@ -91,4 +91,3 @@ def isolated_topics(monkeypatch: pytest.MonkeyPatch) -> typing.Iterator[None]:
     monkeypatch.setenv("LSST_TOPIC_SUBNAME", "unset")
     salobj.set_test_topic_subname(randomize=True)
     yield
-

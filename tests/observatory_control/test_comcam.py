@@ -27,7 +27,6 @@ import asyncio
 import inspect
 
 import pytest
-
 from lsst.ts.calibscripts import sal
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory
@@ -84,7 +83,14 @@ async def test_public_surface_is_a_subset_of_the_real_comcam() -> None:
         assert not extra, f"not in ts_observatory_control's ComCam: {sorted(extra)}"
         for name in ("take_bias", "assert_all_enabled", "next_group_id", "close", "__init__"):
             assert _parameters(getattr(ComCam, name)) == REAL_COMCAM[name], name
-        for name in ("rem", "start_task", "read_out_time", "take_bias", "assert_all_enabled", "next_group_id"):
+        for name in (
+            "rem",
+            "start_task",
+            "read_out_time",
+            "take_bias",
+            "assert_all_enabled",
+            "next_group_id",
+        ):
             assert name in public
         assert inspect.iscoroutinefunction(ComCam.take_bias)
         assert inspect.iscoroutinefunction(ComCam.assert_all_enabled)

@@ -27,7 +27,6 @@ import asyncio
 import datetime
 
 import pytest
-
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory
 
@@ -61,9 +60,10 @@ async def wait_idle(recorder, count: int) -> None:
 async def test_three_bias_event_order(recorder) -> None:
     options = ObservatoryOptions(time_scale=0.01)
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
-        async with salobj.Remote(domain, "CCCamera") as camera, salobj.Remote(
-            domain, "CCHeaderService"
-        ) as header:
+        async with (
+            salobj.Remote(domain, "CCCamera") as camera,
+            salobj.Remote(domain, "CCHeaderService") as header,
+        ):
             # History: the "previous image" pair and an IDLE state are there for late joiners.
             camera.evt_startIntegration.flush()
             camera.evt_endReadout.flush()

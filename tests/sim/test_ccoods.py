@@ -27,7 +27,6 @@ import asyncio
 import collections
 
 import pytest
-
 from lsst.ts.calibscripts.sal import State, salobj
 from lsst.ts.calibscripts.sim import ObservatoryOptions, OodsFaults, SimulatedObservatory, Timing
 from lsst.ts.calibscripts.sim.interfaces import ImageInfo, NullDataPlane

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-
 from lsst.ts.calibscripts.sal import salobj
 from lsst.ts.calibscripts.sim.csc.base import SequenceCounter, make_image_name
 from lsst.ts.calibscripts.sim.csc.cccamera import parse_key_value_map, parse_sensors
@@ -152,8 +151,13 @@ def test_job_outcomes_by_order_and_pipeline() -> None:
     assert ordered.script_for(2, "cpBias.yaml").action is JobAction.HANG
     assert ordered.script_for(3, "cpBias.yaml").action is JobAction.RUN
     by_pipeline = OcpsFaults(job_outcomes={"verifyBias": "slow"})
-    assert by_pipeline.script_for(1, "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml").action is JobAction.SLOW
-    assert by_pipeline.script_for(1, "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml").action is JobAction.RUN
+    assert (
+        by_pipeline.script_for(1, "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml").action
+        is JobAction.SLOW
+    )
+    assert (
+        by_pipeline.script_for(1, "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml").action is JobAction.RUN
+    )
     assert OcpsFaults(reject_execute=True).reject_reason
     assert OcpsFaults(reject_execute="no back end").reject_reason == "no back end"
     assert OcpsFaults().reject_reason is None

@@ -27,9 +27,14 @@ import asyncio
 import json
 
 import pytest
-
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
-from lsst.ts.calibscripts.sim import JobAction, JobScript, ObservatoryOptions, OcpsFaults, SimulatedObservatory
+from lsst.ts.calibscripts.sim import (
+    JobAction,
+    JobScript,
+    ObservatoryOptions,
+    OcpsFaults,
+    SimulatedObservatory,
+)
 from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
 
 SCALE = 0.001
@@ -66,7 +71,9 @@ async def submit(ocps: salobj.Remote, recorder=None, label: str = "", **kwargs: 
 
 
 async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
-    runner = ScriptedRunner(outcomes={"cpBias": JobScript(JobAction.SUCCEED, duration=20.0)}, time_scale=SCALE)
+    runner = ScriptedRunner(
+        outcomes={"cpBias": JobScript(JobAction.SUCCEED, duration=20.0)}, time_scale=SCALE
+    )
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE), job_runner=runner) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             ocps.evt_job_result.flush()
@@ -80,8 +87,11 @@ async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
             results = {data.job_id: data for data in recorder.data("job_result")}
             assert set(results) == {id_a, id_b}
             for job_id in (id_a, id_b):
-                labels = [label for label, data in recorder.timeline if data == job_id or (
-                    label == "job_result" and data.job_id == job_id)]
+                labels = [
+                    label
+                    for label, data in recorder.timeline
+                    if data == job_id or (label == "job_result" and data.job_id == job_id)
+                ]
                 assert labels[0].startswith("inprogress")
                 assert labels[1] == "job_result"
                 assert labels[2].startswith("complete")
@@ -89,7 +99,9 @@ async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
                 assert document["jobId"] == job_id
                 assert document["phase"] == "completed"
                 assert results[job_id].exit_code == 0
-                assert {"runId", "creationTime", "startTime", "endTime", "results", "errorSummary"} <= set(document)
+                assert {"runId", "creationTime", "startTime", "endTime", "results", "errorSummary"} <= set(
+                    document
+                )
             # job_result of B arrived first: scripts must match on job id.
             assert [data.job_id for data in recorder.data("job_result")] == [id_b, id_a]
     records = observatory.ocps.executes

@@ -93,6 +93,9 @@ class ObservatoryOptions:
     runner : `str`
         Job runner: ``scripted`` (no work; default), ``inprocess`` or
         ``pipetask`` (real pipetask on the repository).
+    runner_options : `dict` [`str`, `typing.Any`]
+        Extra keyword arguments of the ``inprocess``/``pipetask`` runner
+        (e.g. ``log_dir``).
     data : `lsst.ts.calibscripts.sim.data.options.DataOptions` or `None`
         Data-plane options (its ``repo`` defaults to ``repo``).
     clock : callable or `None`
@@ -110,6 +113,7 @@ class ObservatoryOptions:
     ocps_index: int = int(OCPSIndex.LSSTComCam)
     repo: str | None = None
     runner: str = "scripted"
+    runner_options: Mapping[str, typing.Any] = dataclasses.field(default_factory=dict)
     data: DataOptions | None = None
     clock: Callable[[], float] | None = None
 
@@ -230,13 +234,9 @@ class SimulatedObservatory:
             return ScriptedRunner(time_scale=self.timing.time_scale)
         if options.repo_path is None:
             raise ValueError(f"runner={options.runner!r} needs a butler repository (ObservatoryOptions.repo)")
-        if options.runner == "inprocess":
-            from .runners.inprocess import InProcessRunner
+        from .runners import make_runner
 
-            return InProcessRunner()
-        from .runners.pipetask import PipetaskRunner
-
-        return PipetaskRunner()
+        return make_runner(options.runner, repo=options.repo_path, **dict(options.runner_options))
 
     def _set_pipeline_env(self) -> None:
         from .cp import pipeline_env

@@ -1,0 +1,107 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""SimulatedObservatory: options, lifecycle, repository wiring."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lsst.ts.calibscripts.sal import State, salobj
+from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
+from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
+from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
+from lsst.ts.calibscripts.simsal.observatory_control.comcam import ComCam
+
+SCALE = 0.001
+
+
+def test_options_validate() -> None:
+    with pytest.raises(ValueError, match="unknown CSC"):
+        ObservatoryOptions(initial_states={"ATCamera": State.ENABLED})
+    with pytest.raises(ValueError):
+        ObservatoryOptions(initial_states={"OCPS": State.FAULT})
+    with pytest.raises(ValueError):
+        ObservatoryOptions(runner="slurm")
+    options = ObservatoryOptions(time_scale=0.5, initial_states={"CCOODS": State.STANDBY})
+    assert options.timing is not None and options.timing.time_scale == 0.5
+    assert options.initial_states["CCOODS"] == State.STANDBY
+    assert options.initial_states["CCCamera"] == State.ENABLED
+    assert not options.uses_repo
+
+
+async def test_defaults_and_initial_states() -> None:
+    options = ObservatoryOptions(time_scale=SCALE, initial_states={"CCHeaderService": State.STANDBY})
+    async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
+        assert isinstance(observatory.data_plane, NullDataPlane)
+        assert isinstance(observatory.job_runner, ScriptedRunner)
+        expected = {"CCCamera": 2, "CCHeaderService": 5, "CCOODS": 2, "OCPS": 2}
+        for name, state in expected.items():
+            index = 2 if name == "OCPS" else None
+            async with salobj.Remote(domain, name, index) as remote:
+                assert (await remote.evt_summaryState.aget(timeout=1)).summaryState == state
+                assert (await remote.evt_heartbeat.aget(timeout=2)) is not None
+        async with salobj.Remote(domain, "CCHeaderService") as header:
+            await salobj.set_summary_state(header, State.ENABLED, timeout=5)
+            assert observatory.ccheaderservice.summary_state == State.ENABLED
+    assert not observatory.cccamera.isopen
+
+
+async def test_repo_sets_pipeline_env_and_remembers_sequence(tmp_path) -> None:
+    repo = str(tmp_path / "repo")
+    os.makedirs(repo)
+    before = os.environ.get("CP_PIPE_DIR")
+    options = ObservatoryOptions(time_scale=SCALE, repo=repo)
+    ids = []
+    for _ in range(2):
+        async with SimulatedObservatory(options, data_plane=NullDataPlane()) as observatory:
+            assert os.path.isfile(
+                os.path.join(os.environ["CP_PIPE_DIR"], "pipelines", "LSSTComCam", "cpBias.yaml")
+            )
+            assert os.path.isdir(os.environ["CP_VERIFY_DIR"])
+            assert observatory.ocps.butler_repo == repo
+            async with salobj.Domain() as domain, ComCam(domain=domain) as comcam:
+                ids += await comcam.take_bias(1)
+        assert os.environ.get("CP_PIPE_DIR") == before
+    assert len(set(ids)) == 2 and ids[1] > ids[0]
+
+
+async def test_butler_data_plane_ingests_what_the_camera_takes(tmp_path) -> None:
+    pytest.importorskip("lsst.daf.butler")
+    repo = str(tmp_path / "repo")
+    options = ObservatoryOptions(time_scale=SCALE, repo=repo)
+    async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
+        assert type(observatory.data_plane).__name__ == "ButlerDataPlane"
+        async with ComCam(domain=domain) as comcam:
+            comcam.rem.ccoods.evt_imageInOODS.flush()
+            ids = await comcam.take_bias(1)
+            events = [await comcam.rem.ccoods.evt_imageInOODS.next(flush=False, timeout=60) for _ in range(9)]
+    assert {e.obsid for e in events} == {observatory.images[0].obs_id}
+    assert [e.statusCode for e in events] == [0] * 9, [e.description for e in events]
+    from lsst.daf.butler import Butler
+
+    butler = Butler.from_config(repo)
+    refs = list(
+        butler.registry.queryDatasets("raw", collections="LSSTComCam/raw/all", instrument="LSSTComCam")
+    )
+    assert sorted(ref.dataId["detector"] for ref in refs) == list(range(9))
+    assert {ref.dataId["exposure"] for ref in refs} == set(ids)
