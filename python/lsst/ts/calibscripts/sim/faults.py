@@ -36,7 +36,7 @@ option                                    what the script sees
 `CameraFaults.drop_start_integration...`  no ``startIntegration`` for that frame: ``take_bias`` times
                                           out waiting for the exposure id
 `CameraFaults.drop_end_readout_frames`    no ``endReadout``: the next frame's readiness wait never
-                                          ends; no raw and no ingest for that image
+                                          ends (the image itself is read out and ingested)
 `CameraFaults.fault_on_frame`             CCCamera goes to FAULT during frame k (``errorCode``),
                                           ``takeImages`` fails
 `OodsFaults.status_codes`                 ``imageInOODS`` with ``statusCode`` 1 (ingest failure) or
@@ -148,8 +148,10 @@ class CameraFaults:
         Frames whose ``startIntegration`` event is not published (the image
         is otherwise taken normally).
     drop_end_readout_frames : `frozenset` [`int`]
-        Frames whose ``endReadout`` event is not published (the image never
-        reaches the DAQ store: no raw, no header, no ingest).
+        Frames whose ``endReadout`` event is not published (the message is
+        lost; the image is read out, written and ingested normally). A
+        client that waits for it, as ComCam's readiness check before the
+        next frame does, waits forever.
     fault_on_frame : `int` or `None`
         During that frame, after ``startIntegration``, CCCamera goes to FAULT
         (``errorCode`` ``fault_code``) and the command fails.
