@@ -35,6 +35,7 @@ __all__ = [
     "ObservatoryOptions",
     "OcpsFaults",
     "OodsFaults",
+    "ScriptedRunner",
     "SimulatedObservatory",
     "Timing",
 ]
@@ -46,6 +47,7 @@ from .timing import Timing
 
 if typing.TYPE_CHECKING:
     from .observatory import ObservatoryOptions, SimulatedObservatory
+    from .runners.scripted import ScriptedRunner
 
 
 def __getattr__(name: str) -> typing.Any:
@@ -53,4 +55,8 @@ def __getattr__(name: str) -> typing.Any:
         from . import observatory
 
         return getattr(observatory, name)
+    if name == "ScriptedRunner":
+        from .runners.scripted import ScriptedRunner
+
+        return ScriptedRunner
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
