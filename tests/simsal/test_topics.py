@@ -387,3 +387,23 @@ async def test_arrays() -> None:
         with pytest.raises(ValueError):
             await controller.evt_arrays.write()
     await controller.close()
+
+
+async def test_write_from_another_thread_reaches_readers() -> None:
+    """A controller running its own event loop in a thread still reaches readers in this loop."""
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1)
+        await remote.start_task
+
+        def run_controller() -> None:
+            async def main() -> None:
+                controller = salobj.Controller("Test", 1)
+                await controller.start_task
+                await controller.evt_scalars.set_write(int0=11)
+                await controller.close()
+
+            asyncio.run(main())
+
+        await asyncio.to_thread(run_controller)
+        data = await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT)
+        assert data.int0 == 11

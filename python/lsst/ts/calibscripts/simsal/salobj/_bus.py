@@ -29,7 +29,14 @@ latest sample per SAL index (the history a late-joining reader gets).
 index matches gets its own copy of the message through
 ``loop.call_soon``, so ``write`` returns before anyone has read the
 message and per-topic FIFO order is kept. Messages that are published in
-the same event-loop iteration reach their readers in the same order.
+the same event-loop iteration reach their readers in the same order. A
+reader whose event loop runs in another thread is reached with
+``call_soon_threadsafe``.
+
+History is kept per ``LSST_TOPIC_SUBNAME``, for the life of the process,
+as Kafka keeps it per topic namespace: a test that must not see samples
+from earlier tests uses its own subname
+(``salobj.set_test_topic_subname(randomize=True)``).
 """
 
 from __future__ import annotations
@@ -148,11 +155,13 @@ class Channel:
             if loop is None or loop.is_closed():
                 stale.append(reader)
                 continue
-            if loop is not running_loop:
-                continue
             data = copy_message(msg, self.array_fields)
             data.private_rcvStamp = rcv_stamp
-            loop.call_soon(reader._deliver, data)
+            if loop is running_loop:
+                loop.call_soon(reader._deliver, data)
+            elif loop.is_running():
+                # The reader's loop runs in another thread.
+                loop.call_soon_threadsafe(reader._deliver, data)
         for reader in stale:
             self.remove_reader(reader)
 

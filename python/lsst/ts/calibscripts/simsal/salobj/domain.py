@@ -73,7 +73,11 @@ class Domain:
     def done_task(self) -> asyncio.Future:
         """A future that is done when the domain is closed."""
         if self._done_task is None:
-            self._done_task = asyncio.get_event_loop_policy().get_event_loop().create_future()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = asyncio.get_event_loop_policy().get_event_loop()
+            self._done_task = loop.create_future()
             if not self.isopen:
                 self._done_task.set_result(None)
         return self._done_task
