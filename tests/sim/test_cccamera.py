@@ -133,12 +133,18 @@ async def test_names_roll_over_at_noon_tai(recorder) -> None:
             ]
 
 
-async def test_sequence_never_repeats_across_take_calls() -> None:
+async def test_sequence_never_repeats_across_take_calls(recorder) -> None:
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "CCCamera") as camera:
+            recorder.watch(camera, "startIntegration", "endReadout")
             for _ in range(2):
                 await take_one(camera, numImages=2)
                 await asyncio.wait_for(_until(lambda: not observatory.cccamera.busy), 5)
+            await recorder.wait_count("endReadout", 4)
+    # numImages=2: each image is read out before the next integrates.
+    assert recorder.labels() == ["startIntegration", "endReadout"] * 4
+    starts = recorder.data("startIntegration")
+    assert [(d.imageIndex, d.imagesInSequence) for d in starts] == [(1, 2), (2, 2)] * 2
     names = [image.obs_id for image in observatory.images]
     assert len(names) == 4 and len(set(names)) == 4
     assert [image.exposure_id for image in observatory.images] == sorted(

@@ -63,6 +63,15 @@ async def test_defaults_and_initial_states() -> None:
         async with salobj.Remote(domain, "CCHeaderService") as header:
             await salobj.set_summary_state(header, State.ENABLED, timeout=5)
             assert observatory.ccheaderservice.summary_state == State.ENABLED
+        async with salobj.Remote(domain, "OCPS", 2) as ocps:
+            # Going through STANDBY re-applies the configuration.
+            ocps.evt_configurationApplied.flush()
+            await salobj.set_summary_state(ocps, State.STANDBY, timeout=5)
+            with pytest.raises(salobj.AckError):
+                await ocps.cmd_abort_job.set_start(job_id="x", timeout=5)
+            await salobj.set_summary_state(ocps, State.ENABLED, timeout=5)
+            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
+            assert applied.configurations == "LSSTComCam"
     assert not observatory.cccamera.isopen
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from lsst.ts.calibscripts.sal import salobj
 from lsst.ts.calibscripts.sim import HeaderServiceFaults, ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import JobPhase, JobRequest, JobRunner
