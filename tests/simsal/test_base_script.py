@@ -429,3 +429,48 @@ async def test_final_state_delivered_before_done_task() -> None:
         assert not script.salinfo.isopen
         with pytest.raises(RuntimeError, match="No longer open"):
             await script.evt_state.write()
+
+
+async def test_amain_cleanup_failure_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    class FailingCleanup(StepScript):
+        def __init__(self, index: int) -> None:
+            super().__init__(index=index)
+            self.fail_cleanup = True
+
+    monkeypatch.setattr("sys.argv", ["failing_cleanup.py", "10"])
+
+    async def amain_exit_code() -> int:
+        try:
+            await FailingCleanup.amain()
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Script", 10)
+        await remote.start_task
+        task = asyncio.create_task(amain_exit_code())
+        await remote.evt_state.next(flush=False, timeout=STD_TIMEOUT)
+        await remote.cmd_configure.set_start(config="", timeout=STD_TIMEOUT)
+        await remote.cmd_setGroupId.set_start(groupId="g", timeout=STD_TIMEOUT)
+        await remote.cmd_run.start(timeout=STD_TIMEOUT)
+        assert await asyncio.wait_for(task, timeout=STD_TIMEOUT) == 1
+        final = remote.evt_state.get()
+        assert final.state == ScriptState.FAILED
+        assert final.reason == "failed in _exit: cleanup failed as asked"
+
+
+async def test_log_messages_from_threads_and_before_start() -> None:
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Script", 11)
+        await remote.start_task
+        script = StepScript(index=11)
+        script.log.warning("before start")
+        await script.start_task
+        messages = []
+        while len(messages) < 1 or messages[-1] != "before start":
+            messages.append((await remote.evt_logMessage.next(flush=False, timeout=STD_TIMEOUT)).message)
+        await asyncio.to_thread(script.log.warning, "from a thread")
+        message = await remote.evt_logMessage.next(flush=False, timeout=STD_TIMEOUT)
+        assert message.message == "from a thread"
+        await script.close()
