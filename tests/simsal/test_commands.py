@@ -323,3 +323,22 @@ async def test_allow_multiple_callbacks() -> None:
         assert [ack.ack for ack in acks] == [SalRetCode.CMD_COMPLETE] * 3
         assert max_running == 3
     await controller.close()
+
+
+async def test_timeout_after_in_progress_reports_last_ack(mini_csc_class: typing.Any) -> None:
+    csc = mini_csc_class(index=1, initial_state=salobj.State.ENABLED)
+    csc.in_progress_timeout = 0.1
+    await csc.start_task
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1)
+        await remote.start_task
+        assert remote.evt_summaryState.has_data
+        # 0.2 s + 0.1 s of extension is not enough for a 2 s command.
+        with pytest.raises(salobj.AckTimeoutError) as exc_info:
+            await remote.cmd_wait.set_start(duration=2, timeout=0.2)
+        assert exc_info.value.ackcmd.ack == SalRetCode.CMD_INPROGRESS
+        assert exc_info.value.ackcmd.result == "started"
+        # The command was forgotten on timeout.
+        with pytest.raises(RuntimeError, match="unknown or finished"):
+            await remote.cmd_wait.next_ackcmd(exc_info.value.ackcmd, timeout=0.1)
+    await csc.close()
