@@ -26,3 +26,18 @@ import os
 os.environ["CALIBSCRIPTS_SAL"] = "sim"
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "test_calibscripts")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_topic_subname() -> None:
+    """Give every test its own topic namespace, as upstream tests do.
+
+    Event history lives as long as the process for a given
+    ``LSST_TOPIC_SUBNAME`` (as Kafka keeps it), so without this a test
+    would see samples left by an earlier one.
+    """
+    from lsst.ts.calibscripts.sal import salobj
+
+    salobj.set_test_topic_subname(randomize=True)
