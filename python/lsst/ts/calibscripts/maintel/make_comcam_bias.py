@@ -556,8 +556,22 @@ class MakeComCamBias(salobj.BaseScript):
                 await asyncio.to_thread(self.summary.write, config.report_dir)
             except Exception as e:
                 self.log.warning(f"Could not write the report into {config.report_dir!r}: {e!r}")
+            else:
+                await self.draw_report_pictures()
         log = self.log.info if self.summary.outcome is Outcome.DONE else self.log.error
         log(self.summary.to_text())
+
+    async def draw_report_pictures(self) -> None:
+        """Draw the report pictures beside the YAML summary (best effort, in a thread)."""
+        from ..report import write_run_pictures
+
+        try:
+            drawn = await asyncio.to_thread(write_run_pictures, self.summary, log=self.log)
+        except Exception as e:
+            self.log.warning(f"Could not draw the report pictures: {e!r}")
+            return
+        if drawn.pictures:
+            self.log.info("Report pictures: " + ", ".join(str(p) for p in drawn.pictures.values()))
 
     async def cleanup(self) -> None:
         """Stop listening; on stop or failure abort unfinished OCPS jobs and report."""

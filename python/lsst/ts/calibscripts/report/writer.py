@@ -226,7 +226,7 @@ def write_report(
     det_stats : iterable of (exposure, detector, `dict`), optional
         ``verifyBiasDetStats`` contents, instead of reading them.
     log : `logging.Logger`, optional
-        Where to log problems.
+        Where to log problems (at INFO level: they are also returned).
     summary_name : `str` or `None`, optional
         File name of the YAML summary in ``report_dir``; `None`: write no
         YAML (the caller writes its own summary).
@@ -246,7 +246,7 @@ def write_report(
 
     def problem(text: str) -> None:
         report.problems.append(text)
-        log.warning("Run report: %s", text)
+        log.info("Run report: %s", text)
 
     bias_list = _as_list(bias_collections)
     verify_list = _as_list(verify_collections)
