@@ -226,3 +226,28 @@ def test_amp_corner_at_readout_corner() -> None:
     assert verify.amp_corner_mean(image, "C00") == pytest.approx(0.0)  # C0x: high x, high y
     image[-200:, -200:] = 3.0
     assert verify.amp_corner_mean(image, "C00") == pytest.approx(3.0)
+
+
+def test_verify_amp_zero_denominators_fail_instead_of_raising() -> None:
+    # A frame verified against itself: the residual is 0, so NOISE and CR_NOISE are 0.
+    zero = verify.verify_amp({"MEAN": 0.0, "NOISE": 0.0, "CR_NOISE": 0.0}, 8.0, 1.4, 0.0)
+    assert zero["CR_NOISE"] is False  # 0/0 is NaN: not <= 5 %
+    assert zero["MEAN"] is False  # |0| < 0 is False
+    assert zero["SUCCESS"] is False
+    assert all(type(v) is bool for v in zero.values())
+    # CR repair left no variance but the clipped noise is nominal: inf, fails.
+    flat = verify.verify_amp({"MEAN": 0.1, "NOISE": 8.0, "CR_NOISE": 0.0}, 8.0, 1.4, 0.0)
+    assert (flat["NOISE"], flat["CR_NOISE"], flat["SUCCESS"]) == (True, False, False)
+    # A zero nominal read noise: NOISE and READ_NOISE_CONSISTENT fail, no exception.
+    no_nominal = verify.verify_amp({"MEAN": 0.1, "NOISE": 8.0, "CR_NOISE": 8.0}, 0.0, 1.4, 5.0)
+    assert no_nominal["NOISE"] is False and no_nominal["READ_NOISE_CONSISTENT"] is False
+    # The whole detector path, on a residual that is exactly zero.
+    ny, nx = 2 * 40, 8 * 30
+    stats = verify.bias_detector_stats(
+        np.zeros((ny, nx)),
+        read_noise={name: 8.0 for name in AMP_NAMES},
+        gains={name: 1.4 for name in AMP_NAMES},
+        read_noise_adu={name: 0.0 for name in AMP_NAMES},
+    )
+    assert stats["SUCCESS"] is False
+    assert all(v["CR_NOISE"] is False for v in stats["VERIFY"]["AMP"].values())

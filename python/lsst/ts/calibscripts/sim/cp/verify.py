@@ -236,21 +236,27 @@ def verify_amp(
     Returns
     -------
     verify : `dict` [`str`, `bool`]
-        Verdicts, ``SUCCESS`` included.
+        Verdicts, ``SUCCESS`` included. A ratio with a zero denominator
+        (``CR_NOISE`` or ``read_noise`` 0) is infinite or NaN and its test is
+        False, as in cp_verify.
     """
-    mean, noise, cr_noise = stats["MEAN"], stats["NOISE"], stats["CR_NOISE"]
+    # numpy scalars, as cp_verify's statistics are: a zero divisor (e.g. a frame
+    # verified against itself has CR_NOISE 0) gives inf or NaN, so the test
+    # fails instead of raising ZeroDivisionError.
+    mean, noise, cr_noise = (np.float64(stats[key]) for key in ("MEAN", "NOISE", "CR_NOISE"))
+    nominal = np.float64(read_noise)
     verdict: dict[str, bool] = {}
     with np.errstate(all="ignore"):
         verdict["MEAN"] = bool(abs(mean) < noise)
-        verdict["NOISE"] = bool((noise - read_noise) / read_noise <= NOISE_TOLERANCE)
+        verdict["NOISE"] = bool((noise - nominal) / nominal <= NOISE_TOLERANCE)
         verdict["CR_NOISE"] = bool(abs(noise - cr_noise) / cr_noise <= NOISE_TOLERANCE)
     if "FORCE_FAILURE" in stats:
         verdict["PROCESSING"] = False
     verdict["SUCCESS"] = bool(all(verdict.values()))
-    overscan_noise = gain * read_noise_adu
+    overscan_noise = np.float64(gain) * np.float64(read_noise_adu)
     if overscan_noise:
         with np.errstate(all="ignore"):
-            ratio = (overscan_noise - read_noise) / read_noise
+            ratio = (overscan_noise - nominal) / nominal
         verdict["READ_NOISE_CONSISTENT"] = bool(np.isfinite(ratio) and not ratio > NOISE_TOLERANCE)
     return verdict
 
