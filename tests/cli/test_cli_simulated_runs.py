@@ -98,6 +98,19 @@ def test_simulated_run_done(tmp_path: pathlib.Path) -> None:
     assert summary["repo"] == str(repo)
     assert summary["outcome"] in ("done", "DONE")
     assert f"Run report in {reports}" in result.stdout
+    # The script drew the pictures beside its summary, from the simulated repository's files.
+    from lsst.ts.calibscripts import report
+    from PIL import Image
+
+    for kind, size in (
+        ("master_bias_mosaic", report.MOSAIC_SIZE),
+        ("verification_map", report.VERIFICATION_SIZE),
+        ("noise_vs_nominal", report.NOISE_SIZE),
+    ):
+        path = reports / f"{summary_path.stem}_{kind}.png"
+        with Image.open(path) as image:
+            assert image.size == size, path
+        assert path.name in result.stdout
 
 
 def test_simulated_job_failure(tmp_path: pathlib.Path) -> None:
