@@ -22,7 +22,7 @@
 """MakeComCamBias end to end: stopping in each stage ends STOPPED and aborts OCPS jobs."""
 
 import pytest
-from lsst.ts.calibscripts.sal import ScriptState
+from lsst.ts.calibscripts.sal import ScriptState, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
 
 SMALL = {"n_bias": 2, "detectors": [0, 1]}
@@ -139,6 +139,34 @@ async def test_job_timeout_fails_and_aborts(run_bias) -> None:
     assert "cp_bias failed" in run.reason and job_id in run.reason
     assert run.jobs[job_id].exit_code == 255
     assert run.report()["jobs"][0]["aborted"] is True
+
+
+async def test_job_aborted_by_someone_else_fails_the_run(run_bias) -> None:
+    """An operator aborts the script's job: the script sees exit_code 255 first and fails.
+
+    dm_OCPS then writes a second result (exit_code 1, phase aborted) from the job's
+    execute; the script keeps the first and does not abort the job again.
+    """
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.HANG]))
+
+    async def abort_from_outside(run) -> None:
+        await run_bias.wait_for(lambda: bool(run.script.jobs.active_jobs), what="the cp_bias job")
+        (job_id,) = run.script.jobs.active_jobs
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=10)
+
+    run = await run_bias(SMALL, options, runner="scripted", during=abort_from_outside)
+    assert run.state == ScriptState.FAILED
+    (execute,) = run.executes
+    job_id = execute.request.job_id
+    assert f"cp_bias failed: cp_bias job {job_id} was aborted (exit_code 255)" in run.reason
+    assert "bias_job_id" not in run.reason
+    assert run.jobs[job_id].results[0][0] == 255
+    (record,) = run.report()["jobs"]
+    assert record["exit_code"] == 255 and record["phase"] == "aborted"
+    assert not record["aborted"]  # the script did not send abort_job itself
+    assert run.script.jobs.active_jobs == {}
+    assert run.certifications() == []
 
 
 async def test_stop_during_certification_reports_what_was_certified(run_bias, monkeypatch) -> None:

@@ -129,31 +129,59 @@ async def test_failed_job_completes_command_with_exit_code_1() -> None:
             assert document["errorSummary"]["message"] == "cpBias crashed on detector 4"
 
 
-async def test_abort_job_gives_exit_code_255() -> None:
+async def test_abort_job_gives_exit_code_255_then_1_then_complete(recorder) -> None:
+    """As dm_OCPS: abort_job writes exit_code 255; the aborted execute's poll loop
+    then writes exit_code 1 (phase aborted) and the execute command completes."""
     faults = OcpsFaults(job_outcomes=["hang"])
-    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            recorder.watch(ocps, "job_result")
             ack = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
             job_id = json.loads(ack.result)["job_id"]
             # A hung job: no job_result and the command stays in progress.
             with pytest.raises(asyncio.TimeoutError):
-                await ocps.evt_job_result.next(flush=False, timeout=0.1)
+                await recorder.wait_count("job_result", 1, timeout=0.1)
             with pytest.raises(salobj.AckError) as info:
                 await ocps.cmd_abort_job.set_start(job_id="0" * 32, timeout=5)
             assert info.value.ackcmd.ack == SalRetCode.CMD_FAILED
             assert "Unknown job_id" in info.value.ackcmd.result
+
+            async def final_ack() -> object:
+                final = await ocps.cmd_execute.next_ackcmd(ack, timeout=5)
+                recorder.add("execute complete", final)
+                return final
+
             # Wait for execute's final ack before aborting (salobj forgets a command
             # whose final ack arrived before anyone waited for it).
-            final_task = asyncio.create_task(ocps.cmd_execute.next_ackcmd(ack, timeout=5))
+            final_task = asyncio.create_task(final_ack())
             await asyncio.sleep(0)
-            await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)
-            result = await ocps.evt_job_result.next(flush=False, timeout=1)
-            assert (result.job_id, result.exit_code) == (job_id, 255)
-            assert json.loads(result.result)["phase"] == "aborted"
+            abort_ack = await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)
+            recorder.add("abort_job complete", abort_ack)
+            assert abort_ack.ack == SalRetCode.CMD_COMPLETE
             final = await final_task
             assert final.ack == SalRetCode.CMD_COMPLETE
+            await recorder.wait_count("job_result", 2)
+            # 255 first, then 1, then CMD_COMPLETE; abort_job itself ends after its own 255 result.
+            assert recorder.labels("job_result", "execute complete") == [
+                "job_result",
+                "job_result",
+                "execute complete",
+            ]
+            assert recorder.labels().index("abort_job complete") > 0
+            aborted, polled = recorder.data("job_result")
+            assert (aborted.job_id, aborted.exit_code) == (job_id, 255)
+            assert (polled.job_id, polled.exit_code) == (job_id, 1)
+            for data in (aborted, polled):
+                assert json.loads(data.result)["jobId"] == job_id
+                assert json.loads(data.result)["phase"] == "aborted"
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)  # no longer running
+            # No third result.
+            with pytest.raises(asyncio.TimeoutError):
+                await recorder.wait_count("job_result", 3, timeout=0.1)
+    job = observatory.ocps.jobs[job_id]
+    assert (job.exit_code, job.phase) == (255, "aborted")
+    assert [code for code, _ in job.results] == [255, 1]
 
 
 async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:

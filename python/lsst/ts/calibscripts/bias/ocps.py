@@ -48,7 +48,10 @@ pipeline job at a time per call (several calls may run concurrently):
 4. The job is judged by ``exit_code`` (0 completed, 1 failed, 255 aborted),
    not by the result JSON's ``phase`` (dm_OCPS fills ``result`` from the
    submission response, whose phase is often still ``pending``).
-   ``phase`` and ``errorSummary.message`` are reported.
+   ``phase`` and ``errorSummary.message`` are reported. An aborted job gets
+   two results from dm_OCPS: ``exit_code`` 255 from ``abort_job``, then
+   ``exit_code`` 1 (phase ``aborted``) from its own ``execute``; the first
+   result of a job is the one kept, and either one says "aborted".
 
 Public API
 ----------
@@ -156,7 +159,8 @@ class JobResult:
 
     @property
     def aborted(self) -> bool:
-        return self.exit_code == EXIT_ABORTED
+        """True for ``abort_job``'s result (255) or ``execute``'s after an abort (phase aborted)."""
+        return self.exit_code == EXIT_ABORTED or (not self.succeeded and self.phase == "aborted")
 
     @property
     def output_collection(self) -> str:
@@ -171,7 +175,7 @@ class JobResult:
         if self.succeeded:
             state = "completed"
         elif self.aborted:
-            state = "was aborted (exit_code 255)"
+            state = f"was aborted (exit_code {self.exit_code})"
         else:
             state = f"failed (exit_code {self.exit_code})"
         text = f"{self.name} job {self.job_id} {state}"
@@ -318,6 +322,16 @@ class OcpsJobClient:
             self.log.warning("job_result for job_id=%s carries jobId=%s in its result JSON", job_id, json_id)
         if not job_id:
             self.log.warning("job_result with no job id ignored: %s", getattr(data, "result", ""))
+            return
+        first = self._results.get(job_id)
+        if first is not None:
+            # dm_OCPS reports an aborted job twice (255 from abort_job, then 1 from execute).
+            self.log.debug(
+                "Later job_result for job %s (exit_code %s) ignored; kept exit_code %s",
+                job_id,
+                getattr(data, "exit_code", None),
+                getattr(first, "exit_code", None),
+            )
             return
         self._results[job_id] = data
         waiter = self._result_waiters.get(job_id)

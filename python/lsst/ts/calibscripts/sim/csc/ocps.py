@@ -44,6 +44,10 @@ EXIT_FAILED = 1
 EXIT_ABORTED = 255
 EXECUTE_TIMEOUT = 600.0
 """``timeout`` of the in-progress ack of ``execute`` (as dm_OCPS)."""
+POLL_INTERVAL = 1.0
+"""Simulated seconds between two status polls of a job by ``execute``: an
+aborted job is noticed by its ``execute`` at most this long after
+``abort_job``."""
 
 KNOWN_CONFIGURATIONS = ("LATISS", "LSSTComCam", "LSSTCam")
 
@@ -97,11 +101,17 @@ class JobRecord:
     phase : `str`
         UWS phase: ``executing``, then ``completed``, ``error`` or ``aborted``.
     exit_code : `int` or `None`
-        The ``job_result.exit_code`` (None while running).
+        The exit code that ended the job: that of its first ``job_result``
+        (255 for an aborted job; None while running).
     result : `str`
-        The ``job_result.result`` JSON (empty while running).
+        The ``result`` JSON of that first ``job_result`` (empty while running).
     outcome : `JobOutcome` or `None`
         What the runner reported.
+    results : `list` [`tuple` [`int`, `str`]]
+        Every ``job_result`` written for the job, in order, as
+        (exit_code, result): one for a job that ended by itself; for an
+        aborted job (255, ...) from ``abort_job`` and then (1, ...) from its
+        ``execute``.
     """
 
     request: JobRequest
@@ -112,6 +122,7 @@ class JobRecord:
     exit_code: int | None = None
     result: str = ""
     outcome: JobOutcome | None = None
+    results: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     task: asyncio.Task | None = dataclasses.field(default=None, repr=False)
     finished: asyncio.Future | None = dataclasses.field(default=None, repr=False)
 
@@ -161,10 +172,12 @@ class OCPSCsc(SimCsc):
     ``result='{"job_id": "<32 hex>"}'``, runs the job through the job runner
     and writes ``job_result(job_id, exit_code, result)`` (0 completed,
     1 error) before the final ``CMD_COMPLETE``. Jobs run concurrently.
-    ``abort_job(job_id)`` cancels a running job, which then ends with
-    ``job_result(exit_code=255)`` (unknown or finished job: ``CMD_FAILED``).
-    dm_OCPS would additionally write an ``exit_code=1`` result from the
-    aborted job's ``execute``; this mock writes only the 255 one.
+    ``abort_job(job_id)`` stops a running job (the UWS ``DELETE``), writes
+    ``job_result(exit_code=255)`` and completes (unknown or finished job:
+    ``CMD_FAILED``). As in dm_OCPS, the aborted job's own ``execute`` then
+    notices at its next status poll (`POLL_INTERVAL`) that the phase is
+    ``aborted``, writes a second ``job_result(exit_code=1)`` whose ``result``
+    has phase ``aborted``, and ends ``CMD_COMPLETE``.
 
     Parameters
     ----------
@@ -309,8 +322,23 @@ class OCPSCsc(SimCsc):
             script, job.request, default_duration=10.0, time_scale=self.timing.time_scale
         )
 
+    async def _write_job_result(self, job: JobRecord, exit_code: int, result: str) -> None:
+        """Write one ``job_result`` of ``job`` and record it."""
+        if job.exit_code is None:
+            job.exit_code = exit_code
+            job.result = result
+        job.results.append((exit_code, result))
+        await self.evt_job_result.set_write(
+            job_id=job.request.job_id, exit_code=exit_code, result=result, force_output=True
+        )
+
     async def _supervise(self, job: JobRecord) -> None:
-        """Wait for the job and write its ``job_result``; then release execute."""
+        """The poll loop of ``execute``: write the job's ``job_result`` when it ends.
+
+        Then release ``execute`` (``CMD_COMPLETE``). A job stopped by
+        ``abort_job`` (which already wrote the exit_code 255 result) is seen
+        at the next poll, in phase ``aborted``, and reported with exit_code 1.
+        """
         assert job.task is not None and job.finished is not None
         try:
             try:
@@ -318,9 +346,14 @@ class OCPSCsc(SimCsc):
             except asyncio.CancelledError:
                 if not job.task.cancelled():
                     raise
+                await self.timing.sleep(POLL_INTERVAL)
                 job.phase = "aborted"
-                exit_code = EXIT_ABORTED
-                message = "Job aborted"
+                if job.end_time is None:
+                    job.end_time = _iso_now()
+                await self._write_job_result(
+                    job, EXIT_FAILED, json.dumps(job.uws_document(error_message="Job aborted"))
+                )
+                return
             except Exception as e:
                 self.log.exception(f"Job runner failed on job {job.request.job_id}")
                 outcome = JobOutcome(phase=JobPhase.ERROR, error_message=f"Job runner failed: {e!r}")
@@ -335,26 +368,31 @@ class OCPSCsc(SimCsc):
                 exit_code = EXIT_COMPLETED if completed else EXIT_FAILED
                 message = outcome.error_message
             job.end_time = _iso_now()
-            job.exit_code = exit_code
-            job.result = json.dumps(job.uws_document(error_message=message))
-            await self.evt_job_result.set_write(
-                job_id=job.request.job_id, exit_code=exit_code, result=job.result, force_output=True
-            )
+            await self._write_job_result(job, exit_code, json.dumps(job.uws_document(error_message=message)))
         finally:
             if not job.finished.done():
                 job.finished.set_result(None)
 
     async def do_abort_job(self, data: salobj.type_hints.BaseMsgType) -> None:
-        """Abort a running job; its ``job_result`` has exit_code 255."""
+        """Abort a running job: write its ``job_result`` with exit_code 255.
+
+        The command ends without waiting for the job's ``execute``, which
+        reports the job again (exit_code 1, phase ``aborted``) at its next
+        poll.
+        """
         self.assert_enabled("abort_job")
         job = self.jobs.get(data.job_id)
         if job is None:
             raise salobj.ExpectedError(f"Unknown job_id {data.job_id!r}")
-        if job.task is None or job.task.done():
+        if job.task is None or job.task.done() or job.exit_code is not None:
             raise salobj.ExpectedError(f"Job {data.job_id} is not running (phase {job.phase})")
+        # The UWS DELETE: the back end stops the job and answers with its document.
+        job.phase = "aborted"
+        job.end_time = _iso_now()
+        await self._write_job_result(
+            job, EXIT_ABORTED, json.dumps(job.uws_document(error_message="Job aborted"))
+        )
         job.task.cancel()
-        assert job.finished is not None
-        await asyncio.shield(job.finished)
 
     async def close_tasks(self) -> None:
         for job in self.jobs.values():
