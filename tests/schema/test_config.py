@@ -172,6 +172,7 @@ def test_parse_tai_date_rejects(text: str) -> None:
         (dict(n_bias=1), "n_verify_bias", "compares the bias with itself"),
         (dict(exposure_ids=[2026112500001]), "n_verify_bias", "compares the bias with itself"),
         (dict(oods_timeout=0), "oods_timeout", "> 0"),
+        (dict(frame_timeout=0), "frame_timeout", "> 0"),
         (dict(nBias=3), "nBias", "unknown option"),
     ],
 )
@@ -226,3 +227,13 @@ def test_day_obs_validity_range() -> None:
     )
     with pytest.raises(ValueError, match="no exposure id"):
         day_obs_validity_range([])
+
+
+def test_frame_timeout_default_and_value() -> None:
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    prop = load_schema()["properties"]["frame_timeout"]
+    assert prop["default"] == BiasConfig.frame_timeout == 240
+    assert "endReadout" in prop["description"]
+    assert make_config(base(frame_timeout=12)).frame_timeout == 12.0
+    assert isinstance(make_config(base(frame_timeout=12)).frame_timeout, float)

@@ -64,6 +64,7 @@ plausible = {
     "do_verify": st.booleans(),
     "do_certify": st.booleans(),
     "oods_timeout": st.floats(-1, 200),
+    "frame_timeout": st.floats(-1, 300),
     "job_timeout": st.one_of(st.floats(-1, 200), st.just(0)),
 }
 option_values = st.one_of(

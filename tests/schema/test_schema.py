@@ -128,6 +128,8 @@ def test_detector_forms_accepted_by_schema(schema: dict, detectors: object) -> N
         {"input_collections_bias": ""},
         {"exposure_ids": [12]},
         {"oods_timeout": 0},
+        {"frame_timeout": 0},
+        {"frame_timeout": -5},
         {"calib_collection": ""},
     ],
 )

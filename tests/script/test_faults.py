@@ -72,6 +72,81 @@ async def test_take_images_fails_on_frame_3(run_bias) -> None:
     assert_nothing_certified(run)
 
 
+def assert_failed_taking(run, n_taken: int) -> list[int]:
+    """FAILED in take_biases with ``n_taken`` frames taken; nothing run, nothing certified."""
+    assert run.state == ScriptState.FAILED, run.reason
+    taken = [image.exposure_id for image in run.observatory.images][:n_taken]
+    assert run.reason.startswith("Error in run: take_biases failed: "), run.reason
+    assert f"exposure ids taken before it: {taken}" in run.reason
+    report = run.report()
+    assert report["exposures_taken"] == taken
+    assert report["failed_stage"] == "take_biases"
+    assert run.executes == []
+    assert_nothing_certified(run)
+    return taken
+
+
+async def test_dropped_end_readout_fails_within_frame_timeout(run_bias) -> None:
+    """No endReadout for frame 2: ComCam would wait forever before frame 3; the guard fails it."""
+    options = ObservatoryOptions(camera=CameraFaults(drop_end_readout_frames={2}))
+    run = await run_bias({**SMALL, "n_bias": 3, "frame_timeout": 0.5}, options, runner="scripted")
+    taken = assert_failed_taking(run, 2)
+    names = [image.obs_id for image in run.observatory.images]
+    assert "bias 3 of 4 not taken within frame_timeout=0.5 s" in run.reason
+    assert "probable cause: no endReadout / camera not ready; check CCCamera" in run.reason
+    assert f"no endReadout for {names[1]}" in run.reason
+    assert len(taken) == 2
+
+
+async def test_take_images_never_acknowledged(run_bias) -> None:
+    """takeImages is never acknowledged: ComCam's own AckTimeoutError ends the run."""
+    options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=2))
+
+    async def shorten_comcam_timeouts(run) -> None:
+        # As tests/observatory_control does: ComCam's takeImages timeout is
+        # read_out_time + long_long_timeout.
+        run.script.comcam.long_timeout = 1.0
+        run.script.comcam.long_long_timeout = 0.3
+
+    run = await run_bias(
+        {**SMALL, "frame_timeout": 60}, options, runner="scripted", during=shorten_comcam_timeouts
+    )
+    assert_failed_taking(run, 1)
+    assert "bias 2 of 3 failed: CCCamera takeImages command not acknowledged in time" in run.reason
+    assert "frame_timeout" not in run.reason
+
+
+async def test_take_images_never_acknowledged_caught_by_frame_timeout(run_bias) -> None:
+    options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=2))
+    run = await run_bias({**SMALL, "frame_timeout": 0.5}, options, runner="scripted")
+    assert_failed_taking(run, 1)
+    assert "bias 2 of 3 not taken within frame_timeout=0.5 s" in run.reason
+
+
+async def test_dropped_start_integration(run_bias) -> None:
+    """No startIntegration for frame 2: take_bias never learns its exposure id."""
+    options = ObservatoryOptions(camera=CameraFaults(drop_start_integration_frames={2}))
+    run = await run_bias({**SMALL, "frame_timeout": 0.5}, options, runner="scripted")
+    assert_failed_taking(run, 1)
+    names = [image.obs_id for image in run.observatory.images]
+    assert "bias 2 of 3 not taken within frame_timeout=0.5 s" in run.reason
+    assert f"no startIntegration for {names[1]}" in run.reason
+
+
+async def test_camera_fault_mid_sequence(run_bias) -> None:
+    options = ObservatoryOptions(camera=CameraFaults(fault_on_frame=2, fault_code=42))
+    run = await run_bias({**SMALL, "frame_timeout": 5}, options, runner="scripted")
+    (taken,) = assert_failed_taking(run, 1)
+    # The camera faulted after startIntegration of the next sequence number: that
+    # image was never finished, so its id is not among those taken.
+    assert len(run.observatory.images) == 1
+    assert "bias 2 of 3 failed: CCCamera takeImages command failed (CMD_FAILED)" in run.reason
+    assert (
+        f"CCCamera is in FAULT (errorCode 42: Simulated camera fault while taking CC_O_{str(taken)[:8]}_"
+        in (run.reason)
+    )
+
+
 async def test_oods_status_failure(run_bias) -> None:
     options = ObservatoryOptions(oods=OodsFaults(status_codes={(3, 1): 1}))
     run = await run_bias(SMALL, options, runner="scripted")

@@ -136,6 +136,7 @@ class BiasConfig:
     certify_calib_begin_date: str | None = None
     certify_calib_end_date: str | None = None
     max_counter_archiver_check: int = 1000
+    frame_timeout: float = 240.0
     oods_timeout: float = 120.0
     reason: str = ""
     program: str = ""
@@ -452,7 +453,7 @@ def make_config(config: typing.Any) -> BiasConfig:
     for name in ("reason", "program", "note", "report_dir"):
         if name in raw:
             values[name] = str(raw[name]).strip()
-    for name in ("job_timeout", "oods_timeout"):
+    for name in ("job_timeout", "frame_timeout", "oods_timeout"):
         if name in raw:
             values[name] = float(raw[name])
             if not values[name] > 0:

@@ -27,7 +27,9 @@ The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stag
    OCPS:2 is configured for LSSTComCam; otherwise fail before any exposure.
 2. ``take_biases``: subscribe to ``CCOODS.imageInOODS``, then take
    ``n_discard_bias + n_bias + n_verify_bias`` frames with ``ComCam.take_bias``
-   tagged with the script's group id, reason, program and note.
+   tagged with the script's group id, reason, program and note, one at a
+   time, each within ``frame_timeout`` (``take_bias`` itself can wait forever
+   for an ``endReadout`` that never comes).
 3. ``wait_ingest``: wait until every (exposure, detector) is ingested with
    statusCode 0, within one deadline.
 4. ``cp_bias``: run cpBias on the combined frames through OCPS:2.
@@ -94,6 +96,10 @@ def tai_isot() -> str:
 
 class VerificationFailed(salobj.ExpectedError):
     """The master bias failed verification and was not certified."""
+
+
+class FrameNotTaken(salobj.ExpectedError):
+    """A bias frame failed or was not taken within ``frame_timeout``."""
 
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (
@@ -301,20 +307,82 @@ class MakeComCamBias(salobj.BaseScript):
         )
         self.ingest_tracker.install(self.comcam.rem.ccoods.evt_imageInOODS)
         n_frames = config.n_frames_to_take
-        for frame in range(n_frames):
-            (exposure_id,) = await self.comcam.take_bias(
+        for frame in range(1, n_frames + 1):
+            exposure_id = await self.take_one_bias(frame, n_frames)
+            self.summary.exposures_taken.append(exposure_id)
+            if frame > config.n_discard_bias:
+                self.ingest_tracker.expect([exposure_id], config.detectors)
+            self.log.debug(f"Bias {frame}/{n_frames}: exposure {exposure_id}")
+        self.use_exposures(self.summary.exposures_taken, n_discard=config.n_discard_bias)
+        self.log.info(f"Took {n_frames} biases: {self.summary.exposures_taken}")
+
+    async def take_one_bias(self, frame: int, n_frames: int) -> int:
+        """Take bias ``frame`` (1-based) of ``n_frames`` within ``frame_timeout``.
+
+        Raises
+        ------
+        FrameNotTaken
+            ``take_bias`` failed (the reason keeps its cause) or did not
+            return in time; either names the frame, the camera's state if it
+            is in FAULT, and the exposures already taken.
+        """
+        config = self.require_config()
+        taking = asyncio.ensure_future(
+            self.comcam.take_bias(
                 1,
                 group_id=self.group_id,
                 reason=config.reason or None,
                 program=config.program or None,
                 note=config.note or None,
             )
-            self.summary.exposures_taken.append(int(exposure_id))
-            if frame >= config.n_discard_bias:
-                self.ingest_tracker.expect([int(exposure_id)], config.detectors)
-            self.log.debug(f"Bias {frame + 1}/{n_frames}: exposure {exposure_id}")
-        self.use_exposures(self.summary.exposures_taken, n_discard=config.n_discard_bias)
-        self.log.info(f"Took {n_frames} biases: {self.summary.exposures_taken}")
+        )
+        try:
+            await asyncio.wait({taking}, timeout=config.frame_timeout)
+        finally:
+            if not taking.done():
+                taking.cancel()
+        taken = f"; exposure ids taken before it: {self.summary.exposures_taken}"
+        if not taking.done() or taking.cancelled():
+            with contextlib.suppress(asyncio.CancelledError):
+                await taking
+            raise FrameNotTaken(
+                f"bias {frame} of {n_frames} not taken within frame_timeout={config.frame_timeout:g} s; "
+                f"probable cause: no endReadout / camera not ready; check CCCamera "
+                f"({self.camera_diagnosis()}){taken}"
+            )
+        try:
+            (exposure_id,) = taking.result()
+        except (salobj.AckError, RuntimeError) as e:
+            command = "CCCamera takeImages " if isinstance(e, salobj.AckError) else ""
+            fault = self.camera_diagnosis() if self.camera_in_fault() else ""
+            raise FrameNotTaken(
+                f"bias {frame} of {n_frames} failed: {command}{describe_error(e)}"
+                + (f"; {fault}" if fault else "")
+                + taken
+            ) from e
+        return int(exposure_id)
+
+    def camera_in_fault(self) -> bool:
+        """True if the last CCCamera summaryState seen is FAULT."""
+        state = self.comcam.rem.cccamera.evt_summaryState.get()
+        return state is not None and state.summaryState == sal.State.FAULT
+
+    def camera_diagnosis(self) -> str:
+        """What the CCCamera events seen so far say about a frame that did not end."""
+        camera = self.comcam.rem.cccamera
+        if self.camera_in_fault():
+            error = camera.evt_errorCode.get() if hasattr(camera, "evt_errorCode") else None
+            detail = f" (errorCode {error.errorCode}: {error.errorReport})" if error is not None else ""
+            return f"CCCamera is in FAULT{detail}"
+        start = camera.evt_startIntegration.get()
+        end = camera.evt_endReadout.get()
+        started = start.imageName if start is not None else ""
+        read = end.imageName if end is not None else ""
+        if started and started != read and started > read:
+            return f"no endReadout for {started}; last endReadout {read or 'none'}"
+        if read and started != read:
+            return f"no startIntegration for {read}; last startIntegration {started or 'none'}"
+        return f"last image started and read out: {started or 'none'}"
 
     def use_exposures(self, exposure_ids: list[int], n_discard: int) -> None:
         """Split exposures into discarded, combined and verification frames."""
