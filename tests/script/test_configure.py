@@ -50,6 +50,7 @@ class TestMakeComCamBiasConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTe
             assert config.detectors == tuple(range(9))
             assert config.repo == "/repo/LSSTComCam"
             assert config.oods_timeout == 120 and config.max_counter_archiver_check == 1000
+            assert config.frame_timeout == 240
             metadata = self.script.evt_metadata.data
             assert metadata.instrument == "LSSTComCam"
             assert metadata.nimages == 21
@@ -71,6 +72,7 @@ class TestMakeComCamBiasConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTe
                 certify_calib_end_date="2026-11-26",
                 max_counter_archiver_check=50,
                 oods_timeout=60,
+                frame_timeout=30,
             )
             config = self.script.bias_config
             assert config.n_bias == 2
@@ -81,6 +83,7 @@ class TestMakeComCamBiasConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTe
             assert config.repo == "/repo/main" and config.n_processes == 4
             assert config.certify_calib_begin_date == "2026-11-25T00:00:00.000"
             assert config.max_counter_archiver_check == 50 and config.oods_timeout == 60
+            assert config.frame_timeout == 30
             assert self.script.evt_metadata.data.nimages == 3
 
     async def test_configure_resume_takes_no_image(self) -> None:
