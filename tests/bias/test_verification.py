@@ -190,3 +190,40 @@ def test_bad_arguments() -> None:
         judge_verify_stats({}, n_detectors=9, threshold=0)
     with pytest.raises(ValueError):
         judge_verify_stats([1, 2], n_detectors=9)  # type: ignore[arg-type]
+
+
+def detector_section(text: str) -> dict[str, str]:
+    """The lines of the "Failures per detector:" section, by detector."""
+    lines = text.splitlines()
+    start = lines.index("Failures per detector:") + 1
+    section: dict[str, str] = {}
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        det, _, rest = line.strip().partition(": ")
+        section[det] = rest
+    return section
+
+
+@pytest.mark.parametrize("max_amps", [20, 5, 0])
+def test_every_failing_amp_appears_under_its_detector(max_amps: int) -> None:
+    # 3 detectors fail NOISE on every amp (48 amps, more than the per-amp cap) and
+    # one more detector fails MEAN on two amps; a detector-level failure too.
+    failures = noisy([0, 4, 8]) + ["R22_S12 C03 MEAN", "R22_S12 C14 MEAN", "R22_S21 SCATTER"]
+    stats = make_stats({i: failures for i in range(3)}, 3)
+    verdict = judge_verify_stats(stats, n_detectors=9)
+    assert verdict.outcome is VerdictOutcome.FAILED
+    text = verdict.summary(max_amps=max_amps)
+    section = detector_section(text)
+    assert set(section) == {"R22_S00", "R22_S11", "R22_S22", "R22_S12", "R22_S21"}
+    for failure in (parse_failure(f) for f in failures):
+        line = section[failure.detector]
+        assert f"{failure.test}=" in line
+        if failure.amp is not None:
+            assert failure.amp in line.split("failing amp(s): ")[1].split(), (failure, line)
+    assert section["R22_S12"] == "MEAN=6; 2 failing amp(s): C03 C14"
+    assert section["R22_S21"] == "SCATTER=3"
+    assert verdict.failing_amps_by_detector()["R22_S22"] == sorted(AMPS)
+    assert verdict.to_dict()["failing_amps_per_detector"]["R22_S12"] == ["C03", "C14"]
+    # The per-amp details are capped; the per-detector section is not.
+    assert f"... and {48 + 2 - max_amps} more amplifier(s)" in text

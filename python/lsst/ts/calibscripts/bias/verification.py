@@ -199,6 +199,15 @@ class Verdict:
                 result.setdefault(failure.detector, collections.Counter())[failure.test] += 1
         return {det: dict(sorted(counts.items())) for det, counts in sorted(result.items())}
 
+    def failing_amps_by_detector(self) -> dict[str, list[str]]:
+        """``{detector: [amp, ...]}``: every amplifier with a failed test, under its detector."""
+        result: dict[str, set[str]] = {}
+        for exposure in self.exposures:
+            for failure in exposure.failures:
+                if failure.amp is not None:
+                    result.setdefault(failure.detector, set()).add(failure.amp)
+        return {det: sorted(amps) for det, amps in sorted(result.items())}
+
     def failures_by_amp(self) -> dict[str, dict[str, int]]:
         """``{"<detector> <amp>": {test: count}}`` over all exposures (amp-level view)."""
         result: dict[str, collections.Counter[str]] = {}
@@ -246,11 +255,18 @@ class Verdict:
             elif exposure.failures:
                 counts_text = ", ".join(f"{k}={v}" for k, v in sorted(exposure.counts.items()))
                 lines.append(f"  exposure {exposure.exposure_id}: passed with failures ({counts_text})")
+        # Every failing amplifier is named under its detector here, whatever
+        # the cap on the per-amplifier details below.
         by_detector = self.failures_by_detector()
+        amps_by_detector = self.failing_amps_by_detector()
         if by_detector:
             lines.append("Failures per detector:")
             for det, det_counts in by_detector.items():
-                lines.append(f"  {det}: " + ", ".join(f"{k}={v}" for k, v in det_counts.items()))
+                text = f"  {det}: " + ", ".join(f"{k}={v}" for k, v in det_counts.items())
+                amps = amps_by_detector.get(det, [])
+                if amps:
+                    text += f"; {len(amps)} failing amp(s): " + " ".join(amps)
+                lines.append(text)
         by_amp = self.failures_by_amp()
         if by_amp:
             lines.append("Failures per amplifier:")
@@ -276,6 +292,7 @@ class Verdict:
             "failures_per_test": self.counts_by_test(),
             "failures_per_detector": self.failures_by_detector(),
             "failures_per_amp": self.failures_by_amp(),
+            "failing_amps_per_detector": self.failing_amps_by_detector(),
             "headline": self.headline(),
         }
 
