@@ -23,6 +23,8 @@
 
 import io
 import logging
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -54,15 +56,17 @@ def test_schema_option(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_schema_from_bin_script() -> None:
-    """The bin/ wrapper and the module entry point print the same schema."""
+    """The bin/ wrapper prints the same schema as the entry point."""
+    wrapper = pathlib.Path(__file__).resolve().parents[2] / "bin" / "run_make_comcam_bias.py"
+    assert os.access(wrapper, os.X_OK)
     result = subprocess.run(
-        [sys.executable, "-m", "lsst.ts.calibscripts.cli.run_make_comcam_bias", "--schema"],
+        [sys.executable, str(wrapper), "--schema"],
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     )
-    assert yaml.safe_load(result.stdout)["properties"].keys() == load_schema()["properties"].keys()
+    assert yaml.safe_load(result.stdout) == load_schema()
 
 
 @pytest.mark.parametrize(
