@@ -270,3 +270,35 @@ async def test_wrong_instrument_configuration() -> None:
             assert applied.configurations == "LATISS"
             await submit(ocps)
     assert observatory.ocps.executes[0].request.default_input == "LATISS/raw/all"
+
+
+async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> None:
+    """The script's OCPS client sees 255 (aborted) and keeps it when exit_code 1 follows."""
+    from lsst.ts.calibscripts.bias import ocps as ocps_client
+
+    faults = OcpsFaults(job_outcomes=["hang"])
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as operator:
+            client = ocps_client.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5)
+            try:
+                await client.start()
+                recorder.watch(operator, "job_result")
+                job_id, ack = await client.submit("cp_bias", PIPELINE, "", QUERY)
+                waiting = asyncio.create_task(client.wait_job("cp_bias", job_id, ack))
+                await asyncio.sleep(0)
+                # Someone else (an operator) aborts the job.
+                await operator.cmd_abort_job.set_start(job_id=job_id, timeout=5)
+                result = await asyncio.wait_for(waiting, 10)
+                assert (result.exit_code, result.aborted, result.phase) == (255, True, "aborted")
+                assert "was aborted (exit_code 255)" in result.describe()
+                # dm_OCPS's second result (exit_code 1, phase aborted) arrives later ...
+                await recorder.wait_count("job_result", 2)
+                assert [d.exit_code for d in recorder.data("job_result")] == [255, 1]
+                # ... and does not replace the first: waiting again gives 255.
+                again = await client.wait_job("cp_bias", job_id, ack, timeout=2)
+                assert again.exit_code == 255 and again.aborted
+                assert client.active_jobs == {} and await client.abort_unfinished() == []
+            finally:
+                client.close()
+                await client.remote.close()
+    assert [code for code, _ in observatory.ocps.jobs[job_id].results] == [255, 1]
