@@ -60,7 +60,8 @@ It keeps the meaning of upstream's ``number_verification_tests_threshold_bias``
   verification.
 
 The `Verdict` also lists per-detector and per-amp failures so the operator
-sees where the problem is, whatever the outcome.
+sees where the problem is, whatever the outcome; its summary names every
+failing amplifier under its detector (the per-amplifier details are capped).
 
 Public API
 ----------
