@@ -98,7 +98,13 @@ def test_done_report_round_trips_through_yaml(tmp_path: os.PathLike) -> None:
     )
     summary.mark_done(Stage.CERTIFY)
     summary.finish(Outcome.DONE, finished="2026-11-25T12:10:00.000")
-    path = summary.write(os.path.join(tmp_path, "reports"))
+    old_umask = os.umask(0o022)
+    try:
+        path = summary.write(os.path.join(tmp_path, "reports"))
+    finally:
+        os.umask(old_umask)
+    # Readable by other operators, not private like a temporary file.
+    assert os.stat(path).st_mode & 0o777 == 0o644
     assert os.path.basename(path) == "MakeComCamBias_20261125T120000_3.yaml"
     assert summary.report_path == path
     with open(path) as stream:

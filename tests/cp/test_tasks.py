@@ -60,6 +60,7 @@ def test_isr_task_output_is_exposure_like() -> None:
     assert out[1].data.shape == (400, 408)
     header = out[0].header
     assert header["LSST ISR UNITS"] == "electron"
+    assert header["BUNIT"] == "electron"
     assert header["LSST ISR GAIN C10"] == pytest.approx(1.3517)
     assert header["LSST ISR READNOISE C10"] == pytest.approx(8.7)
     assert header["LSST ISR OVERSCAN RESIDUAL SERIAL STDEV C10"] * 1.3517 == pytest.approx(8.7, rel=0.1)
@@ -81,6 +82,7 @@ def test_master_file_convention(tmp_path) -> None:
         assert header["DATE-END"].startswith("2026-11-25T22:00:32.3")
         assert header["MJD-BEG"] < header["MJD-END"]
         assert header["LSST ISR UNITS"] == "electron"
+        assert header["BUNIT"] == "electron"
         assert header["LSST CALIB BIAS C10 BADPIX-NUM"] == 0
         low, mid, high = (header[f"LSST CALIB BIAS C07 DISTRIBUTION {p}-PCT"] for p in (0, 50, 100))
         assert low < mid < high

@@ -278,6 +278,10 @@ class RunSummary:
         try:
             with os.fdopen(fd, "w") as stream:
                 stream.write(text)
+            # mkstemp makes the file private; a report is for every operator.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

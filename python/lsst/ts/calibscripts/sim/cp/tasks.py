@@ -158,6 +158,7 @@ def _bias_isr(
     )
     metadata = _copy_raw_header(raw)
     metadata["LSST ISR UNITS"] = "electron"
+    metadata["BUNIT"] = "electron"
     for name in AMP_NAMES:
         metadata[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {name}"] = float(result.read_noise_adu[name])
         metadata[f"LSST ISR GAIN {name}"] = float(result.gains[name])
@@ -371,6 +372,7 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
                 bad_amps[name].sum()
             )
         metadata["LSST ISR UNITS"] = "electron"
+        metadata["BUNIT"] = "electron"
         return metadata
 
 
