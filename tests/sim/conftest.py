@@ -83,11 +83,3 @@ class Recorder:
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
-
-
-@pytest.fixture(autouse=True)
-def isolated_topics(monkeypatch: pytest.MonkeyPatch) -> typing.Iterator[None]:
-    """Give each test its own topics (and topic history), as upstream CSC tests do."""
-    monkeypatch.setenv("LSST_TOPIC_SUBNAME", "unset")
-    salobj.set_test_topic_subname(randomize=True)
-    yield
