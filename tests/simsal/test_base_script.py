@@ -42,6 +42,8 @@ class StepScript(salobj.BaseScript):
         super().__init__(index=index, descr="A test script", help="Some help")
         self.cleanup_states: list[ScriptState] = []
         self.fail_cleanup = False
+        self.cleanup_started = asyncio.Event()
+        self.cleanup_gate: asyncio.Event | None = None
         self.run_started = asyncio.Event()
         self.config: types.SimpleNamespace | None = None
         self.remotes = [salobj.Remote(self.domain, name, index) for name, index in remotes]
@@ -88,6 +90,9 @@ class StepScript(salobj.BaseScript):
 
     async def cleanup(self) -> None:
         self.cleanup_states.append(ScriptState(self.state.state))
+        self.cleanup_started.set()
+        if self.cleanup_gate is not None:
+            await self.cleanup_gate.wait()
         if self.fail_cleanup:
             raise RuntimeError("cleanup failed as asked")
 
@@ -367,6 +372,35 @@ async def test_cleanup_failure() -> None:
     assert script.state.reason == "failed in _exit: cleanup failed as asked"
     with pytest.raises(RuntimeError, match="cleanup failed as asked"):
         await asyncio.wait_for(script.done_task, timeout=STD_TIMEOUT)
+
+
+async def test_commands_during_cleanup_see_an_exiting_script() -> None:
+    # Real salobj marks the script as exiting when _exit begins, before
+    # cleanup: a stop command during cleanup is a no-op (cleanup is not run
+    # again, the final state stays DONE) and assert_state refuses commands.
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Script", 8)
+        await remote.start_task
+        script = StepScript(index=8)
+        await script.start_task
+        script.cleanup_gate = asyncio.Event()
+        await remote.cmd_configure.set_start(timeout=STD_TIMEOUT)
+        await remote.cmd_setGroupId.set_start(groupId="g", timeout=STD_TIMEOUT)
+        run_task = asyncio.create_task(remote.cmd_run.start(timeout=STD_TIMEOUT))
+        await asyncio.wait_for(script.cleanup_started.wait(), timeout=STD_TIMEOUT)
+        assert script.state.state == ScriptState.ENDING
+        ackcmd = await remote.cmd_stop.start(timeout=STD_TIMEOUT)
+        assert ackcmd.ack == SalRetCode.CMD_COMPLETE
+        with pytest.raises(salobj.AckError) as exc_info:
+            await remote.cmd_setCheckpoints.set_start(pause="x", timeout=STD_TIMEOUT)
+        assert exc_info.value.ackcmd.result == "Failed: Cannot setCheckpoints: script is exiting"
+        script.cleanup_gate.set()
+        ackcmd = await asyncio.wait_for(run_task, timeout=STD_TIMEOUT)
+        assert ackcmd.ack == SalRetCode.CMD_COMPLETE
+        await asyncio.wait_for(script.done_task, timeout=STD_TIMEOUT)
+        assert script.cleanup_states == [ScriptState.ENDING]
+        assert script.state.state == ScriptState.DONE
+        assert remote.evt_state.get().state == ScriptState.DONE
 
 
 async def test_checkpoint_outside_run() -> None:

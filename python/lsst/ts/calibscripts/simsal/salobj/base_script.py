@@ -428,7 +428,6 @@ class BaseScript(Controller, abc.ABC):
     async def do_stop(self, data: typing.Any) -> None:
         """Stop the script: cancel `run` if running, else exit as STOPPED."""
         if self._is_exiting:
-            self.log.warning("Already exiting; stop command ignored")
             return
         if self._run_task is not None and not self._run_task.done():
             self._run_task.cancel()
@@ -437,25 +436,31 @@ class BaseScript(Controller, abc.ABC):
             await self._exit()
 
     async def _exit(self) -> None:
-        """Call `cleanup` (if `run` was started), write the final state and close."""
+        """Call `cleanup` (if `run` was started), write the final state and close.
+
+        The script is marked as exiting before `cleanup` is called, so a
+        second call (e.g. from a ``stop`` command during cleanup) does
+        nothing and `assert_state` refuses further commands.
+        """
+        if self._is_exiting:
+            return
+        self._is_exiting = True
         try:
             if self._run_task is not None:
                 await self.cleanup()
+            self._heartbeat_task.cancel()
+            reason = None
             final_state = _FINAL_STATES.get(self.state.state)
             if final_state is None:
-                await self.set_state(
-                    ScriptState.FAILED, reason=f"unexpected state for _exit {self.state_name}"
-                )
-            else:
-                await self.set_state(final_state)
-            self.log.info(f"Script final state is {self.state_name}")
-            self._is_exiting = True
+                reason = f"unexpected state for _exit {self.state_name}"
+                final_state = ScriptState.FAILED
+            self.log.info(f"Setting final state to {final_state!r}")
+            await self.set_state(final_state, reason=reason, keep_old_reason=True)
             self._start_close()
         except Exception as e:
             if not isinstance(e, ExpectedError):
                 self.log.exception("Error in _exit")
             await self.set_state(ScriptState.FAILED, reason=f"failed in _exit: {e}", keep_old_reason=True)
-            self._is_exiting = True
             self._start_close(exception=e)
 
     def _start_close(self, exception: Exception | None = None) -> None:
