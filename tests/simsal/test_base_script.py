@@ -133,7 +133,9 @@ async def test_constructor_checks() -> None:
         BadScript(index=1)
 
 
-async def test_start_events() -> None:
+async def test_start_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert salobj.base_script.HEARTBEAT_INTERVAL == 5
+    monkeypatch.setattr(salobj.base_script, "HEARTBEAT_INTERVAL", 0.1)
     async with salobj.Domain() as domain:
         remote = salobj.Remote(domain, "Script", 12)
         await remote.start_task
@@ -149,9 +151,21 @@ async def test_start_events() -> None:
         assert log_level.level <= logging.INFO
         heartbeat = await remote.evt_heartbeat.next(flush=False, timeout=STD_TIMEOUT)
         assert heartbeat.salIndex == 12
-        assert salobj.base_script.HEARTBEAT_INTERVAL == 5
         # Every remote of the script identifies itself as the script.
         assert all(r.salinfo.identity == "Script:12" for r in script.remotes)
+        await script.close()
+
+
+async def test_first_heartbeat_one_interval_after_start() -> None:
+    # The heartbeat loop sleeps first: nothing at start, the first after 5 s.
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Script", 13)
+        await remote.start_task
+        script = await make_script(index=13)
+        await remote.evt_description.next(flush=False, timeout=STD_TIMEOUT)
+        await asyncio.sleep(0.01)
+        assert remote.evt_heartbeat.get() is None
+        assert remote.evt_state.get().state == ScriptState.UNCONFIGURED
         await script.close()
 
 

@@ -190,12 +190,13 @@ class BaseScript(Controller, abc.ABC):
         await self.evt_description.set_write(remotes=remotes, force_output=True)
 
     async def _heartbeat_loop(self) -> None:
+        # As in real salobj, the first heartbeat comes one interval after start.
         while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
             try:
                 await self.evt_heartbeat.write()
-            except Exception as e:
-                self.log.warning(f"Heartbeat output failed: {e!r}")
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            except Exception:
+                self.log.exception("Heartbeat output failed")
 
     def signal_handler(self) -> None:
         """Handle SIGINT/SIGTERM: end at once, with no final state event."""
