@@ -357,6 +357,10 @@ async def test_lifecycle_errors() -> None:
             await remote.cmd_enable.start(timeout=1)
         with pytest.raises(RuntimeError, match="Not started"):
             remote.evt_scalars.get()
+        with pytest.raises(RuntimeError, match="Not started"):
+            remote.evt_scalars.get_oldest()
+        with pytest.raises(RuntimeError, match="Not started"):
+            remote.evt_scalars.has_data
         await remote.start()
         with pytest.raises(RuntimeError, match="after the start"):
             salobj.topics.RemoteEvent(remote.salinfo, "heartbeat")

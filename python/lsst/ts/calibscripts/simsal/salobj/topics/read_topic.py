@@ -267,8 +267,9 @@ class ReadTopic(BaseTopic):
         Raises
         ------
         RuntimeError
-            If there is a callback function.
+            If there is a callback function or the SalInfo has not started.
         """
+        self.salinfo.assert_started()
         if self.has_callback:
             raise RuntimeError(_CALLBACK_ERROR)
         if self._data_queue:
