@@ -22,6 +22,7 @@
 """Topic behaviours of the simulated SAL: delivery, routing, history, queues, callbacks."""
 
 import asyncio
+import inspect
 import logging
 import os
 import typing
@@ -320,6 +321,16 @@ async def test_obsolete_api_is_absent() -> None:
             remote.evt_scalars.get(flush=True)  # type: ignore[call-arg]
         with pytest.raises(TypeError):
             salobj.Remote(domain, "Test", 1, tel_max_history=1)  # type: ignore[call-arg]
+        assert not hasattr(remote.salinfo, "makeAckCmd")
+        with pytest.raises(TypeError):
+            salobj.topics.RemoteTelemetry(remote.salinfo, "scalars", max_history=1)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            await remote.evt_scalars.next()  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            await controller.cmd_setScalars.next(flush=False)  # type: ignore[call-arg]
+    # set_state and fault are coroutines (not synchronous as in old salobj).
+    assert inspect.iscoroutinefunction(salobj.BaseScript.set_state)
+    assert inspect.iscoroutinefunction(salobj.BaseCsc.fault)
     await controller.close()
 
 
