@@ -417,6 +417,32 @@ async def test_commands_during_cleanup_see_an_exiting_script() -> None:
         assert remote.evt_state.get().state == ScriptState.DONE
 
 
+async def test_close_while_closing_waits_for_done_task() -> None:
+    # A second close (e.g. a test harness closing a script that is already
+    # closing itself after its final state) returns only once the first has
+    # finished, and does not raise the cleanup error held by done_task.
+    script = await make_script()
+    await configure(script)
+    await script.do_run(script.cmd_run.DataType())
+    assert script.state.state == ScriptState.DONE
+    await asyncio.sleep(0)  # the script's own close begins
+    assert not script.isopen and not script.done_task.done()
+    await script.close()
+    assert script.done_task.done()
+    assert script.done_task.result() is None
+
+    script = await make_script(index=2)
+    script.fail_cleanup = True
+    await configure(script)
+    await script.do_run(script.cmd_run.DataType())
+    assert script.state.state == ScriptState.FAILED
+    await asyncio.sleep(0)
+    assert not script.isopen and not script.done_task.done()
+    await script.close()
+    assert script.done_task.done()
+    assert isinstance(script.done_task.exception(), RuntimeError)
+
+
 async def test_checkpoint_outside_run() -> None:
     script = await make_script()
     with pytest.raises(RuntimeError, match="state=UNCONFIGURED instead of RUNNING"):

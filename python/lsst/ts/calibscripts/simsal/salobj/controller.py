@@ -227,6 +227,12 @@ class Controller:
             Cancel ``start_task`` if it is still running?
         """
         if not self.isopen:
+            # Closed or closing: wait until closed, ignoring any exception
+            # (it is in done_task for whoever wants it).
+            try:
+                await self.done_task
+            except Exception:
+                pass
             return
         self.isopen = False
         try:
