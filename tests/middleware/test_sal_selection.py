@@ -40,7 +40,9 @@ def _install_fake_real_stack(monkeypatch: pytest.MonkeyPatch, kafka_era: bool, w
     if with_xml:
         monkeypatch.setitem(sys.modules, "lsst.ts.xml", types.ModuleType("lsst.ts.xml"))
         monkeypatch.setitem(sys.modules, "lsst.ts.xml.enums", types.ModuleType("lsst.ts.xml.enums"))
-        monkeypatch.setitem(sys.modules, "lsst.ts.xml.enums.Script", types.ModuleType("lsst.ts.xml.enums.Script"))
+        monkeypatch.setitem(
+            sys.modules, "lsst.ts.xml.enums.Script", types.ModuleType("lsst.ts.xml.enums.Script")
+        )
     else:
         monkeypatch.setitem(sys.modules, "lsst.ts.xml", None)  # type: ignore[arg-type]
 
@@ -129,7 +131,8 @@ def test_nothing_is_installed_under_real_stack_names() -> None:
 def test_import_is_silent_and_does_not_import_heavy_packages() -> None:
     code = (
         "import sys; import lsst.ts.calibscripts.sal as s; "
-        "heavy = [m for m in ('lsst.daf.butler', 'lsst.pipe.base', 'numpy', 'matplotlib') if m in sys.modules]; "
+        "names = ('lsst.daf.butler', 'lsst.pipe.base', 'numpy', 'matplotlib'); "
+        "heavy = [m for m in names if m in sys.modules]; "
         "print(heavy)"
     )
     proc = subprocess.run(
