@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 
 import pytest
@@ -161,3 +162,18 @@ def test_job_outcomes_by_order_and_pipeline() -> None:
     assert OcpsFaults(reject_execute=True).reject_reason
     assert OcpsFaults(reject_execute="no back end").reject_reason == "no back end"
     assert OcpsFaults().reject_reason is None
+
+
+async def test_concurrent_saves_keep_the_latest_state(tmp_path) -> None:
+    """Camera and OODS save the counter at the same time: no error, newest state on disk."""
+    path = tmp_path / "seq.json"
+    tai = tai_at(2026, 11, 25, 20)
+    counter = SequenceCounter(state_path=path)
+
+    async def allocate_and_save() -> None:
+        counter.allocate(tai)
+        await counter.save()
+
+    await asyncio.gather(*[allocate_and_save() for _ in range(30)])
+    assert SequenceCounter(state_path=path).last_seq_num(20261125) == 30
+    assert [p.name for p in tmp_path.iterdir()] == ["seq.json"]

@@ -108,6 +108,9 @@ class SequenceCounter:
         self.first_seq_num = first_seq_num
         self.state_path = None if state_path is None else pathlib.Path(state_path)
         self._last: dict[int, int] = {}
+        # Saves come from several CSCs (camera images, unrelated OODS images);
+        # one at a time, each writing the state as it is when its turn comes.
+        self._save_lock = asyncio.Lock()
         if self.state_path is not None and self.state_path.exists():
             data = json.loads(self.state_path.read_text())
             self._last = {int(day): int(seq) for day, seq in data.get("last_seq_num", {}).items()}
@@ -135,15 +138,16 @@ class SequenceCounter:
         """Write the state file, if any (off the event loop)."""
         if self.state_path is None:
             return
-        text = json.dumps({"last_seq_num": {str(k): v for k, v in sorted(self._last.items())}}, indent=1)
         path = self.state_path
+        async with self._save_lock:
+            text = json.dumps({"last_seq_num": {str(k): v for k, v in sorted(self._last.items())}}, indent=1)
 
-        def write() -> None:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            def write() -> None:
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(text)
+                tmp.replace(path)
 
-        await asyncio.to_thread(write)
+            await asyncio.to_thread(write)
 
 
 class ImageFeed:
