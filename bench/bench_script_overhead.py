@@ -116,6 +116,17 @@ async def run_once(args: argparse.Namespace, workdir: str) -> dict[str, float]:
 
             script = MakeComCamBias(index=1)
             await script.start_task
+            draw_pictures = script.draw_report_pictures
+            picture_spans: list[float] = []
+
+            async def timed_draw_pictures() -> None:
+                start = time.monotonic()
+                try:
+                    await draw_pictures()
+                finally:
+                    picture_spans.append(time.monotonic() - start)
+
+            script.draw_report_pictures = timed_draw_pictures  # type: ignore[method-assign]
             config = {
                 "n_bias": args.n_bias,
                 "detectors": list(range(args.detectors)),
@@ -150,7 +161,9 @@ async def run_once(args: argparse.Namespace, workdir: str) -> dict[str, float]:
     jobs = sum(end - start for _, start, end in runner.spans)
     first_job_start = min(start for _, start, _ in runner.spans)
     total = t_end - t0
+    pictures = sum(picture_spans)
     script_time = total - camera_time - ingest_tail - jobs
+    procedure_time = script_time - pictures
     real_total = camera_time / args.time_scale + ingest_tail / args.time_scale + jobs + script_time
     return {
         "total": total,
@@ -158,8 +171,11 @@ async def run_once(args: argparse.Namespace, workdir: str) -> dict[str, float]:
         "ingest tail": ingest_tail,
         "jobs": jobs,
         "script": script_time,
+        "  of which report pictures": pictures,
+        "  of which the procedure": procedure_time,
         "script share (measured)": script_time / total,
         "script share (real timing)": script_time / real_total,
+        "procedure share (real timing)": procedure_time / real_total,
         "last imageInOODS -> execute": first_job_start - last_oods,
     }
 
@@ -187,7 +203,8 @@ def main() -> None:
             print(f"  {key:32s} {1000 * value:8.1f} ms   (target <= 50 ms)")
         else:
             print(f"  {key:32s} {value:8.2f} s")
-    print("  target: script share (real timing) <= 1 %")
+    print("  target: script share (real timing) <= 1 %; the report pictures are drawn after the")
+    print("  certification, so the procedure share is what delays the master bias")
 
 
 if __name__ == "__main__":
