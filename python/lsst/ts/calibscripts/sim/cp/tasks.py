@@ -590,11 +590,13 @@ class VerifyBiasExpConfig(pipeBase.PipelineTaskConfig, pipelineConnections=Verif
     mergeDimension = pexConfig.Field(dtype=str, default="detector", doc="Dimension merged over.")
 
 
-class VerifyBiasExpTask(pipeBase.PipelineTask):
-    """Merge detector results of one exposure (``CpVerifyExpMergeTask``)."""
+class _VerifyMergeTask(pipeBase.PipelineTask):
+    """Shared quantum handling of the merge tasks.
 
-    ConfigClass = VerifyBiasExpConfig
-    _DefaultName = "verifyBiasExp"
+    Reads every input statistics dictionary and results table, labels each
+    with its value of ``config.mergeDimension`` (the dimension merged over),
+    orders the tables by it, and calls ``run(inputStats, keys, inputResults)``.
+    """
 
     def runQuantum(
         self,
@@ -602,13 +604,19 @@ class VerifyBiasExpTask(pipeBase.PipelineTask):
         inputRefs: pipeBase.InputQuantizedConnection,
         outputRefs: pipeBase.OutputQuantizedConnection,
     ) -> None:
+        dimension = self.config.mergeDimension
         inputs = butlerQC.get(inputRefs)
-        detectors = [int(ref.dataId["detector"]) for ref in inputRefs.inputStats]
-        result_detectors = [int(ref.dataId["detector"]) for ref in inputRefs.inputResults]
-        results = [
-            table for _, table in sorted(zip(result_detectors, inputs["inputResults"]), key=lambda i: i[0])
-        ]
-        butlerQC.put(self.run(inputs["inputStats"], detectors, results), outputRefs)
+        keys = [int(ref.dataId[dimension]) for ref in inputRefs.inputStats]
+        result_keys = [int(ref.dataId[dimension]) for ref in inputRefs.inputResults]
+        results = [table for _, table in sorted(zip(result_keys, inputs["inputResults"]), key=lambda i: i[0])]
+        butlerQC.put(self.run(inputs["inputStats"], keys, results), outputRefs)
+
+
+class VerifyBiasExpTask(_VerifyMergeTask):
+    """Merge detector results of one exposure (``CpVerifyExpMergeTask``)."""
+
+    ConfigClass = VerifyBiasExpConfig
+    _DefaultName = "verifyBiasExp"
 
     def run(
         self,
@@ -672,25 +680,11 @@ class VerifyBiasRunConfig(pipeBase.PipelineTaskConfig, pipelineConnections=Verif
     mergeDimension = pexConfig.Field(dtype=str, default="exposure", doc="Dimension merged over.")
 
 
-class VerifyBiasRunTask(pipeBase.PipelineTask):
+class VerifyBiasRunTask(_VerifyMergeTask):
     """Merge exposure results of a run (``CpVerifyRunMergeTask``)."""
 
     ConfigClass = VerifyBiasRunConfig
     _DefaultName = "verifyBias"
-
-    def runQuantum(
-        self,
-        butlerQC: pipeBase.QuantumContext,
-        inputRefs: pipeBase.InputQuantizedConnection,
-        outputRefs: pipeBase.OutputQuantizedConnection,
-    ) -> None:
-        inputs = butlerQC.get(inputRefs)
-        exposures = [int(ref.dataId["exposure"]) for ref in inputRefs.inputStats]
-        result_exposures = [int(ref.dataId["exposure"]) for ref in inputRefs.inputResults]
-        results = [
-            table for _, table in sorted(zip(result_exposures, inputs["inputResults"]), key=lambda i: i[0])
-        ]
-        butlerQC.put(self.run(inputs["inputStats"], exposures, results), outputRefs)
 
     def run(
         self,
