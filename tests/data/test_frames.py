@@ -117,6 +117,15 @@ def test_reproducible_and_distinct() -> None:
     assert not np.array_equal(a[1].data, e[1].data)
 
 
+def test_pixels_do_not_depend_on_the_date() -> None:
+    """The k-th frame of a day has the same pixels on every day (exposure ids contain the date)."""
+    today = frames.make_raw(image(3), 4)
+    other_day = frames.make_raw(frames.make_image_info(20270314, 3, group_id="2027-03-14T22:00:00.000"), 4)
+    assert today[0].header["DAYOBS"] != other_day[0].header["DAYOBS"]
+    for i in range(1, 17):
+        np.testing.assert_array_equal(today[i].data, other_day[i].data)
+
+
 def test_pedestal_and_per_amp_offsets() -> None:
     hdul = frames.make_raw(image(1), 0)
     levels = np.array([np.median(h.data[SOVER]) for h in hdul[1:]])
@@ -172,8 +181,11 @@ def test_mean_offset_fault_on_data_only() -> None:
 
 
 def test_common_mode_shared_by_data_and_overscan() -> None:
-    a = frames.make_raw(image(1), 0, DataOptions(cosmic_rays=False))
-    b = frames.make_raw(image(2), 0, DataOptions(cosmic_rays=False))
+    # Read noise at a tenth of nominal, so the 1 ADU common mode dominates the row means and
+    # the comparisons below do not depend on how the noise of one seed happens to fall.
+    options = DataOptions(cosmic_rays=False, read_noise_factors={0: 0.1})
+    a = frames.make_raw(image(1), 0, options)
+    b = frames.make_raw(image(2), 0, options)
     rows = slice(0, GEOM.data_height)
     for i in (1, 9):
         diff = a[i].data.astype(float) - b[i].data
@@ -182,7 +194,7 @@ def test_common_mode_shared_by_data_and_overscan() -> None:
         assert np.corrcoef(data_rows, over_rows)[0, 1] > 0.5
         # Overscan correction removes it: corrected row means are much quieter.
         corr = corrected(a[i].data) - corrected(b[i].data)
-        assert corr.mean(axis=1).std() < data_rows.std()
+        assert corr.mean(axis=1).std() < 0.5 * data_rows.std()
 
 
 def test_fixed_pattern_and_hot_columns_repeat() -> None:

@@ -72,7 +72,12 @@ async def test_happy_path(run_bias, n_bias, detectors, n_verify) -> None:
     assert report["exposures_combined"] == combined
     assert report["exposures_verify"] == verified
     assert report["certified_detectors"] == sorted(dets)
-    assert report["verdict"]["outcome"] == VerdictOutcome.PASSED.value
+    # Frames depend on (seed, seq_num, detector) only, so this verdict is the same on any date.
+    # Three frames cannot clip a cosmic ray out of the master, so an amp may fail CR_NOISE
+    # where a ray falls: the verdict must pass with no failed exposure; with 20 frames, cleanly.
+    assert report["verdict"]["passed"] and report["verdict"]["failed_exposures"] == []
+    if n_bias >= 20:
+        assert report["verdict"]["outcome"] == VerdictOutcome.PASSED.value
     assert [job["job_id"] for job in report["jobs"]] == [e.request.job_id for e in run.executes]
     assert report["stages_completed"] == [
         "preflight",

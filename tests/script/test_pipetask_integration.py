@@ -40,5 +40,8 @@ async def test_whole_procedure_with_pipetask(run_bias) -> None:
     assert sorted(c.detector for c in certs) == [0, 8]
     assert {c.run for c in certs} == {f"u/ocps/{bias.request.job_id}/run"}
     report = run.report()
-    assert report["verdict"]["outcome"] == "passed"
+    # Three frames cannot clip every cosmic ray out of the master: an amp may fail CR_NOISE
+    # where a ray falls, so the verdict must pass with no failed exposure (not necessarily cleanly).
+    assert report["verdict"]["passed"] and report["verdict"]["failed_exposures"] == []
+    assert report["verdict"]["outcome"] in ("passed", "passed_with_failures")
     assert report["outcome"] == "done"

@@ -31,7 +31,7 @@ from lsst.ts.calibscripts.sal import salobj
 from lsst.ts.calibscripts.sim.csc.base import SequenceCounter, make_image_name
 from lsst.ts.calibscripts.sim.csc.cccamera import parse_key_value_map, parse_sensors
 from lsst.ts.calibscripts.sim.faults import CameraFaults, JobAction, OcpsFaults, OodsFaults, image_key_matches
-from lsst.ts.calibscripts.sim.timing import Timing, day_obs_of
+from lsst.ts.calibscripts.sim.timing import SIM_DATE_ENV_VAR, Timing, day_obs_of, simulated_clock
 
 
 def tai_at(year: int, month: int, day: int, hour: int, minute: int = 0, second: float = 0.0) -> float:
@@ -45,6 +45,35 @@ def test_day_obs_rolls_over_at_noon_tai() -> None:
     assert day_obs_of(tai_at(2026, 11, 25, 12)) == 20261125
     assert day_obs_of(tai_at(2026, 11, 26, 6)) == 20261125
     assert day_obs_of(tai_at(2027, 1, 1, 11)) == 20261231
+
+
+def test_simulated_clock_shifts_to_the_chosen_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_now = tai_at(2026, 11, 30, 16, 30, 12.5)
+    ticks = iter([real_now, real_now, real_now + 3.0])
+
+    def real_clock() -> float:
+        return next(ticks)
+
+    clock = simulated_clock("2027-03-14", current_tai=real_clock)
+    shifted = clock()
+    # Same time of day, whole days later; runs at the real rate.
+    assert shifted - real_now == 104 * 86400
+    assert clock() - shifted == 3.0
+    assert day_obs_of(shifted) == 20270314
+    # From the environment; empty or unset means the real clock itself.
+    monkeypatch.setenv(SIM_DATE_ENV_VAR, "2025-01-02")
+    assert day_obs_of(simulated_clock(current_tai=lambda: real_now)()) == 20250102
+    monkeypatch.setenv(SIM_DATE_ENV_VAR, "")
+    assert simulated_clock(current_tai=real_clock) is real_clock
+    monkeypatch.delenv(SIM_DATE_ENV_VAR)
+    assert simulated_clock(current_tai=real_clock) is real_clock
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "26-11-30", "20261130", "tomorrow"])
+def test_simulated_clock_refuses_a_bad_date(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    monkeypatch.setenv(SIM_DATE_ENV_VAR, bad)
+    with pytest.raises(ValueError, match=f"{SIM_DATE_ENV_VAR}='{bad}' is not a date of the form YYYY-MM-DD"):
+        simulated_clock(current_tai=lambda: 0.0)
 
 
 def test_image_name_and_exposure_id() -> None:

@@ -114,3 +114,29 @@ async def test_butler_data_plane_ingests_what_the_camera_takes(tmp_path) -> None
     )
     assert sorted(ref.dataId["detector"] for ref in refs) == list(range(9))
     assert {ref.dataId["exposure"] for ref in refs} == set(ids)
+
+
+async def test_simulated_date_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CALIBSCRIPTS_SIM_DATE moves the camera's day_obs, image names and exposure ids."""
+    from lsst.ts.calibscripts import sal
+    from lsst.ts.calibscripts.sim.timing import SIM_DATE_ENV_VAR, day_obs_of
+
+    monkeypatch.setenv(SIM_DATE_ENV_VAR, "2031-07-04")
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)) as observatory:
+        async with salobj.Domain() as domain, sal.ComCam(domain=domain) as comcam:
+            (exposure_id,) = await comcam.take_bias(1)
+    (image,) = observatory.images
+    # day_obs rolls over at 12:00 TAI, so it is the chosen date or the day before.
+    assert image.day_obs in (20310704, 20310703), image.day_obs
+    assert image.day_obs != day_obs_of(sal.current_tai())
+    assert str(exposure_id).startswith(str(image.day_obs))
+    assert image.obs_id.startswith(f"CC_O_{image.day_obs}_")
+
+
+async def test_a_bad_simulated_date_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lsst.ts.calibscripts.sim.timing import SIM_DATE_ENV_VAR
+
+    monkeypatch.setenv(SIM_DATE_ENV_VAR, "30/11/2026")
+    with pytest.raises(ValueError, match="CALIBSCRIPTS_SIM_DATE='30/11/2026'"):
+        async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)):
+            pass

@@ -39,10 +39,10 @@ import os
 import typing
 from collections.abc import Callable, Mapping
 
-from ..sal import OCPSIndex, State, current_tai
+from ..sal import OCPSIndex, State
 from .faults import CameraFaults, HeaderServiceFaults, OcpsFaults, OodsFaults
 from .interfaces import DataPlane, ImageInfo, JobRunner, NullDataPlane
-from .timing import Timing
+from .timing import Timing, simulated_clock
 
 if typing.TYPE_CHECKING:
     from .csc.cccamera import CCCameraCsc
@@ -99,8 +99,9 @@ class ObservatoryOptions:
     data : `lsst.ts.calibscripts.sim.data.options.DataOptions` or `None`
         Data-plane options (its ``repo`` defaults to ``repo``).
     clock : callable or `None`
-        TAI clock of the camera (default `current_tai`); tests use it to
-        cross the 12:00 TAI day_obs rollover.
+        TAI clock of the camera and OODS (default `simulated_clock`: the
+        real TAI clock, shifted to the date in ``CALIBSCRIPTS_SIM_DATE`` if
+        set); tests use it to cross the 12:00 TAI day_obs rollover.
     """
 
     time_scale: float = 1.0
@@ -282,7 +283,7 @@ class SimulatedObservatory:
                 SequenceCounter, first_seq_num=options.camera.first_seq_num, state_path=state_path
             )
             feed = ImageFeed()
-            clock = options.clock or current_tai
+            clock = options.clock or simulated_clock()
             states = options.initial_states
             self.cccamera = CCCameraCsc(
                 initial_state=states["CCCamera"],

@@ -30,18 +30,25 @@ because each CSC sleeps its delays in sequence and orders its events itself.
 
 from __future__ import annotations
 
-__all__ = ["Timing", "day_obs_of", "tai_to_astropy"]
+__all__ = ["SIM_DATE_ENV_VAR", "Timing", "day_obs_of", "simulated_clock", "tai_to_astropy"]
 
 import asyncio
 import dataclasses
 import datetime
+import os
 import typing
+from collections.abc import Callable
 
 if typing.TYPE_CHECKING:
     import astropy.time
 
 ROLLOVER_SECONDS = 12 * 60 * 60
 """day_obs is the TAI date of (time - 12 h) (obs_lsst, SITCOMTN-032)."""
+
+SIM_DATE_ENV_VAR = "CALIBSCRIPTS_SIM_DATE"
+"""Environment variable that sets the simulated observatory's date (YYYY-MM-DD)."""
+
+SECONDS_PER_DAY = 24 * 60 * 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,3 +130,57 @@ def tai_to_astropy(tai: float) -> astropy.time.Time:
     import astropy.time
 
     return astropy.time.Time(tai, format="unix_tai", scale="tai")
+
+
+def simulated_clock(
+    date: str | None = None, current_tai: Callable[[], float] | None = None
+) -> Callable[[], float]:
+    """Return the TAI clock of the simulated observatory.
+
+    By default it is the real TAI clock. With a date (or the environment
+    variable ``CALIBSCRIPTS_SIM_DATE``) it runs at the real rate and keeps the
+    real time of day, shifted by whole days to that date, so the camera's
+    ``day_obs``, image names and exposure ids are those of that date.
+
+    Parameters
+    ----------
+    date : `str`, optional
+        Simulated date as ``YYYY-MM-DD``; default the value of
+        ``CALIBSCRIPTS_SIM_DATE`` if set and not empty, else the real date.
+    current_tai : callable, optional
+        The real TAI clock (default `lsst.ts.calibscripts.sal.current_tai`).
+
+    Returns
+    -------
+    clock : callable
+        Returns TAI unix seconds.
+
+    Raises
+    ------
+    ValueError
+        If the date is not a valid ``YYYY-MM-DD`` date; the message names
+        where it came from.
+    """
+    if current_tai is None:
+        from ..sal import current_tai
+    assert current_tai is not None
+    source = "date"
+    if date is None:
+        date = os.environ.get(SIM_DATE_ENV_VAR, "").strip()
+        source = SIM_DATE_ENV_VAR
+    if not date:
+        return current_tai
+    try:
+        target = datetime.date.fromisoformat(date)
+        if len(date) != 10:
+            raise ValueError("not YYYY-MM-DD")
+    except ValueError:
+        raise ValueError(f"{source}={date!r} is not a date of the form YYYY-MM-DD") from None
+    today = datetime.datetime.fromtimestamp(current_tai(), tz=datetime.timezone.utc).date()
+    offset = (target - today).days * SECONDS_PER_DAY
+    real_clock = current_tai
+
+    def clock() -> float:
+        return real_clock() + offset
+
+    return clock

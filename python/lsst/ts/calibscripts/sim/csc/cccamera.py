@@ -29,10 +29,10 @@ import enum
 import typing
 from collections.abc import Callable
 
-from ...sal import State, current_tai, salobj
+from ...sal import State, salobj
 from ..faults import CameraFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
-from ..timing import Timing, tai_to_astropy
+from ..timing import Timing, simulated_clock, tai_to_astropy
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
 
 RAFT = "R22"
@@ -147,7 +147,7 @@ class CCCameraCsc(SimCsc):
     image_feed : `ImageFeed`, optional
         Where images read out are handed to CCOODS.
     clock : callable, optional
-        Returns the current TAI unix time (default `current_tai`).
+        Returns the current TAI unix time (default `simulated_clock`).
 
     Attributes
     ----------
@@ -172,7 +172,7 @@ class CCCameraCsc(SimCsc):
         self.data_plane: DataPlane = data_plane if data_plane is not None else NullDataPlane()
         self.sequence = sequence or SequenceCounter(first_seq_num=self.faults.first_seq_num)
         self.image_feed = image_feed or ImageFeed()
-        self.clock = clock or current_tai
+        self.clock = clock or simulated_clock()
         self.images: list[ImageInfo] = []
         self.frames_received = 0
         self._busy_with: str | None = None

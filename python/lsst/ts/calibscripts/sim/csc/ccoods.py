@@ -28,10 +28,10 @@ __all__ = ["CCOODSCsc"]
 import asyncio
 from collections.abc import Callable
 
-from ...sal import State, current_tai
+from ...sal import State
 from ..faults import OodsFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
-from ..timing import Timing
+from ..timing import Timing, simulated_clock
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
 from .cccamera import DETECTOR_NAMES
 
@@ -88,7 +88,7 @@ class CCOODSCsc(SimCsc):
         self.faults = faults or OodsFaults()
         self.data_plane: DataPlane = data_plane if data_plane is not None else NullDataPlane()
         self.sequence = sequence or SequenceCounter()
-        self.clock = clock or current_tai
+        self.clock = clock or simulated_clock()
         self.image_feed = image_feed
         self.images_received = 0
         self.images_done = 0

@@ -51,10 +51,12 @@ simulation recipe):
    (±2 ADU) + per-row common mode (1 ADU, the same in data and overscans);
 7. fault offset (ADU) on the data region of chosen frames; round to int32.
 
-Every random draw is seeded: per (seed, exposure_id, detector) for what
+Every random draw is seeded: per (seed, seq_num, detector) for what
 changes between exposures (cosmic rays from their own stream, so the
 cosmic-ray knobs change nothing else), per (seed, detector, amp) for what
-does not.
+does not. The exposure's date is deliberately not part of the seed: the
+k-th frame of a day has the same noise on every day, so a run's pixels,
+and its verification verdict, do not depend on the calendar.
 
 Public API
 ----------
@@ -431,9 +433,10 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
     options = options or DataOptions()
     geometry = amp_geometry(options.geometry)
     det = camera_model.detector_model(detector)
-    rng = _rng(options.seed, _TAG_EXPOSURE, image.exposure_id, detector)
+    # Seeded by seq_num, not exposure_id: exposure ids contain the date.
+    rng = _rng(options.seed, _TAG_EXPOSURE, image.seq_num, detector)
     # A separate stream, so that cosmic-ray knobs leave every other pixel as is.
-    cr_rng = _rng(options.seed, _TAG_COSMIC, image.exposure_id, detector)
+    cr_rng = _rng(options.seed, _TAG_COSMIC, image.seq_num, detector)
     rn_factor = options.read_noise_factor(detector)
     offset_adu = options.mean_offset(image)
     cr_mean = 0.0

@@ -73,7 +73,8 @@ class DataOptions:
         ``"reduced"`` (default; 51×200 data per amp, real overscans) or
         ``"full"`` (4072×4000 CCD).
     seed : `int`
-        Base seed. Frames are seeded per (seed, exposure_id, detector), the
+        Base seed. Frames are seeded per (seed, seq_num, detector) (not by
+        the date, so the same frame is made on any day), the
         fixed bias pattern and hot columns per (seed, detector, amp).
     staging_dir : `str` or `None`
         Folder for raws written before ingest; default ``<repo>_staging``
