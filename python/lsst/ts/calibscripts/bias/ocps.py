@@ -70,7 +70,7 @@ Public API
 `OcpsJobClient(remote, log=None, job_timeout=3600, ack_timeout=60, result_grace=10)`
     `OcpsJobClient.make(domain, index=OCPSIndex.LSSTComCam)`, ``await start()``,
     ``await run_job(name, pipeline, config, data_query, ...)`` -> `JobResult`
-    (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``,
+    (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``, ``has_result(job_id)``,
     ``await abort_unfinished()`` -> `list` [`AbortOutcome`], ``pending_submissions``, ``close()``.
 `JobResult`
     ``job_id, exit_code, phase, error_message, output_collection``
@@ -389,6 +389,10 @@ class OcpsJobClient:
         """Jobs started and not known to have ended: job id -> name."""
         return {job_id: job.name for job_id, job in self._active.items()}
 
+    def has_result(self, job_id: str) -> bool:
+        """True if a ``job_result`` of that job has arrived."""
+        return job_id in self._results
+
     async def _on_job_result(self, data: typing.Any) -> None:
         job_id = str(getattr(data, "job_id", "") or "")
         parsed = _parse_json(getattr(data, "result", ""))
@@ -676,6 +680,7 @@ class OcpsJobClient:
             _, late = await asyncio.wait(set(pending), timeout=timeout)
             for task in late:
                 task.cancel()
+                self._pending.pop(task, None)
                 message = f"{self.name} reported no job id for execute within {timeout:g} s; nothing to abort"
                 self.log.error("%s job: %s", pending[task], message)
                 outcomes.append(AbortOutcome(pending[task], "", False, message))
