@@ -67,6 +67,8 @@ async def test_no_repository_no_collections(tmp_path) -> None:
     runner = ScriptedRunner(duration=0.0)
     outcome = await runner.run(make_request("", "cpBias.yaml", QUERY))
     assert outcome.phase is JobPhase.COMPLETED and outcome.log_path is None
-    # A butler that is not a repository (another instrument's, here): the log only.
-    outcome = await runner.run(make_request(str(tmp_path / "elsewhere"), "cpBias.yaml", QUERY))
-    assert outcome.log_path is not None and outcome.log_path.endswith("/out/ocps.log")
+    # A butler that is not a repository here (another instrument's): nothing written beside it.
+    elsewhere = tmp_path / "elsewhere"
+    outcome = await runner.run(make_request(str(elsewhere), "cpBias.yaml", QUERY))
+    assert outcome.phase is JobPhase.COMPLETED and outcome.log_path is None
+    assert list(tmp_path.iterdir()) == []

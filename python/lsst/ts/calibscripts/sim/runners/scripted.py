@@ -23,7 +23,8 @@
 
 Like a real job, a scripted one writes its ``ocps.log`` in its output
 directory ``<log_dir>/<job_id>/out`` (``log_dir`` defaults to
-``<butler>_ocps_logs`` beside the job's butler; no log without either), and
+``<butler>_ocps_logs`` beside the job's butler repository, if it exists; no
+log without either), and
 a job that succeeds on an existing butler repository leaves its (empty)
 output collections there: RUN ``u/ocps/<job_id>/run`` and CHAINED
 ``u/ocps/<job_id>`` -> [run], as every completed OCPS job does.
@@ -191,7 +192,7 @@ def _finish_job(request: JobRequest, outcome: JobOutcome, log_dir: str | None) -
     """Write the job's log and, for a completed job, its collections (blocking)."""
     repo = request.butler_repo
     has_repo = bool(repo) and os.path.exists(os.path.join(repo, "butler.yaml"))
-    if log_dir is None and repo:
+    if log_dir is None and has_repo:
         log_dir = default_log_dir(repo)
     if log_dir is not None:
         folder = job_output_dir(log_dir, request.job_id)
