@@ -58,6 +58,8 @@ async def test_cp_bias_then_verify(small_repo, tmp_path) -> None:
     outcome = await runner.run(calib)
     assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
     assert outcome.error_message == ""
+    # The job's log is ocps.log in its output directory, as on the OCPS back end.
+    assert outcome.log_path == str(tmp_path / "logs" / calib.job_id / "out" / "ocps.log")
     assert os.path.isfile(outcome.log_path)
     bias_files = [r for r in outcome.results if r["id"].startswith("bias_")]
     assert len(bias_files) == 2 and all(r["uri"].startswith("file://") for r in bias_files)
@@ -154,7 +156,7 @@ async def test_cancel_stops_between_quanta(small_repo, tmp_path) -> None:
     runner = InProcessRunner(small_repo, str(tmp_path / "logs"))
     request = make_request(small_repo, CP_BIAS, QUERY)
     task = asyncio.create_task(runner.run(request))
-    log_path = tmp_path / "logs" / f"{request.job_id}.log"
+    log_path = tmp_path / "logs" / request.job_id / "out" / "ocps.log"
     for _ in range(3000):
         if log_path.exists() and "QuantumGraph contains" in log_path.read_text():
             break
@@ -182,7 +184,10 @@ async def test_default_log_folder_and_missing_repository(small_repo) -> None:
         make_request(small_repo, CP_BIAS, "instrument='LSSTComCam' AND exposure IN (1,)")
     )
     assert outcome.phase is JobPhase.ERROR
-    assert os.path.dirname(outcome.log_path) == os.path.normpath(small_repo) + "_ocps_logs"
+    # The job's ocps.log, in its output directory under <repo>_ocps_logs.
+    request_dir = os.path.dirname(os.path.dirname(outcome.log_path))
+    assert os.path.basename(outcome.log_path) == "ocps.log"
+    assert os.path.dirname(request_dir) == os.path.normpath(small_repo) + "_ocps_logs"
     outcome = await runner.run(make_request("", CP_BIAS, QUERY))
     assert outcome.phase is JobPhase.ERROR
     assert "No butler repository" in outcome.error_message

@@ -21,6 +21,8 @@
 
 """MakeComCamBias end to end: what goes wrong at the summit, and how the script ends."""
 
+import os
+import pathlib
 import re
 
 import pytest
@@ -49,12 +51,63 @@ async def test_csc_not_enabled(run_bias, csc) -> None:
     assert run.report()["failed_stage"] == "preflight"
 
 
-async def test_ocps_configured_for_another_instrument(run_bias) -> None:
-    options = ObservatoryOptions(ocps=OcpsFaults(configuration="LATISS"))
+async def test_ocps_refuses_another_instruments_configuration(run_bias) -> None:
+    """OCPS:2 started with LATISS.yaml refuses it and stays in STANDBY: preflight says so."""
+    options = ObservatoryOptions(ocps=OcpsFaults(configuration_override="LATISS.yaml"))
     run = await run_bias(SMALL, options, runner="scripted")
     assert run.state == ScriptState.FAILED
-    assert "preflight failed" in run.reason and "LATISS" in run.reason and "LSSTComCam" in run.reason
+    assert "preflight failed" in run.reason and "OCPS:2: STANDBY (must be ENABLED)" in run.reason
     assert run.observatory.images == [] and run.executes == []
+    assert_nothing_certified(run)
+
+
+async def test_ocps_running_with_another_instruments_configuration(run_bias) -> None:
+    """An OCPS:2 that applied LATISS.yaml (no instance check) is refused before any exposure."""
+    options = ObservatoryOptions(ocps=OcpsFaults(configuration_override="LATISS.yaml", check_instance=False))
+    run = await run_bias(SMALL, options, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    assert (
+        "preflight failed: OCPS:2 applied configuration '_init.yaml,_summit.yaml,LATISS.yaml', "
+        "named after LATISS, not LSSTComCam" in run.reason
+    )
+    assert run.observatory.images == [] and run.executes == []
+    assert_nothing_certified(run)
+
+
+@pytest.mark.parametrize("override", ["", "LSSTComCam.yaml"])
+async def test_ocps_configured_from_its_site_file_or_own_override(run_bias, override, caplog) -> None:
+    """OCPS:2 ENABLED with ``_init.yaml,_summit.yaml`` (no file named LSSTComCam) is accepted."""
+    caplog.set_level("INFO")
+    options = ObservatoryOptions(ocps=OcpsFaults(configuration_override=override))
+    run = await run_bias({**SMALL, "do_certify": False}, options, runner="scripted")
+    assert run.state == ScriptState.DONE, run.reason
+    files = "_init.yaml,_summit.yaml" + (f",{override}" if override else "")
+    assert f"OCPS:2 configurationApplied: configurations={files!r}" in caplog.text
+    assert "schemaVersion='v3'" in caplog.text
+
+
+@pytest.mark.parametrize("elsewhere", ["another repository", "no repository"])
+async def test_repo_is_not_the_ocps_butler(run_bias, tmp_path, elsewhere) -> None:
+    """OCPS ran cpBias on its own butler: the script fails at once, naming both repositories."""
+    import shutil
+
+    other = str(tmp_path / "other_repo")
+    if elsewhere == "another repository":
+        shutil.copytree(run_bias.template_repo, other, symlinks=True)
+    run = await run_bias({**SMALL, "repo": other}, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    (execute,) = run.executes  # no verification job was started
+    job_id = execute.request.job_id
+    ocps_butler = run.observatory.ocps.settings.butler
+    assert ocps_butler == run.repo and ocps_butler != other
+    assert run.reason.startswith("Error in run: cp_bias failed: ")
+    if elsewhere == "another repository":
+        assert f"u/ocps/{job_id} is not in repo {other!r}" in run.reason
+    else:
+        assert f"cannot open repo {other!r} to find u/ocps/{job_id}" in run.reason
+    assert f"the cp_bias job ran on its configured butler {ocps_butler!r}" in run.reason
+    assert f"Set repo to {ocps_butler!r} and resume with bias_job_id {job_id}" in run.reason
+    assert f"bias_job_id: {job_id}" in run.reason
     assert_nothing_certified(run)
 
 
@@ -201,9 +254,18 @@ async def test_bias_job_fails(run_bias) -> None:
     assert run.state == ScriptState.FAILED
     (execute,) = run.executes
     job_id = execute.request.job_id
-    assert f"cp_bias failed: cp_bias job {job_id} failed (exit_code 1)" in run.reason
+    # Job id, exit code, what the execution service said, and where the job's log is.
+    log_path = os.path.join(run.repo + "_ocps_logs", job_id, "out", "ocps.log")
+    assert (
+        f"cp_bias failed: cp_bias job {job_id} failed (exit_code 1); execution service said: "
+        f"phase 'error', errorSummary 'Job {job_id} failed (scripted failure of "
+    ) in run.reason
+    assert f"; log: {pathlib.Path(log_path).as_uri()}" in run.reason
+    assert f"ERROR: Job {job_id} failed" in pathlib.Path(log_path).read_text()
     assert "bias_job_id" not in run.reason
     assert run.jobs[job_id].exit_code == 1
+    (record,) = run.report()["jobs"]
+    assert record["exit_code"] == 1 and "ocps.log" in record["error"]
     assert_nothing_certified(run)
 
 

@@ -21,6 +21,8 @@
 
 """MakeComCamBias end to end: stopping in each stage ends STOPPED and aborts OCPS jobs."""
 
+import asyncio
+
 import pytest
 from lsst.ts.calibscripts.sal import ScriptState, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
@@ -130,6 +132,64 @@ async def test_stop_during_job_aborts_it(run_bias, stage, outcomes) -> None:
     assert run.jobs[hung].phase == "aborted"
     (record,) = [job for job in report["jobs"] if job["job_id"] == hung]
     assert record["aborted"] is True
+    assert run.script.jobs.active_jobs == {}
+
+
+def is_stopping(run) -> bool:
+    """The script's run was cancelled by the stop (cleanup follows)."""
+    return run.script.state.state in (ScriptState.STOPPING, ScriptState.STOPPED)
+
+
+async def test_stop_before_the_job_id_arrives_aborts_the_job(run_bias) -> None:
+    """Stopped after sending execute and before the in-progress ack with the job id.
+
+    The mock holds the ack back until the script is stopping: OCPS has already
+    created the job, so cleanup waits for its id and aborts it.
+    """
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.HANG]))
+
+    async def stop_before_the_ack(run) -> None:
+        mock = run.observatory.ocps
+        mock.in_progress_ack_gate = asyncio.Event()
+        await run_bias.wait_for(lambda: bool(mock.jobs), what="OCPS to create the cp_bias job")
+        assert run.script.jobs.active_jobs == {}  # the script does not know the job id yet
+        await run_bias.stop(run.script)
+        await run_bias.wait_for(lambda: is_stopping(run), what="the script to stop")
+        mock.in_progress_ack_gate.set()
+
+    run = await run_bias(SMALL, options, runner="scripted", during=stop_before_the_ack)
+    report = assert_stopped(run, "cp_bias")
+    (job_id,) = run.jobs
+    assert run.jobs[job_id].exit_code == 255 and run.jobs[job_id].phase == "aborted"
+    (record,) = report["jobs"]
+    assert (record["job_id"], record["aborted"], record["exit_code"]) == (job_id, True, 255)
+    assert run.script.jobs.active_jobs == {} and run.script.jobs.pending_submissions == []
+
+
+async def test_job_that_ends_at_the_stop_is_recorded(run_bias) -> None:
+    """The job ended as the script was stopped: its job_result still reaches the summary.
+
+    The mock holds the job_result of the ended job back until the script is
+    stopping; nothing is aborted.
+    """
+
+    async def stop_as_the_job_ends(run) -> None:
+        mock = run.observatory.ocps
+        mock.job_result_gate = asyncio.Event()
+        await run_bias.wait_for(
+            lambda: any(job.outcome is not None for job in mock.jobs.values()), what="the cp_bias job to end"
+        )
+        await run_bias.stop(run.script)
+        await run_bias.wait_for(lambda: is_stopping(run), what="the script to stop")
+        mock.job_result_gate.set()
+
+    run = await run_bias(SMALL, runner="scripted", during=stop_as_the_job_ends)
+    report = assert_stopped(run, "cp_bias")
+    (job_id,) = run.jobs
+    assert [code for code, _ in run.jobs[job_id].results] == [0]  # not aborted
+    (record,) = report["jobs"]
+    assert (record["job_id"], record["aborted"], record["exit_code"]) == (job_id, False, 0)
+    assert record["phase"] == "completed" and record["error"] == ""
     assert run.script.jobs.active_jobs == {}
 
 

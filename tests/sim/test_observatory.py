@@ -71,7 +71,7 @@ async def test_defaults_and_initial_states() -> None:
                 await ocps.cmd_abort_job.set_start(job_id="x", timeout=5)
             await salobj.set_summary_state(ocps, State.ENABLED, timeout=5)
             applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
-            assert applied.configurations == "LSSTComCam"
+            assert applied.configurations == "_init.yaml,_summit.yaml"
     assert not observatory.cccamera.isopen
 
 

@@ -250,26 +250,111 @@ async def test_slow_job_is_still_running_when_a_client_gives_up() -> None:
             assert (await ocps.evt_job_result.next(flush=False, timeout=1)).exit_code == 0
 
 
-async def test_configuration_and_index() -> None:
-    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)), salobj.Domain() as domain:
+async def test_configuration_and_index(tmp_path) -> None:
+    """As a configurable CSC: configurationApplied lists the files read; jobs use its butler."""
+    options = ObservatoryOptions(time_scale=SCALE, repo=None)
+    runner = ScriptedRunner(time_scale=SCALE, log_dir=str(tmp_path / "jobs"))
+    async with SimulatedObservatory(options, job_runner=runner) as observatory, salobj.Domain() as domain:
+        observatory.ocps.butler_repo = "/repo/main"  # the butler of its site configuration
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
             applied = await ocps.evt_configurationApplied.aget(timeout=1)
-            assert applied.configurations == "LSSTComCam"
-            assert "LSSTComCam" in (await ocps.evt_configurationsAvailable.aget(timeout=1)).overrides
+            assert applied.configurations == "_init.yaml,_summit.yaml"
+            assert (applied.url, applied.schemaVersion) == ("file:///sim/ts_config_ocs/OCPS/v3", "v3")
+            assert applied.version
+            available = await ocps.evt_configurationsAvailable.aget(timeout=1)
+            assert available.overrides.split(",") == ["LATISS.yaml", "LSSTComCam.yaml", "LSSTCam.yaml"]
+            settings = observatory.ocps.settings
+            assert (settings.instance, settings.input_collection) == ("LSSTComCam", "LSSTComCam/raw/all")
+            # Restart with the override named after its own instrument: accepted and listed.
+            await ocps.cmd_disable.start(timeout=5)
+            await ocps.cmd_standby.start(timeout=5)
+            ocps.evt_configurationApplied.flush()
+            await ocps.cmd_start.set_start(configurationOverride="LSSTComCam.yaml", timeout=5)
+            await ocps.cmd_enable.start(timeout=5)
+            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
+            assert applied.configurations == "_init.yaml,_summit.yaml,LSSTComCam.yaml"
+            job_id, _ = await submit(ocps)
+            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            document = json.loads(result.result)
+            environment = {e["name"]: e["value"] for e in document["parameters"]["environment"]}
+            assert environment["BUTLER_REPO"] == "/repo/main"
+            assert environment["RUN_OPTIONS"].startswith("-i LSSTComCam/raw/all -j 2")
+            # The job's log is in its output directory, listed first in the results.
+            log_path = tmp_path / "jobs" / job_id / "out" / "ocps.log"
+            assert document["results"][0] == {"id": "ocps.log", "uri": log_path.as_uri()}
+            assert job_id in log_path.read_text()
         # OCPS:1 (LATISS) does not exist here: a command to it is never acknowledged.
         async with salobj.Remote(domain, "OCPS", 1) as wrong:
             with pytest.raises(salobj.AckTimeoutError):
                 await wrong.cmd_execute.set_start(timeout=0.2, **execute_kwargs())
 
 
-async def test_wrong_instrument_configuration() -> None:
-    options = ObservatoryOptions(time_scale=SCALE, ocps=OcpsFaults(configuration="LATISS"))
+async def test_settings_for_another_instance_refused_at_start() -> None:
+    """As dm_OCPS: another instance's settings are refused; the CSC stays in STANDBY."""
+    options = ObservatoryOptions(time_scale=SCALE, ocps=OcpsFaults(configuration_override="LATISS.yaml"))
+    async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
+        assert observatory.ocps.summary_state == State.STANDBY
+        assert observatory.ocps.start_refusal == "configuration instance LATISS does not match CSC index 2"
+        async with salobj.Remote(domain, "OCPS", 2) as ocps:
+            assert (await ocps.evt_summaryState.aget(timeout=1)).summaryState == State.STANDBY
+            with pytest.raises(salobj.AckError) as info:
+                await ocps.cmd_start.set_start(configurationOverride="LSSTCam.yaml", timeout=5)
+            assert "configuration instance LSSTCam does not match CSC index 2" in info.value.ackcmd.result
+            with pytest.raises(salobj.AckError, match="not found"):
+                await ocps.cmd_start.set_start(configurationOverride="nope.yaml", timeout=5)
+            assert observatory.ocps.summary_state == State.STANDBY
+            with pytest.raises(asyncio.TimeoutError):
+                await ocps.evt_configurationApplied.aget(timeout=0.1)
+            # Started without the override it is configured for LSSTComCam.
+            await ocps.cmd_start.set_start(configurationOverride="", timeout=5)
+            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            assert applied.configurations == "_init.yaml,_summit.yaml"
+
+
+async def test_ocps_that_does_not_check_its_instance() -> None:
+    options = ObservatoryOptions(
+        time_scale=SCALE, ocps=OcpsFaults(configuration_override="LATISS.yaml", check_instance=False)
+    )
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
             applied = await ocps.evt_configurationApplied.aget(timeout=1)
-            assert applied.configurations == "LATISS"
+            assert applied.configurations == "_init.yaml,_summit.yaml,LATISS.yaml"
             await submit(ocps)
-    assert observatory.ocps.executes[0].request.default_input == "LATISS/raw/all"
+    request = observatory.ocps.executes[0].request
+    assert (request.default_input, request.butler_repo) == ("LATISS/raw/all", "/repo/LATISS")
+
+
+async def test_in_progress_ack_and_job_result_can_be_held_back() -> None:
+    """Test controls of the mock: the job exists before its id is acknowledged; a result can wait."""
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)) as observatory:
+        mock = observatory.ocps
+        mock.in_progress_ack_gate = asyncio.Event()
+        mock.job_result_gate = asyncio.Event()
+        async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
+            sending = asyncio.create_task(
+                ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
+            )
+            for _ in range(1000):
+                if mock.jobs:
+                    break
+                await asyncio.sleep(0.005)
+            (job_id,) = mock.jobs
+            assert not sending.done() and mock.jobs[job_id].phase == "queued"
+            mock.in_progress_ack_gate.set()
+            ack = await sending
+            assert json.loads(ack.result)["job_id"] == job_id
+            for _ in range(1000):
+                if mock.jobs[job_id].outcome is not None:
+                    break
+                await asyncio.sleep(0.005)
+            job = mock.jobs[job_id]
+            assert job.phase == "completed" and job.exit_code is None and job.results == []
+            with pytest.raises(salobj.AckError, match="is not running"):
+                await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)
+            mock.job_result_gate.set()
+            final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
+            assert final.ack == SalRetCode.CMD_COMPLETE
+            assert [code for code, _ in job.results] == [0]
 
 
 async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> None:

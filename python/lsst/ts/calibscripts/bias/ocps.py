@@ -30,7 +30,10 @@ pipeline job at a time per call (several calls may run concurrently):
    tolerated). A failed ack raises `JobSubmitError` with the ack text
    (e.g. "execute not allowed in state=DISABLED").
 2. The job id is registered as *active* (see `abort_unfinished`) and
-   reported through ``on_job_id``.
+   reported through ``on_job_id``. The submission runs as its own task: if
+   the caller is cancelled (a stop) before the job id arrives, the job id
+   is still registered when it comes, because OCPS has already created the
+   job, and `abort_unfinished` waits for it and aborts that job.
 3. It waits, under one overall ``job_timeout``, for the ``job_result``
    with that job id and for the final ack. ``job_result`` events are taken
    by a callback installed once per client (`start`) and kept by job id, so
@@ -47,30 +50,44 @@ pipeline job at a time per call (several calls may run concurrently):
    the job stays *active* so that `abort_unfinished` aborts it.
 4. The job is judged by ``exit_code`` (0 completed, 1 failed, 255 aborted),
    not by the result JSON's ``phase`` (dm_OCPS fills ``result`` from the
-   submission response, whose phase is often still ``pending``).
-   ``phase`` and ``errorSummary.message`` are reported. An aborted job gets
-   two results from dm_OCPS: ``exit_code`` 255 from ``abort_job``, then
-   ``exit_code`` 1 (phase ``aborted``) from its own ``execute``; the first
-   result of a job is the one kept, and either one says "aborted".
+   submission response, whose phase is often still ``pending``). A job
+   that did not complete is described by its job id, its exit code, what
+   the execution service said (``phase`` and ``errorSummary.message`` of
+   the result JSON, or its text) and where its log is: the ``results``
+   entry whose URI ends in ``.log`` (the mock OCPS lists ``ocps.log``
+   there), else ``ocps.log`` in the job's output directory on the
+   execution service. An aborted job gets two results from dm_OCPS:
+   ``exit_code`` 255 from ``abort_job``, then ``exit_code`` 1 (phase
+   ``aborted``) from its own ``execute``; the first result of a job is the
+   one kept, and either one says "aborted".
+5. `abort_unfinished` (at the end of a stopped or failed run) waits for
+   job ids still to come, then reports every active job with its
+   ``job_result``: a job that ended at the moment of the stop is reported
+   as it ended, the others are aborted and reported with their 255 result.
 
 Public API
 ----------
 `OcpsJobClient(remote, log=None, job_timeout=3600, ack_timeout=60, result_grace=10)`
     `OcpsJobClient.make(domain, index=OCPSIndex.LSSTComCam)`, ``await start()``,
     ``await run_job(name, pipeline, config, data_query, ...)`` -> `JobResult`
-    (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``,
-    ``await abort_unfinished()`` -> `list` [`AbortOutcome`], ``close()``.
+    (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``, ``has_result(job_id)``,
+    ``await abort_unfinished()`` -> `list` [`AbortOutcome`], ``pending_submissions``, ``close()``.
 `JobResult`
     ``job_id, exit_code, phase, error_message, output_collection``
     (``u/ocps/<job_id>``), ``output_run`` (``u/ocps/<job_id>/run``),
-    ``log_path``, ``result`` (parsed JSON), ``final_ack``.
-`OcpsError` (base), `JobSubmitError`, `JobFailed` (``.result``), `JobTimeout`.
+    ``log_path``, ``log_location``, ``butler_repo`` (``BUTLER_REPO`` of the
+    UWS parameters, if reported), ``result`` (parsed JSON), ``final_ack``,
+    ``describe()``, ``failure_detail()``.
+`OcpsError` (base), `JobSubmitError`, `JobFailed` (``.result``), `JobTimeout`, `RepoMismatch`.
 `check_enabled(remotes, timeout=5)` -> `dict` [`str`, `State`]
     raises `CscNotReady` naming every CSC that is not ENABLED (with its
     state, or "no summaryState" if none was seen within ``timeout``).
-`check_ocps_configuration(remote, instrument="LSSTComCam", timeout=5)` -> `str`
-    raises `CscNotReady` unless ``configurationApplied.configurations``
-    names ``instrument`` (e.g. ``LSSTComCam.yaml`` or ``LSSTComCam``).
+`check_ocps_configuration(remote, instrument="LSSTComCam", timeout=5, log=None)`
+    -> `AppliedConfiguration` or `None`: logs ``configurationApplied``;
+    raises `CscNotReady` only if an applied file is named after another
+    instrument (e.g. ``LATISS.yaml``).
+`check_output_in_repo(repo, result, ocps_name)` (blocking)
+    raises `RepoMismatch` unless ``u/ocps/<job_id>`` is in ``repo``.
 `component_name(remote)` -> ``"OCPS:2"``.
 """
 
@@ -78,6 +95,7 @@ from __future__ import annotations
 
 __all__ = [
     "AbortOutcome",
+    "AppliedConfiguration",
     "CscNotReady",
     "JobFailed",
     "JobResult",
@@ -85,8 +103,10 @@ __all__ = [
     "JobTimeout",
     "OcpsError",
     "OcpsJobClient",
+    "RepoMismatch",
     "check_enabled",
     "check_ocps_configuration",
+    "check_output_in_repo",
     "component_name",
     "output_collection",
     "output_run",
@@ -96,6 +116,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 import typing
 
 from ..sal import OCPSIndex, SalRetCode, State, salobj
@@ -107,6 +128,14 @@ DEFAULT_JOB_TIMEOUT = 3600.0
 DEFAULT_ACK_TIMEOUT = 60.0
 #: After the final CMD_COMPLETE, how long to wait for a job_result not yet seen.
 RESULT_GRACE = 10.0
+#: Name of a job's log in its output directory on the execution service.
+JOB_LOG_NAME = "ocps.log"
+#: Longest result text quoted in a message when the result has no phase or errorSummary.
+MAX_RESULT_TEXT = 300
+
+
+#: Instruments with an OCPS instance (the OCPS SAL indices that are instruments).
+INSTRUMENTS = tuple(index.name for index in OCPSIndex if index.name != "RA")
 
 
 def output_collection(job_id: str) -> str:
@@ -141,7 +170,7 @@ class JobSubmitError(OcpsError):
 
 @dataclasses.dataclass
 class JobResult:
-    """How an OCPS job ended."""
+    """How an OCPS job ended (from its ``job_result``)."""
 
     name: str
     job_id: str
@@ -170,24 +199,54 @@ class JobResult:
     def output_run(self) -> str:
         return output_run(self.job_id)
 
+    @property
+    def log_location(self) -> str:
+        """Where the job's log is: the URI the result names, else where to look for it."""
+        if self.log_path:
+            return self.log_path
+        return f"{JOB_LOG_NAME} in the output directory of job {self.job_id} on the OCPS execution service"
+
+    @property
+    def butler_repo(self) -> str | None:
+        """The repository the job ran on (``BUTLER_REPO`` of the UWS job parameters), if reported."""
+        parameters = self.result.get("parameters") if self.result else None
+        environment = parameters.get("environment") if isinstance(parameters, dict) else None
+        for entry in environment if isinstance(environment, list) else []:
+            if isinstance(entry, dict) and entry.get("name") == "BUTLER_REPO" and entry.get("value"):
+                return str(entry["value"])
+        return None
+
+    def service_report(self) -> str:
+        """What the execution service said about the job (from the ``job_result`` JSON)."""
+        if self.result is None and not self.raw_result and self.error_message:
+            return self.error_message  # no job_result: what the command said
+        parts = []
+        if self.phase:
+            parts.append(f"phase {self.phase!r}")
+        if self.error_message:
+            parts.append(f"errorSummary {self.error_message!r}")
+        if parts:
+            return ", ".join(parts)
+        text = self.raw_result.strip()
+        if not text:
+            return "nothing (empty result)"
+        if len(text) > MAX_RESULT_TEXT:
+            text = text[:MAX_RESULT_TEXT] + "..."
+        return f"result {text}"
+
+    def failure_detail(self) -> str:
+        """Why a job did not complete and where to look: service report and log."""
+        return f"execution service said: {self.service_report()}; log: {self.log_location}"
+
     def describe(self) -> str:
-        """One line for the log."""
+        """One line for the log and the failure reason."""
         if self.succeeded:
-            state = "completed"
-        elif self.aborted:
+            return f"{self.name} job {self.job_id} completed (exit_code 0); output {self.output_collection}"
+        if self.aborted:
             state = f"was aborted (exit_code {self.exit_code})"
         else:
             state = f"failed (exit_code {self.exit_code})"
-        text = f"{self.name} job {self.job_id} {state}"
-        if self.phase:
-            text += f", UWS phase {self.phase!r}"
-        if self.error_message:
-            text += f": {self.error_message}"
-        if self.log_path:
-            text += f"; log: {self.log_path}"
-        if self.succeeded:
-            text += f"; output {self.output_collection}"
-        return text
+        return f"{self.name} job {self.job_id} {state}; {self.failure_detail()}"
 
 
 class JobFailed(OcpsError):
@@ -222,12 +281,28 @@ class CscNotReady(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class AbortOutcome:
-    """What happened when `OcpsJobClient.abort_unfinished` aborted one job."""
+    """How a job left unfinished by its caller ended, from `OcpsJobClient.abort_unfinished`.
+
+    Attributes
+    ----------
+    name : `str`
+        What the job is (``cp_bias``, ``verify_bias``).
+    job_id : `str`
+        The job id; empty if OCPS never reported it.
+    ok : `bool`
+        True if ``abort_job`` was sent and accepted.
+    message : `str`
+        What happened (the ``abort_job`` ack, or why no abort was sent).
+    result : `JobResult` or `None`
+        The job's ``job_result``, if it arrived: that of the abort (255) or,
+        for a job that ended by itself meanwhile, its own.
+    """
 
     name: str
     job_id: str
     ok: bool
     message: str
+    result: JobResult | None = None
 
 
 @dataclasses.dataclass
@@ -273,6 +348,8 @@ class OcpsJobClient:
         self._results: dict[str, typing.Any] = {}
         self._result_waiters: dict[str, asyncio.Future] = {}
         self._active: dict[str, _ActiveJob] = {}
+        # execute commands sent whose job id is not known yet: task -> job name.
+        self._pending: dict[asyncio.Future, str] = {}
         self._started = False
 
     @classmethod
@@ -312,6 +389,10 @@ class OcpsJobClient:
         """Jobs started and not known to have ended: job id -> name."""
         return {job_id: job.name for job_id, job in self._active.items()}
 
+    def has_result(self, job_id: str) -> bool:
+        """True if a ``job_result`` of that job has arrived."""
+        return job_id in self._results
+
     async def _on_job_result(self, data: typing.Any) -> None:
         job_id = str(getattr(data, "job_id", "") or "")
         parsed = _parse_json(getattr(data, "result", ""))
@@ -347,6 +428,11 @@ class OcpsJobClient:
                 future.set_result(self._results[job_id])
         return future
 
+    @property
+    def pending_submissions(self) -> list[str]:
+        """Names of the jobs whose ``execute`` was sent and whose job id is not known yet."""
+        return list(self._pending.values())
+
     async def submit(
         self,
         name: str,
@@ -359,6 +445,10 @@ class OcpsJobClient:
     ) -> tuple[str, typing.Any]:
         """Send ``execute`` and return (job id, the in-progress ack); the job is then active.
 
+        If the caller is cancelled before the job id arrives, the submission
+        goes on: OCPS may already have created the job, so its id is
+        registered as active when it arrives and `abort_unfinished` aborts it.
+
         Raises
         ------
         JobSubmitError
@@ -367,6 +457,30 @@ class OcpsJobClient:
         """
         if not self._started:
             await self.start()
+        task = asyncio.ensure_future(
+            self._submit(name, pipeline, config, data_query, version, prereq_jobs, output_dataset_types)
+        )
+        self._pending[task] = name
+        task.add_done_callback(self._submission_done)
+        return await asyncio.shield(task)
+
+    def _submission_done(self, task: asyncio.Future) -> None:
+        self._pending.pop(task, None)
+        if not task.cancelled():
+            # Retrieved here so that an orphaned submission's error is not reported as never retrieved.
+            task.exception()
+
+    async def _submit(
+        self,
+        name: str,
+        pipeline: str,
+        config: str,
+        data_query: str,
+        version: str,
+        prereq_jobs: str,
+        output_dataset_types: str,
+    ) -> tuple[str, typing.Any]:
+        """Send ``execute`` and wait for the job id; see `submit`."""
         cmd = self.remote.cmd_execute
         fields = dict(
             pipeline=pipeline,
@@ -538,37 +652,75 @@ class OcpsJobClient:
         return result
 
     async def abort_unfinished(self, timeout: float | None = None) -> list[AbortOutcome]:
-        """Send ``abort_job`` for every active job; never raises.
+        """Abort every job started and not known to have ended; never raises.
 
-        Each job is forgotten afterwards, whatever the outcome (an
-        ``abort_job`` that fails is reported in the returned list and the
-        log, e.g. because the job ended meanwhile).
+        First, ``execute`` commands whose job id has not arrived yet are
+        given up to ``timeout`` to report it (OCPS has created those jobs).
+        Then, for each active job: if its ``job_result`` has arrived, it is
+        reported as it is (no abort); otherwise ``abort_job`` is sent and
+        its ``job_result`` (255, or its own if it ended meanwhile) is awaited
+        for ``result_grace`` seconds. Each job is forgotten afterwards,
+        whatever the outcome; failures are in the returned list and the log.
+
+        Parameters
+        ----------
+        timeout : `float`, optional
+            Time limit (s) for each wait for an ack; default ``ack_timeout``.
+
+        Returns
+        -------
+        outcomes : `list` [`AbortOutcome`]
+            One per job (also those that had ended and those whose job id
+            never arrived).
         """
         timeout = self.ack_timeout if timeout is None else timeout
         outcomes: list[AbortOutcome] = []
+        if self._pending:
+            pending = dict(self._pending)
+            _, late = await asyncio.wait(set(pending), timeout=timeout)
+            for task in late:
+                task.cancel()
+                self._pending.pop(task, None)
+                message = f"{self.name} reported no job id for execute within {timeout:g} s; nothing to abort"
+                self.log.error("%s job: %s", pending[task], message)
+                outcomes.append(AbortOutcome(pending[task], "", False, message))
         for job_id, job in list(self._active.items()):
-            if job_id in self._results:
-                self._active.pop(job_id, None)
-                continue
-            try:
-                ack = await self.remote.cmd_abort_job.set_start(job_id=job_id, timeout=timeout)
-                outcome = AbortOutcome(
-                    job.name, job_id, True, f"{_ack_code_name(ack.ack)} {ack.result}".strip()
-                )
-                self.log.warning("Aborted %s job %s on %s", job.name, job_id, self.name)
-            except salobj.AckError as e:
-                outcome = AbortOutcome(
-                    job.name, job_id, False, f"{_ack_code_name(e.ackcmd.ack)} {e.ackcmd.result}".strip()
-                )
-                self.log.error(
-                    "Could not abort %s job %s on %s: %s", job.name, job_id, self.name, outcome.message
-                )
-            except Exception as e:
-                outcome = AbortOutcome(job.name, job_id, False, repr(e))
-                self.log.exception("Could not abort %s job %s on %s", job.name, job_id, self.name)
+            outcomes.append(await self._abort_one(job, timeout))
             self._active.pop(job_id, None)
-            outcomes.append(outcome)
         return outcomes
+
+    async def _abort_one(self, job: _ActiveJob, timeout: float) -> AbortOutcome:
+        """Abort one active job unless it has ended; see `abort_unfinished`."""
+        job_id = job.job_id
+        data = self._results.get(job_id)
+        if data is not None:
+            result = _make_job_result(job.name, job_id, data, "")
+            self.log.info("%s job %s had ended before it could be aborted", job.name, job_id)
+            return AbortOutcome(job.name, job_id, False, "ended before it could be aborted", result)
+        ok = False
+        try:
+            ack = await self.remote.cmd_abort_job.set_start(job_id=job_id, timeout=timeout)
+            ok = True
+            message = f"{_ack_code_name(ack.ack)} {ack.result}".strip()
+            self.log.warning("Aborted %s job %s on %s", job.name, job_id, self.name)
+        except salobj.AckError as e:
+            message = f"{_ack_code_name(e.ackcmd.ack)} {e.ackcmd.result}".strip()
+            self.log.error("Could not abort %s job %s on %s: %s", job.name, job_id, self.name, message)
+        except Exception as e:
+            message = repr(e)
+            self.log.exception("Could not abort %s job %s on %s", job.name, job_id, self.name)
+        # abort_job writes the job's job_result (255); a job that ended meanwhile has its own.
+        # Different topics: the result may come after the ack.
+        future = self._result_future(job_id)
+        try:
+            data = await asyncio.wait_for(asyncio.shield(future), timeout=self.result_grace)
+        except asyncio.TimeoutError:
+            data = None
+        self._result_waiters.pop(job_id, None)
+        result = None if data is None else _make_job_result(job.name, job_id, data, "")
+        if result is not None and not ok:
+            self.log.info("%s", result.describe())
+        return AbortOutcome(job.name, job_id, ok, message, result)
 
 
 def _ack_code_name(code: typing.Any) -> str:
@@ -674,49 +826,157 @@ async def check_enabled(remotes: typing.Sequence[typing.Any], timeout: float = 5
     return result
 
 
-async def check_ocps_configuration(
-    remote: typing.Any, instrument: str = "LSSTComCam", timeout: float = 5.0
-) -> str:
-    """Check that OCPS runs with the configuration of ``instrument``.
+@dataclasses.dataclass(frozen=True)
+class AppliedConfiguration:
+    """What an OCPS's ``configurationApplied`` says.
 
-    ``configurationApplied.configurations`` is a comma-separated list of
-    the configuration files applied (e.g. ``"_init.yaml,LSSTComCam.yaml"``);
-    one of them, without folder and ``.yaml``/``.yml`` suffix, must be
-    ``instrument``.
+    Attributes
+    ----------
+    configurations : `str`
+        Comma-separated configuration files read, e.g.
+        ``_init.yaml,_summit.yaml`` (plus the ``start`` override, if any).
+    version, url, schema_version : `str`
+        Version and URL of the configuration repository; schema version.
+    """
+
+    configurations: str
+    version: str
+    url: str
+    schema_version: str
+
+    @property
+    def files(self) -> list[str]:
+        """The configuration file names, without folders."""
+        return [item.strip().rsplit("/", 1)[-1] for item in self.configurations.split(",") if item.strip()]
+
+    def named_instruments(self) -> set[str]:
+        """Instruments (OCPS instances) that a configuration file is named after.
+
+        A file is named after an instrument when a word of its name (split
+        on anything but letters and digits) is the instrument's name, in any
+        case: ``LATISS.yaml``, ``lsstcam_summit.yaml``. Files whose name
+        starts with ``_`` (``_init.yaml``, ``_<site>.yaml``) are shared and
+        name none.
+        """
+        instruments = {name.lower(): name for name in INSTRUMENTS}
+        named = set()
+        for file in self.files:
+            if file.startswith("_"):
+                continue
+            for word in re.split(r"[^A-Za-z0-9]+", file.lower()):
+                if word in instruments:
+                    named.add(instruments[word])
+        return named
+
+    def describe(self) -> str:
+        return (
+            f"configurations={self.configurations!r}, version={self.version!r}, url={self.url!r}, "
+            f"schemaVersion={self.schema_version!r}"
+        )
+
+
+async def check_ocps_configuration(
+    remote: typing.Any,
+    instrument: str = "LSSTComCam",
+    timeout: float = 5.0,
+    log: logging.Logger | None = None,
+) -> AppliedConfiguration | None:
+    """Check that OCPS's applied configuration names no other instrument.
+
+    A configurable CSC publishes in ``configurationApplied.configurations``
+    the files it read: ``_init.yaml``, ``_<site>.yaml`` if present and the
+    override given at ``start``, if any; OCPS refuses at ``start`` settings
+    for another instance than its own. So an ENABLED OCPS:2 (see
+    `check_enabled`) is set up for LSSTComCam, whatever its files are
+    called; this check only rejects an applied override named after
+    another instrument (e.g. ``LATISS.yaml``), and logs what
+    ``configurationApplied`` says.
 
     Returns
     -------
-    configurations : `str`
-        The ``configurations`` text.
+    applied : `AppliedConfiguration` or `None`
+        What was applied; None if no ``configurationApplied`` was seen within
+        ``timeout`` (logged as a warning; ENABLED is the requirement).
 
     Raises
     ------
     CscNotReady
-        If no ``configurationApplied`` was seen within ``timeout``, or it does
-        not name ``instrument``.
+        The applied configuration names another instrument.
     """
+    log = log or logging.getLogger(__name__)
     name = component_name(remote)
     try:
         data = await remote.evt_configurationApplied.aget(timeout=timeout)
     except asyncio.TimeoutError:
-        raise CscNotReady(
-            f"{name} published no configurationApplied within {timeout:g} s; cannot tell whether it is "
-            f"configured for {instrument}",
-            {name: "no configurationApplied"},
-        ) from None
-    configurations = str(data.configurations)
-    names = []
-    for item in configurations.split(","):
-        item = item.strip().rsplit("/", 1)[-1]
-        for suffix in (".yaml", ".yml"):
-            if item.endswith(suffix):
-                item = item[: -len(suffix)]
-        if item:
-            names.append(item)
-    if instrument not in names:
-        raise CscNotReady(
-            f"{name} is configured with {configurations!r}, not for {instrument}; "
-            f"restart it with the {instrument} configuration",
-            {name: f"configured with {configurations!r}"},
+        log.warning(
+            "%s published no configurationApplied within %g s; relying on its ENABLED state", name, timeout
         )
-    return configurations
+        return None
+    applied = AppliedConfiguration(
+        configurations=str(data.configurations),
+        version=str(getattr(data, "version", "")),
+        url=str(getattr(data, "url", "")),
+        schema_version=str(getattr(data, "schemaVersion", "")),
+    )
+    log.info("%s configurationApplied: %s", name, applied.describe())
+    others = sorted(applied.named_instruments() - {instrument})
+    if others:
+        raise CscNotReady(
+            f"{name} applied configuration {applied.configurations!r}, named after {', '.join(others)}, "
+            f"not {instrument}: its jobs would use that instrument's settings (butler, input collection). "
+            f"Restart {name} (standby, then start) without that override, or with one for {instrument}",
+            {name: f"configured with {applied.configurations!r}"},
+        )
+    return applied
+
+
+# --- repository --------------------------------------------------------------
+class RepoMismatch(OcpsError):
+    """An OCPS job's output is not in the script's repository."""
+
+
+def check_output_in_repo(repo: str, result: JobResult, ocps_name: str = "OCPS") -> None:
+    """Check that a completed job's output collection is in ``repo`` (blocking: call in a thread).
+
+    OCPS runs every job on its own configured butler; the script reads and
+    certifies in its ``repo``. They must be the same repository.
+
+    Parameters
+    ----------
+    repo : `str`
+        The script's repository.
+    result : `JobResult`
+        The completed job (its ``butler_repo`` is used in the message when
+        the result reports it).
+    ocps_name : `str`
+        ``OCPS:2``, for the message.
+
+    Raises
+    ------
+    RepoMismatch
+        ``repo`` cannot be opened or has no ``u/ocps/<job_id>`` collection.
+    """
+    from lsst.daf.butler import Butler, MissingCollectionError
+
+    collection = result.output_collection
+    ocps_butler = result.butler_repo
+    where = (
+        f"its configured butler {ocps_butler!r}" if ocps_butler else f"the {ocps_name}'s configured butler"
+    )
+    fix = (
+        f"the {result.name} job ran on {where}; {ocps_name} runs every job on that repository, and the "
+        f"script reads verification statistics and certifies in repo. Set repo to "
+        + (repr(ocps_butler) if ocps_butler else f"the butler of {ocps_name}'s configuration")
+        + f" and resume with bias_job_id {result.job_id}"
+    )
+    try:
+        butler = Butler.from_config(repo, writeable=False)
+    except Exception as e:
+        raise RepoMismatch(f"cannot open repo {repo!r} to find {collection} ({e}); {fix}") from e
+    try:
+        try:
+            butler.collections.get_info(collection)
+        except MissingCollectionError:
+            raise RepoMismatch(f"{collection} is not in repo {repo!r}: {fix}") from None
+    finally:
+        butler.close()

@@ -23,8 +23,10 @@
 
 The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stage`):
 
-1. ``preflight``: CCCamera, CCHeaderService, CCOODS and OCPS:2 are ENABLED and
-   OCPS:2 is configured for LSSTComCam; otherwise fail before any exposure.
+1. ``preflight``: CCCamera, CCHeaderService, CCOODS and OCPS:2 are ENABLED
+   (OCPS:2 refuses another instrument's settings at start) and no applied
+   OCPS:2 configuration file is named after another instrument; otherwise
+   fail before any exposure.
 2. ``take_biases``: subscribe to ``CCOODS.imageInOODS``, then take
    ``n_discard_bias + n_bias + n_verify_bias`` frames with ``ComCam.take_bias``
    tagged with the script's group id, reason, program and note, one at a
@@ -32,7 +34,8 @@ The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stag
    for an ``endReadout`` that never comes).
 3. ``wait_ingest``: wait until every (exposure, detector) is ingested with
    statusCode 0, within one deadline.
-4. ``cp_bias``: run cpBias on the combined frames through OCPS:2.
+4. ``cp_bias``: run cpBias on the combined frames through OCPS:2, then check
+   that its output collection is in ``repo`` (OCPS runs on its own butler).
 5. ``verify_bias``: run verifyBias on ``u/ocps/<bias job>`` plus
    ``input_collections_verify``, on the independent frames if any.
 6. ``judge``: read ``verifyBiasStats`` and judge it.
@@ -150,6 +153,7 @@ class MakeComCamBias(salobj.BaseScript):
         self.certification: CertificationResult | None = None
         self.bias_job_id = ""
         self.verify_job_id = ""
+        self.bias_result: ocps.JobResult | None = None
 
     # ------------------------------------------------------------------
     # Configuration
@@ -241,6 +245,7 @@ class MakeComCamBias(salobj.BaseScript):
             if config.runs_bias_job:
                 await self.stage(Stage.CP_BIAS)
                 await self.run_bias_job()
+                await self.check_bias_output_in_repo()
             else:
                 self.bias_job_id = config.bias_job_id
             if config.do_verify:
@@ -274,7 +279,7 @@ class MakeComCamBias(salobj.BaseScript):
     # Each stage below is a small unit, tested on its own.
 
     async def preflight(self) -> None:
-        """Fail unless the CSCs this run needs are ENABLED and OCPS:2 is set up for ComCam.
+        """Fail unless the needed CSCs are ENABLED and no OCPS:2 configuration names another instrument.
 
         The camera, header service and OODS are needed only to take frames
         (not when resuming from ``exposure_ids``); OCPS:2 only to run jobs.
@@ -288,11 +293,14 @@ class MakeComCamBias(salobj.BaseScript):
         states = await ocps.check_enabled(remotes) if remotes else {}
         ready = ", ".join(f"{name} {state.name}" for name, state in states.items()) or "no CSC needed"
         if needs_ocps:
-            configuration = await ocps.check_ocps_configuration(
-                self.ocps, instrument=naming.COMCAM_INSTRUMENT
+            # ENABLED is the requirement (OCPS refuses another instance's settings at start);
+            # this only rejects an applied override named after another instrument.
+            applied = await ocps.check_ocps_configuration(
+                self.ocps, instrument=naming.COMCAM_INSTRUMENT, log=self.log
             )
             await self.jobs.start()
-            ready += f"; OCPS:2 configured with {configuration}"
+            if applied is not None:
+                ready += f"; {self.jobs.name} configuration {applied.configurations}"
         self.log.info(f"Ready: {ready}")
 
     async def take_biases(self) -> None:
@@ -434,6 +442,23 @@ class MakeComCamBias(salobj.BaseScript):
         )
         self.bias_job_id = typing.cast(str, record.job_id)
 
+    async def check_bias_output_in_repo(self) -> None:
+        """Fail at once unless the bias job's output is in ``repo`` (off the event loop).
+
+        OCPS runs its jobs on its own configured butler; verification
+        statistics and certification are read and written in ``repo``. The
+        check is skipped when neither verification nor certification is done.
+
+        Raises
+        ------
+        RepoMismatch
+            Naming ``repo``, the OCPS's butler (when its result says) and what to fix.
+        """
+        config = self.require_config()
+        if self.bias_result is None or not (config.do_verify or config.do_certify):
+            return
+        await asyncio.to_thread(ocps.check_output_in_repo, config.repo, self.bias_result, self.jobs.name)
+
     async def run_verify_job(self) -> None:
         """Run verifyBias on the bias job's output and the verification frames."""
         config = self.require_config()
@@ -487,15 +512,21 @@ class MakeComCamBias(salobj.BaseScript):
             record.error = str(e)
             raise
         self.record_job_result(record, result)
+        if name == "cp_bias":
+            self.bias_result = result
         return record
 
     @staticmethod
     def record_job_result(record: JobRecord, result: ocps.JobResult) -> None:
-        """Copy a job's result into its summary record."""
+        """Copy a job's result into its summary record.
+
+        A job that did not complete keeps, as its error, what the execution
+        service said and where its log is.
+        """
         record.job_id = result.job_id
         record.exit_code = result.exit_code
         record.phase = result.phase
-        record.error = result.error_message
+        record.error = "" if result.succeeded else result.failure_detail()
         record.output_collection = result.output_collection
         record.output_run = result.output_run
 
@@ -646,12 +677,21 @@ class MakeComCamBias(salobj.BaseScript):
         self.stop_ingest_tracking()
         if self.state.state not in (ScriptState.STOPPING, ScriptState.FAILING):
             return
+        # Also waits for a job id still to come (a stop right after execute was sent), and
+        # records the result of a job that ended at the moment of the stop.
         for outcome in await self.jobs.abort_unfinished():
             record = self.summary.job(outcome.name)
-            if record is not None and outcome.ok:
-                record.aborted = True
-            elif record is not None:
-                record.error = f"abort_job failed: {outcome.message}"
+            if record is None:
+                continue
+            if outcome.job_id and not record.job_id:
+                record.job_id = outcome.job_id
+                record.output_collection = ocps.output_collection(outcome.job_id)
+                record.output_run = ocps.output_run(outcome.job_id)
+            if outcome.result is not None:
+                self.record_job_result(record, outcome.result)
+            record.aborted = outcome.ok
+            if not outcome.ok and outcome.result is None:
+                record.error = f"could not abort: {outcome.message}"
         if self.summary.outcome is Outcome.RUNNING:
             stage = self.current_stage
             outcome = Outcome.STOPPED if self.state.state == ScriptState.STOPPING else Outcome.FAILED

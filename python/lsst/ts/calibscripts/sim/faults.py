@@ -46,7 +46,10 @@ option                                    what the script sees
 `OcpsFaults.reject_execute`               ``execute`` fails with ``CMD_FAILED`` and a reason
 `OcpsFaults.job_outcomes`                 jobs fail (exit_code 1), hang (no ``job_result``) or are slow
 `OcpsFaults.fault_on_job`                 OCPS goes to FAULT (errorCode 2) and ``execute`` fails
-`OcpsFaults.configuration`                OCPS:2 runs with another instrument's configuration
+`OcpsFaults.configuration_override`       OCPS:2 started with that override: another instrument's
+                                          (``LATISS.yaml``) is refused, OCPS:2 stays in STANDBY
+`OcpsFaults.check_instance` = False       with it, an OCPS that does not check the instance runs
+                                          ENABLED with ``_init.yaml,_summit.yaml,LATISS.yaml``
 ========================================  =========================================================
 
 Images are chosen by an *image key*: a positive `int` k below 100000 is the
@@ -344,16 +347,25 @@ class OcpsFaults:
     fault_on_job : `int` or `None`
         The n-th ``execute`` (1-based) sends OCPS to FAULT (errorCode 2,
         like dm_OCPS's ``fault.yaml``) and fails.
-    configuration : `str`
-        Instrument configuration OCPS:2 runs with; ``"LATISS"`` simulates
-        the wrong configuration (reported in ``configurationApplied`` and
-        used as the default input ``<instrument>/raw/all``).
+    configuration_override : `str`
+        The ``configurationOverride`` OCPS:2 is started with (when its
+        initial state is DISABLED or ENABLED): empty (default: only
+        ``_init.yaml`` and the site file, configured for its own instrument),
+        or ``LATISS.yaml``, ``LSSTComCam.yaml``, ``LSSTCam.yaml``. One for
+        another instrument is refused, as by dm_OCPS: OCPS:2 stays in
+        STANDBY.
+    check_instance : `bool`
+        If False, OCPS:2 applies settings for another instance instead of
+        refusing them (as a dm_OCPS whose configuration did not name its
+        instance): it runs ENABLED, ``configurationApplied`` names the
+        override and jobs use that instrument's butler and input collection.
     """
 
     reject_execute: bool | str = False
     job_outcomes: JobOutcomes = ()
     fault_on_job: int | None = None
-    configuration: str = "LSSTComCam"
+    configuration_override: str = ""
+    check_instance: bool = True
 
     def __post_init__(self) -> None:
         _check_frame("fault_on_job", self.fault_on_job)
@@ -362,8 +374,10 @@ class OcpsFaults:
         else:
             outcomes = tuple(JobScript.coerce(v) for v in self.job_outcomes)
         object.__setattr__(self, "job_outcomes", outcomes)
-        if not self.configuration:
-            raise ValueError("configuration must not be blank")
+        if self.configuration_override.startswith("_"):
+            raise ValueError(
+                f"configuration_override={self.configuration_override!r}: an override may not start with '_'"
+            )
 
     def script_for(self, job_number: int, pipeline: str) -> JobScript:
         """Return the scripted behaviour of the ``job_number``-th job (1-based)."""

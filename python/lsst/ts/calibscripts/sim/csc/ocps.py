@@ -19,16 +19,40 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Mock OCPS (indexed; LSSTComCam = 2): runs pipeline jobs through a `JobRunner`."""
+"""Mock OCPS (indexed; LSSTComCam = 2): runs pipeline jobs through a `JobRunner`.
+
+Configuration, as a salobj configurable CSC and dm_OCPS: at ``start`` the
+mock reads ``_init.yaml`` (``url``, ``poll_interval``, ``output_glob``),
+then its site file ``_summit.yaml`` (``instance`` = the instrument of its
+SAL index, ``butler`` = its repository, ``input_collection`` =
+``<instance>/raw/all``), then the ``configurationOverride`` if one is
+given (``LATISS.yaml``, ``LSSTComCam.yaml`` or ``LSSTCam.yaml``, each
+setting that instance, its own butler and input collection). Settings whose
+``instance`` is not that of the SAL index are refused: ``start`` fails
+with "configuration instance ... does not match CSC index ..." and the CSC
+stays in STANDBY. On success it publishes ``configurationApplied`` with
+``configurations`` = the files read, e.g. ``_init.yaml,_summit.yaml``.
+Every job runs on the configured ``butler``, whatever a script thinks
+its repository is.
+"""
 
 from __future__ import annotations
 
-__all__ = ["ExecuteRecord", "JobRecord", "OCPSCsc", "EXIT_ABORTED", "EXIT_COMPLETED", "EXIT_FAILED"]
+__all__ = [
+    "ExecuteRecord",
+    "JobRecord",
+    "OCPSCsc",
+    "OcpsSettings",
+    "EXIT_ABORTED",
+    "EXIT_COMPLETED",
+    "EXIT_FAILED",
+]
 
 import asyncio
 import dataclasses
 import datetime
 import json
+import pathlib
 import typing
 import uuid
 
@@ -42,6 +66,8 @@ from .base import SimCsc
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 255
+JOB_LOG_NAME = "ocps.log"
+"""Name of a job's log in its output directory (as uws_scripts ``pipetask.sh``)."""
 EXECUTE_TIMEOUT = 600.0
 """``timeout`` of the in-progress ack of ``execute`` (as dm_OCPS)."""
 POLL_INTERVAL = 1.0
@@ -49,7 +75,44 @@ POLL_INTERVAL = 1.0
 aborted job is noticed by its ``execute`` at most this long after
 ``abort_job``."""
 
-KNOWN_CONFIGURATIONS = ("LATISS", "LSSTComCam", "LSSTCam")
+SITE = "summit"
+"""The mock's site (``LSST_SITE``): its site file is ``_summit.yaml``."""
+CONFIG_URL = "file:///sim/ts_config_ocs/OCPS/v3"
+"""URL of the mock's configuration repository (``configurationApplied.url``)."""
+CONFIG_SCHEMA_VERSION = "v3"
+"""Configuration schema version (dm_OCPS schema v3 names the instance)."""
+UWS_URL = "http://uws.sim/api/v1"
+"""``url`` of the UWS execution service in ``_init.yaml``."""
+INSTRUMENTS = tuple(index.name for index in OCPSIndex if index.name != "RA")
+"""Instruments with an OCPS instance; each has an override ``<instrument>.yaml``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OcpsSettings:
+    """The configuration an OCPS applied (dm_OCPS schema v3 fields).
+
+    Attributes
+    ----------
+    instance : `str`
+        The instrument the settings are for (must match the SAL index).
+    butler : `str`
+        Repository every job runs on (``BUTLER_REPO``).
+    input_collection : `str`
+        Input collection given as ``-i`` before a job's own options.
+    output_glob : `str`
+        Dataset types retrieved into the job's output directory.
+    url : `str`
+        The UWS execution service.
+    poll_interval : `float`
+        Seconds between two status polls of a job.
+    """
+
+    instance: str
+    butler: str
+    input_collection: str
+    output_glob: str = "*"
+    url: str = UWS_URL
+    poll_interval: float = POLL_INTERVAL
 
 
 def _iso_now() -> str:
@@ -123,8 +186,20 @@ class JobRecord:
     result: str = ""
     outcome: JobOutcome | None = None
     results: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    output_glob: str = "*"
     task: asyncio.Task | None = dataclasses.field(default=None, repr=False)
     finished: asyncio.Future | None = dataclasses.field(default=None, repr=False)
+
+    def results_entries(self) -> list[dict[str, str]]:
+        """UWS ``results``: the job's log ``ocps.log`` first (if any), then its output files."""
+        entries = []
+        if self.outcome is not None and self.outcome.log_path:
+            entries.append(
+                {"id": JOB_LOG_NAME, "uri": pathlib.Path(self.outcome.log_path).absolute().as_uri()}
+            )
+        if self.outcome is not None:
+            entries.extend(self.outcome.results)
+        return entries
 
     def uws_document(self, error_message: str = "") -> dict[str, typing.Any]:
         """Return the UWS job document of this job."""
@@ -141,7 +216,7 @@ class JobRecord:
             {"name": "PIPELINE_URL", "value": request.pipeline},
             {"name": "BUTLER_REPO", "value": request.butler_repo},
             {"name": "RUN_OPTIONS", "value": f"-i {request.default_input} {request.config}".strip()},
-            {"name": "OUTPUT_GLOB", "value": request.output_dataset_types},
+            {"name": "OUTPUT_GLOB", "value": request.output_dataset_types or self.output_glob},
             {"name": "DATA_QUERY", "value": request.data_query},
         ]
         return {
@@ -158,7 +233,7 @@ class JobRecord:
                 "command": "cd $JOB_SOURCE_DIR && bash bin/pipetask.sh",
                 "environment": environment,
             },
-            "results": list(self.outcome.results) if self.outcome is not None else [],
+            "results": self.results_entries(),
             "errorSummary": {"message": error_message},
             "jobInfo": {},
         }
@@ -167,17 +242,19 @@ class JobRecord:
 class OCPSCsc(SimCsc):
     """Mock OCPS:2.
 
+    ``start`` configures it as described in the module docstring.
     ``execute`` is rejected unless ENABLED; it waits for ``prereq_jobs``,
     acknowledges ``CMD_INPROGRESS`` (timeout 600 s) with
     ``result='{"job_id": "<32 hex>"}'``, runs the job through the job runner
-    and writes ``job_result(job_id, exit_code, result)`` (0 completed,
-    1 error) before the final ``CMD_COMPLETE``. Jobs run concurrently.
-    ``abort_job(job_id)`` stops a running job (the UWS ``DELETE``), writes
-    ``job_result(exit_code=255)`` and completes (unknown or finished job:
-    ``CMD_FAILED``). As in dm_OCPS, the aborted job's own ``execute`` then
-    notices at its next status poll (`POLL_INTERVAL`) that the phase is
-    ``aborted``, writes a second ``job_result(exit_code=1)`` whose ``result``
-    has phase ``aborted``, and ends ``CMD_COMPLETE``.
+    on the configured butler and writes ``job_result(job_id, exit_code,
+    result)`` (0 completed, 1 error) before the final ``CMD_COMPLETE``; the
+    result's UWS ``results`` start with the job's ``ocps.log``. Jobs run
+    concurrently. ``abort_job(job_id)`` stops a running job (the UWS
+    ``DELETE``), writes ``job_result(exit_code=255)`` and completes (unknown
+    or finished job: ``CMD_FAILED``). As in dm_OCPS, the aborted job's own
+    ``execute`` then notices at its next status poll (`POLL_INTERVAL`) that
+    the phase is ``aborted``, writes a second ``job_result(exit_code=1)``
+    whose ``result`` has phase ``aborted``, and ends ``CMD_COMPLETE``.
 
     Parameters
     ----------
@@ -188,18 +265,33 @@ class OCPSCsc(SimCsc):
     job_runner : `JobRunner`, optional
         Runs the jobs (default: a `ScriptedRunner` that succeeds).
     butler_repo : `str`, optional
-        ``JobRequest.butler_repo``.
+        The ``butler`` of this OCPS's own configuration (site file and the
+        override named after its instrument).
     timing : `Timing`, optional
         Time scale (for scripted jobs).
     faults : `OcpsFaults`, optional
-        Injected faults; `OcpsFaults.configuration` sets the instrument.
+        Injected faults; `OcpsFaults.configuration_override` is the override
+        given at ``start`` when the CSC starts in DISABLED or ENABLED.
 
     Attributes
     ----------
     executes : `list` [`ExecuteRecord`]
         Every ``execute`` received while running, in order.
     jobs : `dict` [`str`, `JobRecord`]
-        Every job created, by job id.
+        Every job created, by job id (a job is created before ``execute``
+        is acknowledged in progress).
+    settings : `OcpsSettings` or `None`
+        The configuration applied (None before a successful ``start``).
+    applied_files : `list` [`str`]
+        The configuration files read by the last successful ``start``.
+    start_refusal : `str`
+        Why the last ``start`` failed (empty if it did not).
+    in_progress_ack_gate : `asyncio.Event` or `None`
+        Test control: if set, ``execute`` waits for it after creating the
+        job and before the in-progress ack that carries the job id.
+    job_result_gate : `asyncio.Event` or `None`
+        Test control: if set, a job that ended waits for it before its
+        ``job_result`` is written (``JobRecord.outcome`` is already set).
     """
 
     def __init__(
@@ -217,25 +309,119 @@ class OCPSCsc(SimCsc):
         self.butler_repo = butler_repo
         self.executes: list[ExecuteRecord] = []
         self.jobs: dict[str, JobRecord] = {}
+        self.settings: OcpsSettings | None = None
+        self.applied_files: list[str] = []
+        self.start_refusal = ""
+        self.in_progress_ack_gate: asyncio.Event | None = None
+        self.job_result_gate: asyncio.Event | None = None
         self._execute_count = 0
         super().__init__(
             name="OCPS",
             index=index,
             initial_state=initial_state,
-            configurations=self.faults.configuration,
-            overrides_available=",".join(KNOWN_CONFIGURATIONS),
+            override=self.faults.configuration_override,
         )
         self.cmd_execute.allow_multiple_callbacks = True
 
+    # --- configuration (as a salobj ConfigurableCsc and dm_OCPS) --------------------------
+    @property
+    def own_instance(self) -> str:
+        """The instrument of this OCPS's SAL index."""
+        try:
+            return OCPSIndex(self.salinfo.index).name
+        except ValueError:
+            return f"index {self.salinfo.index}"
+
+    def configuration_files(self) -> dict[str, dict[str, typing.Any]]:
+        """The configuration repository: file name -> the settings it sets."""
+        files: dict[str, dict[str, typing.Any]] = {
+            "_init.yaml": {"url": UWS_URL, "poll_interval": POLL_INTERVAL, "output_glob": "*"},
+            f"_{SITE}.yaml": {
+                "instance": self.own_instance,
+                "butler": self.butler_repo,
+                "input_collection": f"{self.own_instance}/raw/all",
+            },
+        }
+        for instrument in INSTRUMENTS:
+            files[f"{instrument}.yaml"] = {
+                "instance": instrument,
+                "butler": self.butler_repo if instrument == self.own_instance else f"/repo/{instrument}",
+                "input_collection": f"{instrument}/raw/all",
+            }
+        return files
+
+    def read_configuration(self, override: str) -> tuple[list[str], OcpsSettings]:
+        """Read ``_init.yaml``, the site file and ``override``; check the instance.
+
+        Raises
+        ------
+        salobj.ExpectedError
+            Unknown or invalid override, or settings for another instance.
+        """
+        files = self.configuration_files()
+        if override.startswith("_"):
+            raise salobj.ExpectedError(f"configurationOverride {override!r} may not start with '_'")
+        read = ["_init.yaml", f"_{SITE}.yaml"]
+        if override:
+            if override not in files:
+                available = ", ".join(name for name in files if not name.startswith("_"))
+                raise salobj.ExpectedError(
+                    f"configurationOverride {override!r} not found in {CONFIG_URL}; available: {available}"
+                )
+            read.append(override)
+        values: dict[str, typing.Any] = {}
+        for name in read:
+            values.update(files[name])
+        settings = OcpsSettings(**values)
+        if self.faults.check_instance and settings.instance != self.own_instance:
+            raise salobj.ExpectedError(
+                f"configuration instance {settings.instance} does not match CSC index {self.salinfo.index}"
+            )
+        return read, settings
+
+    async def start(self) -> None:
+        await super().start()
+        overrides = ",".join(name for name in self.configuration_files() if not name.startswith("_"))
+        await self.evt_configurationsAvailable.set_write(
+            overrides=overrides, version=self.version, url=CONFIG_URL, schemaVersion=CONFIG_SCHEMA_VERSION
+        )
+
+    async def start_phase2(self) -> None:
+        """Go to the initial state; a refused configuration leaves the CSC in STANDBY."""
+        try:
+            await super().start_phase2()
+        except salobj.ExpectedError as e:
+            self.log.error(f"Could not go to the initial state {self._initial_state!r}: {e}")
+
+    async def begin_start(self, data: salobj.type_hints.BaseMsgType) -> None:
+        """Configure from the files and ``configurationOverride``; publish configurationApplied."""
+        await super().begin_start(data)
+        try:
+            files, settings = self.read_configuration(str(data.configurationOverride))
+        except salobj.ExpectedError as e:
+            self.start_refusal = str(e)
+            raise
+        self.start_refusal = ""
+        self.settings = settings
+        self.applied_files = files
+        await self.evt_configurationApplied.set_write(
+            configurations=",".join(files),
+            version=self.version,
+            url=CONFIG_URL,
+            schemaVersion=CONFIG_SCHEMA_VERSION,
+            otherInfo="",
+            force_output=True,
+        )
+
     @property
     def instrument(self) -> str:
-        """The instrument this OCPS is configured for."""
-        return self.faults.configuration
+        """The instance of the applied settings."""
+        return self.settings.instance if self.settings is not None else self.own_instance
 
     @property
     def default_input(self) -> str:
         """Input collection prepended to every job's ``-i``."""
-        return f"{self.instrument}/raw/all"
+        return self.settings.input_collection if self.settings is not None else ""
 
     async def do_execute(self, data: salobj.type_hints.BaseMsgType) -> None:
         """Run one pipeline job."""
@@ -263,6 +449,9 @@ class OCPSCsc(SimCsc):
                 raise salobj.ExpectedError(report)
             if not data.pipeline.strip():
                 raise salobj.ExpectedError("pipeline must not be blank")
+            settings = self.settings
+            if settings is None:
+                raise salobj.ExpectedError("execute not allowed: OCPS is not configured")
         except salobj.ExpectedError as e:
             record.rejected = str(e)
             raise
@@ -279,13 +468,15 @@ class OCPSCsc(SimCsc):
             data_query=data.data_query,
             prereq_jobs=data.prereq_jobs,
             output_dataset_types=data.output_dataset_types,
-            butler_repo=self.butler_repo,
-            default_input=self.default_input,
+            butler_repo=settings.butler,
+            default_input=settings.input_collection,
         )
         record.request = request
-        job = JobRecord(request=request, creation_time=_iso_now())
+        job = JobRecord(request=request, creation_time=_iso_now(), output_glob=settings.output_glob)
         job.finished = asyncio.get_running_loop().create_future()
         self.jobs[request.job_id] = job
+        if self.in_progress_ack_gate is not None:
+            await self.in_progress_ack_gate.wait()
         await self.cmd_execute.ack_in_progress(
             data, timeout=EXECUTE_TIMEOUT, result=json.dumps({"job_id": request.job_id})
         )
@@ -368,6 +559,8 @@ class OCPSCsc(SimCsc):
                 exit_code = EXIT_COMPLETED if completed else EXIT_FAILED
                 message = outcome.error_message
             job.end_time = _iso_now()
+            if self.job_result_gate is not None:
+                await self.job_result_gate.wait()
             await self._write_job_result(job, exit_code, json.dumps(job.uws_document(error_message=message)))
         finally:
             if not job.finished.done():

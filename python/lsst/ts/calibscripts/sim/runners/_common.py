@@ -30,6 +30,7 @@ datasets a job wrote, as the UWS ``results`` entries.
 from __future__ import annotations
 
 __all__ = [
+    "JOB_LOG_NAME",
     "OCPS_COLLECTION_PREFIX",
     "RunOptions",
     "RunOptionsError",
@@ -37,6 +38,8 @@ __all__ = [
     "log_tail",
     "output_results",
     "resolve_pipeline",
+    "default_log_dir",
+    "job_output_dir",
     "job_paths",
     "runner_env",
 ]
@@ -255,6 +258,20 @@ def runner_env(env: typing.Mapping[str, str] | None) -> dict[str, str]:
     return {**pipeline_env(), **os.environ}
 
 
+JOB_LOG_NAME = "ocps.log"
+"""Name of a job's log in its output directory (as the OCPS back end's ``pipetask.sh``)."""
+
+
+def job_output_dir(log_dir: str, job_id: str) -> str:
+    """The output directory of a job: ``<log_dir>/<job_id>/out`` (the back end's ``JOB_OUTPUT_DIR``)."""
+    return os.path.join(log_dir, job_id, "out")
+
+
+def default_log_dir(repo: str) -> str:
+    """Default folder of the job directories: ``<repo>_ocps_logs`` beside the repository."""
+    return os.path.normpath(repo) + "_ocps_logs"
+
+
 def job_paths(repo: str | None, log_dir: str | None, butler_repo: str, job_id: str) -> tuple[str, str]:
     """Repository and log file of a job.
 
@@ -263,17 +280,19 @@ def job_paths(repo: str | None, log_dir: str | None, butler_repo: str, job_id: s
     repo : `str` or `None`
         The runner's repository, used when the request has none.
     log_dir : `str` or `None`
-        The runner's log folder; default ``<repo>_ocps_logs`` beside the
-        repository.
+        The runner's folder of job directories; default ``<repo>_ocps_logs``
+        beside the repository.
     butler_repo : `str`
-        The request's ``butler_repo`` (may be empty).
+        The request's ``butler_repo`` (the OCPS's configured butler; may be
+        empty).
     job_id : `str`
         Job id.
 
     Returns
     -------
     repo, log_path : `str`
-        Repository root and ``<log_dir>/<job_id>.log`` (folder created).
+        Repository root and ``<log_dir>/<job_id>/out/ocps.log`` (folder
+        created).
 
     Raises
     ------
@@ -283,6 +302,6 @@ def job_paths(repo: str | None, log_dir: str | None, butler_repo: str, job_id: s
     chosen = butler_repo or repo
     if not chosen:
         raise ValueError("No butler repository: the job request and the runner name none")
-    folder = log_dir or os.path.normpath(chosen) + "_ocps_logs"
+    folder = job_output_dir(log_dir or default_log_dir(chosen), job_id)
     os.makedirs(folder, exist_ok=True)
-    return chosen, os.path.join(folder, f"{job_id}.log")
+    return chosen, os.path.join(folder, JOB_LOG_NAME)

@@ -40,7 +40,8 @@ without a subprocess, for fast tests:
   an unknown option fails with click's ``Error: No such option: ...``.
 
 Each job writes its log (``lsst`` loggers, records of its own worker thread
-only) to ``<log_dir>/<job_id>.log``. Cancelling `InProcessRunner.run` stops
+only) to its ``ocps.log`` in its output directory ``<log_dir>/<job_id>/out``.
+Cancelling `InProcessRunner.run` stops
 the job between quanta: the quantum being executed finishes (a quantum is
 never cut in half, so the repository stays consistent), no further quantum
 starts, and the cancellation propagates once the worker thread is done.
@@ -125,8 +126,8 @@ class InProcessRunner:
     repo : `str`, optional
         Butler repository, used when a request has no ``butler_repo``.
     log_dir : `str`, optional
-        Folder for the per-job log files (created if needed); default
-        ``<repo>_ocps_logs`` beside the job's repository.
+        Folder of the job directories ``<job_id>/out/ocps.log`` (created if
+        needed); default ``<repo>_ocps_logs`` beside the job's repository.
     env : `~collections.abc.Mapping` [`str`, `str`], optional
         Environment used to expand ``$VAR`` in pipeline locations; default
         (read at each job) `os.environ` on top of

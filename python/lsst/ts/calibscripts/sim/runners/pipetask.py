@@ -40,8 +40,8 @@ The command is the one of the OCPS back end's ``pipetask.sh``, with
   quantum (about 1.5 s each), which makes ``-j 8`` many times slower than
   ``-j 1`` for the simulation's small quanta; ``processes=None`` passes the
   config through untouched;
-* stdout and stderr go to ``<log_dir>/<job_id>.log`` (the job's
-  ``ocps.log``); a nonzero exit code gives `JobPhase.ERROR` with the tail of
+* stdout and stderr go to the job's ``ocps.log`` in its output directory
+  ``<log_dir>/<job_id>/out``; a nonzero exit code gives `JobPhase.ERROR` with the tail of
   that log as the error message;
 * on success the results are the datasets of ``u/ocps/<job_id>/run``
   matching ``output_dataset_types`` (all when empty);
@@ -150,8 +150,8 @@ class PipetaskRunner:
     repo : `str`, optional
         Butler repository, used when a request has no ``butler_repo``.
     log_dir : `str`, optional
-        Folder for the per-job log files (created if needed); default
-        ``<repo>_ocps_logs`` beside the job's repository.
+        Folder of the job directories ``<job_id>/out/ocps.log`` (created if
+        needed); default ``<repo>_ocps_logs`` beside the job's repository.
     processes : `int` or `None`
         ``-j`` forced on every job (default 1), or `None` to pass the
         config's ``-j`` through.
