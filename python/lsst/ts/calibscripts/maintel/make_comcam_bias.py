@@ -263,7 +263,7 @@ class MakeComCamBias(salobj.BaseScript):
         reason = self.done_reason()
         self.summary.finish(Outcome.DONE, reason=reason, finished=tai_isot())
         await self.report()
-        if self.summary.report_files:
+        if self.summary.report_path in self.summary.report_files:
             reason += f"; report: {self.summary.report_path}"
         # The DONE state keeps this reason: the operator sees the result in the queue.
         await self.set_state(reason=reason)
