@@ -291,3 +291,26 @@ def test_frame_timeout_default_and_value() -> None:
     assert "endReadout" in prop["description"]
     assert make_config(base(frame_timeout=12)).frame_timeout == 12.0
     assert isinstance(make_config(base(frame_timeout=12)).frame_timeout, float)
+
+
+def test_schema_validator_names_the_option_and_forwards_the_rest() -> None:
+    from lsst.ts.calibscripts.bias.config import SchemaValidator
+    from lsst.ts.calibscripts.sal import salobj
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    inner = salobj.DefaultingValidator(load_schema())
+    validator = SchemaValidator(inner)
+    assert validator.schema is inner.schema
+    assert validator.validate(base())["n_bias"] == 20
+    cases = [
+        (base(n_bias=0), "n_bias: 0 is less than the minimum of 1"),
+        (base(exposure_ids=[1]), "exposure_ids: item [0]: 1 is less than the minimum of 1000000000000"),
+        ({}, "calib_collection: required option missing"),
+        (base(nBias=1), "nBias: unknown option"),
+        ("text", "configuration: text is not a dict"),
+        (base(detectors=[0, 9]), "detectors: [0, 9] is not valid under any of the given schemas (closest: "),
+    ]
+    for config, first_words in cases:
+        with pytest.raises(ConfigError) as info:
+            validator.validate(config)
+        assert str(info.value).startswith(first_words), str(info.value)

@@ -586,10 +586,11 @@ class SchemaValidator:
     def __init__(self, validator: typing.Any) -> None:
         self.validator = validator
 
-    @property
-    def schema(self) -> dict[str, typing.Any]:
-        """The wrapped validator's schema."""
-        return self.validator.schema
+    def __getattr__(self, name: str) -> typing.Any:
+        # Anything else (``schema``, ...) is the wrapped validator's.
+        if name == "validator":
+            raise AttributeError(name)
+        return getattr(self.validator, name)
 
     def validate(self, data_dict: typing.Any) -> dict[str, typing.Any]:
         """Validate ``data_dict`` and return it with defaults filled in.
