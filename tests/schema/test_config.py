@@ -304,7 +304,11 @@ def test_schema_validator_names_the_option_and_forwards_the_rest() -> None:
     assert validator.validate(base())["n_bias"] == 20
     cases = [
         (base(n_bias=0), "n_bias: 0 is less than the minimum of 1"),
-        (base(exposure_ids=[1]), "exposure_ids: item [0]: 1 is less than the minimum of 1000000000000"),
+        (base(exposure_ids=[1]), "exposure_ids: item [0]: 1 is less than the minimum of 2020010100001"),
+        (
+            base(exposure_ids=[9999123100001]),
+            "exposure_ids: item [0]: 9999123100001 is greater than the maximum of 2099123199999",
+        ),
         ({}, "calib_collection: required option missing"),
         (base(nBias=1), "nBias: unknown option"),
         ("text", "configuration: text is not a dict"),

@@ -117,7 +117,13 @@ run_configs = st.fixed_dictionaries(
         "note": st.text(max_size=20),
         "report_dir": st.sampled_from(["<tmp>", ""]),
     },
-    optional={"resume": st.sampled_from(["exposures", "bias_job"]), "dates": dates},
+    optional={
+        "resume": st.tuples(
+            st.sampled_from(["exposures", "bias_job"]),
+            st.sampled_from([2026112500010, 2020010100001, 2099123100001, 9999123100001, 1000010100001]),
+        ),
+        "dates": dates,
+    },
 )
 drawn = st.tuples(run_configs, st.lists(st.integers(0, 8), max_size=3, unique=True))
 
@@ -125,13 +131,13 @@ drawn = st.tuples(run_configs, st.lists(st.integers(0, 8), max_size=3, unique=Tr
 def to_config(drawn_config: dict[str, typing.Any], report_dir: str) -> dict[str, typing.Any]:
     """The script configuration of a drawn example."""
     config = dict(drawn_config)
-    resume = config.pop("resume", None)
+    resume, first_id = config.pop("resume", (None, 0))
     begin, end = config.pop("dates", (None, None))
     config["certify_calib_begin_date"] = begin
     config["certify_calib_end_date"] = end
     if resume is not None:
         n_ids = config["n_bias"] + config["n_verify_bias"]
-        config["exposure_ids"] = [2026112500010 + i for i in range(n_ids)]
+        config["exposure_ids"] = [first_id + i for i in range(n_ids)]
     if resume == "bias_job":
         config["bias_job_id"] = "0123abcd"
     if config["report_dir"] == "<tmp>":
@@ -232,7 +238,7 @@ THRESHOLD_ZERO = {
 
 
 @settings(
-    max_examples=10,
+    max_examples=7,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -242,6 +248,16 @@ THRESHOLD_ZERO = {
 @example(({**THRESHOLD_ZERO, "config_options_bias": "-c isr:doDefect='False'"}, []))
 @example(({**THRESHOLD_ZERO, "reason": "daily, imageType: FLAT"}, []))
 @example(({**THRESHOLD_ZERO, "number_verification_tests_threshold_bias": 1, "do_certify": False}, [0, 1]))
+@example(
+    (
+        {
+            **THRESHOLD_ZERO,
+            "number_verification_tests_threshold_bias": 8,
+            "resume": ("bias_job", 9999123100001),
+        },
+        [],
+    )
+)
 async def test_every_accepted_configuration_runs(run_bias, drawn_example) -> None:
     drawn_config, noisy = drawn_example
     report_dir = os.path.join(run_bias.tmp_path, f"own_reports_{next(_index)}")
