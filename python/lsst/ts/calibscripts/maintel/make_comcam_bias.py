@@ -30,15 +30,17 @@ The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stag
    tagged with the script's group id, reason, program and note, one at a
    time, each within ``frame_timeout`` (``take_bias`` itself can wait forever
    for an ``endReadout`` that never comes).
-3. ``wait_ingest``: wait until every (exposure, detector) is ingested with
-   statusCode 0, within one deadline.
+3. ``wait_ingest``: wait until every (exposure, detector) of the combined and
+   verification frames is ingested with statusCode 0, within one deadline
+   (the discarded frames are not waited for; their failures are warnings).
 4. ``cp_bias``: run cpBias on the combined frames through OCPS:2.
 5. ``verify_bias``: run verifyBias on ``u/ocps/<bias job>`` plus
    ``input_collections_verify``, on the independent frames if any.
 6. ``judge``: read ``verifyBiasStats`` and judge it.
 7. ``certify``: certify ``bias`` from the bias job's RUN into
    ``calib_collection`` over the validity range.
-8. ``summary``: log the summary and write it as YAML.
+8. ``summary``: draw the pictures, write the YAML summary into ``report_dir``
+   and log the summary with the full path of every file written.
 
 The script ends DONE only when what the configuration asked for was done;
 otherwise FAILED with a reason that names the cause and what was already
@@ -664,7 +666,7 @@ class MakeComCamBias(salobj.BaseScript):
             except Exception as e:
                 self.log.warning(
                     f"Could not write the run summary {self.summary.report_path}: {e!r}; "
-                    f"check report_dir={config.report_dir!r} (the summary is in this log message)"
+                    f"check report_dir={config.report_dir!r}; the summary follows in the log"
                 )
         log = self.log.info if self.summary.outcome is Outcome.DONE else self.log.error
         log(self.summary.to_text())
