@@ -23,9 +23,11 @@
 
 The script fills one `RunSummary` as it goes (``mark_done`` after each
 stage, ``add_job``/``set_verdict``/``set_certification`` as results come),
-calls `RunSummary.finish` with the outcome, logs `RunSummary.to_text` and
-writes the YAML report with `RunSummary.write` (blocking file I/O: use
-``await asyncio.to_thread(summary.write, report_dir)``).
+calls `RunSummary.finish` with the outcome, fixes the report's full path with
+`RunSummary.plan_report` (the reason and the pictures need it), writes the
+YAML report with `RunSummary.write` (blocking file I/O: use
+``await asyncio.to_thread(summary.write, report_dir)``) and logs
+`RunSummary.to_text`. ``report_files`` lists every file the run wrote.
 
 On failure, `RunSummary.what_was_done` is the "already done" part of the
 Script's FAILED reason, e.g. ``"already done: 5 bias(es) taken
