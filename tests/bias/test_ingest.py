@@ -197,3 +197,31 @@ def test_install_sets_a_coroutine_callback() -> None:
     assert inspect.iscoroutinefunction(topic.callback)
     tracker.uninstall(topic)
     assert topic.callback is None
+
+
+async def test_failures_of_frames_not_waited_for() -> None:
+    """A discarded frame's failures are reported without being waited for."""
+    tracker = IngestTracker()
+    discarded, used = IDS[0], IDS[1]
+    await feed(
+        tracker,
+        [
+            sample(discarded, 0, code=1, description="no such file"),
+            sample(discarded, 4),
+            sample(discarded, None, code=2, description="bad header"),
+            sample(used, 0, code=1, description="retry me"),
+            sample(used, 0),
+        ],
+    )
+    tracker.expect([used], [0])
+    report = await tracker.wait(timeout=5)
+    assert report.exposure_ids == [used]
+    failures = tracker.failures_of([discarded])
+    assert [(f.exposure_id, f.detector, f.status_code) for f in failures] == [
+        (discarded, 0, 1),
+        (discarded, None, 2),
+    ]
+    assert "no such file" in failures[0].describe()
+    # A pair ingested after a failure is no failure; other exposures are not mixed in.
+    assert tracker.failures_of([used]) == []
+    assert tracker.failures_of([]) == []

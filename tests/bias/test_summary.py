@@ -58,7 +58,7 @@ def test_failure_text_says_what_was_done() -> None:
     summary.finish(Outcome.FAILED, "verifyBias job def failed", Stage.VERIFY_BIAS)
     done = summary.what_was_done()
     assert "5 bias(es) taken (2026112500001..2026112500005)" in done
-    assert "all ingested" in done
+    assert "the 5 exposure(s) used ingested" in done
     assert "cp_bias job abc completed -> u/ocps/abc" in done
     assert "verify_bias job def failed (exit_code 1): pipetask failed" in done
     assert done.endswith("nothing certified")
@@ -66,6 +66,48 @@ def test_failure_text_says_what_was_done() -> None:
     assert text.startswith("MakeComCamBias summary: FAILED — verifyBias job def failed")
     assert "failed at: verify_bias" in text
     assert summary.stages_completed == ["preflight", "take_biases", "wait_ingest"]
+
+
+def test_failure_text_counts_every_frame_and_says_what_was_ingested() -> None:
+    """Taken counts the discarded frame too; ingested names only the frames waited for."""
+    summary = make_summary()
+    summary.exposures_discarded = IDS[:1]
+    summary.exposures_combined = IDS[1:4]
+    summary.exposures_verify = IDS[4:]
+    summary.mark_done(Stage.WAIT_INGEST)
+    done = summary.what_was_done()
+    assert "5 bias(es) taken (2026112500001..2026112500005), 1 of them discarded" in done
+    assert "the 4 exposure(s) used ingested (discarded frames not awaited)" in done
+    assert "all ingested" not in done
+
+
+def test_report_files_are_full_paths_listed_in_the_yaml(tmp_path: os.PathLike, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    summary = make_summary()
+    planned = summary.plan_report("reports")
+    assert os.path.isabs(planned) and not os.path.exists(planned)
+    picture = os.path.join(os.path.dirname(planned), "picture.png")
+    summary.report_files.append(picture)
+    path = summary.write("reports")
+    assert path == planned
+    assert summary.report_files == [path, picture]
+    with open(path) as stream:
+        assert yaml.safe_load(stream)["report_files"] == [path, picture]
+    assert f"report files: {path}, {picture}" in summary.to_text()
+
+
+def test_report_file_not_listed_when_it_cannot_be_written(tmp_path: os.PathLike) -> None:
+    blocker = os.path.join(tmp_path, "file")
+    with open(blocker, "w"):
+        pass
+    summary = make_summary()
+    try:
+        summary.write(os.path.join(blocker, "reports"))
+    except OSError:
+        pass
+    else:
+        raise AssertionError("writing under a file must fail")
+    assert summary.report_files == []
 
 
 def test_nothing_taken() -> None:

@@ -21,6 +21,7 @@
 
 """Tests of run_make_comcam_bias: options, configuration handling, progress."""
 
+import asyncio
 import io
 import logging
 import os
@@ -236,3 +237,25 @@ def test_format_duration() -> None:
     assert format_duration(0) == "00:00"
     assert format_duration(125.7) == "02:05"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_report_listing_names_only_the_files_the_run_wrote(tmp_path, monkeypatch) -> None:
+    """Files in the report folder that the run did not write (e.g. the config) are not listed."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_config.yaml").write_text("calib_collection: c\nreport_dir: .\n")
+    (tmp_path / "older_run.png").write_bytes(b"")
+    written = [str(tmp_path / "MakeComCamBias_20261125T120000_7.yaml"), str(tmp_path / "x_mosaic.png")]
+
+    async def fake_run_script(*args: object, **kwargs: object) -> tuple:
+        return 0, "DONE", "done", list(written)
+
+    monkeypatch.setattr(cli, "run_script", fake_run_script)
+    args = cli.build_parser().parse_args(["my_config.yaml"])
+    out = io.StringIO()
+    code = asyncio.run(cli.amain(args, (tmp_path / "my_config.yaml").read_text(), out=out))
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    start = lines.index(f"Run report in {tmp_path}:")
+    assert lines[start + 1 : start + 3] == ["  MakeComCamBias_20261125T120000_7.yaml", "  x_mosaic.png"]
+    assert "my_config.yaml" not in out.getvalue() and "older_run.png" not in out.getvalue()
+    assert lines[-1] == "Final state: DONE"

@@ -443,7 +443,7 @@ def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path)
             output_run=repo["verify_run"],
         )
     )
-    with pytest.raises(ValueError, match="write the summary first"):
+    with pytest.raises(ValueError, match="the summary has no path yet"):
         report.write_run_pictures(summary)
     yaml_path = pathlib.Path(summary.write(tmp_path / "reports"))
     result = report.write_run_pictures(summary)
@@ -465,3 +465,15 @@ def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path)
     partial = report.write_run_pictures(summary)
     assert set(partial.pictures) == {"mosaic"}
     assert any("no verification statistics" in p for p in partial.problems)
+
+    # Resumed from an earlier bias job (no cp_bias job in this run): the master's
+    # collection is known, so the mosaic and the noise plot are drawn too.
+    summary.jobs = [job for job in summary.jobs if job.name != "cp_bias"]
+    summary.job("verify_bias").exit_code = 0
+    without = report.write_run_pictures(summary)
+    assert set(without.pictures) == {"verification", "noise"}
+    assert any("nominal read noise unknown" in p for p in without.problems)
+    summary.bias_collection = repo["bias_run"]
+    resumed = report.write_run_pictures(summary)
+    assert set(resumed.pictures) == {"mosaic", "verification", "noise"}, resumed.problems
+    assert resumed.problems == []

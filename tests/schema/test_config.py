@@ -42,7 +42,9 @@ def base(**kwargs: object) -> dict:
 
 def test_defaults_and_namespace_input() -> None:
     config = make_config(types.SimpleNamespace(**base()))
-    assert config == BiasConfig(calib_collection="LSSTComCam/calib/daily")
+    assert config == make_config(base())
+    assert isinstance(config, BiasConfig)
+    assert config.calib_collection == "LSSTComCam/calib/daily"
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.n_bias = 3  # type: ignore[misc]
 
@@ -149,8 +151,8 @@ def test_parse_tai_date_rejects(text: str) -> None:
             "certify_calib_end_date",
             "not after",
         ),
-        (dict(certify_calib_begin_date="2026-11-25"), "certify_calib_end_date", "together"),
-        (dict(certify_calib_end_date="2026-11-25"), "certify_calib_begin_date", "together"),
+        (dict(certify_calib_begin_date="2026-11-25"), "certify_calib_end_date", "give both"),
+        (dict(certify_calib_end_date="2026-11-25"), "certify_calib_begin_date", "give both"),
         (dict(calib_collection="a calib"), "calib_collection", "whitespace"),
         (dict(calib_collection=" "), "calib_collection", "empty"),
         (dict(input_collections_verify="x, y z"), "input_collections_verify", "whitespace"),
@@ -174,6 +176,17 @@ def test_parse_tai_date_rejects(text: str) -> None:
         (dict(oods_timeout=0), "oods_timeout", "> 0"),
         (dict(frame_timeout=0), "frame_timeout", "> 0"),
         (dict(nBias=3), "nBias", "unknown option"),
+        # OCPS passes options through a shell variable: quotes would reach pipetask literally.
+        (dict(config_options_bias="-c isr:doDefect='False'"), "config_options_bias", "literally"),
+        (dict(config_options_verify=["-c", 'a:b="x"']), "config_options_verify", "without quotes"),
+        (dict(config_options_bias="-c a:b=c\\d"), "config_options_bias", "literally"),
+        (dict(input_collections_bias="LSSTComCam/calib,u/x'y"), "input_collections_bias", "quotes"),
+        # daf_butler reads * ? [ ] as wildcards.
+        (dict(calib_collection="LSSTComCam/calib/*"), "calib_collection", "wildcards"),
+        (dict(input_collections_verify=["a[1]"]), "input_collections_verify", "wildcards"),
+        # The camera's keyValueMap separates entries with commas.
+        (dict(reason="daily, imageType: FLAT"), "reason", "keyValueMap"),
+        (dict(program="BLOCK-1,2"), "program", "comma"),
     ],
 )
 def test_make_config_rejects(kwargs: dict, option: str, words: str) -> None:
@@ -181,6 +194,36 @@ def test_make_config_rejects(kwargs: dict, option: str, words: str) -> None:
         make_config(base(**kwargs))
     assert info.value.option == option
     assert str(info.value).startswith(f"{option}: ")
+
+
+@pytest.mark.parametrize(
+    "kwargs, first_words",
+    [
+        (dict(repo=" "), "repo: ' ' is empty"),
+        (dict(oods_timeout=-1), "oods_timeout: -1 is not > 0"),
+        (dict(bias_job_id="abc"), "bias_job_id: 'abc' given without exposure_ids"),
+        (dict(n_bias=1), "n_verify_bias: 0 with a single combined frame"),
+        (dict(certify_calib_end_date="2026-11-25"), "certify_calib_begin_date: not given, but"),
+        (dict(reason="a,b"), "reason: 'a,b' contains a comma"),
+        (dict(config_options_bias="-c 'x'"), "config_options_bias: \"'x'\" contains '"),
+    ],
+)
+def test_make_config_error_names_option_and_value_first(kwargs: dict, first_words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_config(base(**kwargs))
+    assert str(info.value).startswith(first_words), str(info.value)
+
+
+def test_report_dir_default_from_schema_is_absolute_under_home(monkeypatch, tmp_path) -> None:
+    """The default report folder is the schema's, in the user's home, made absolute."""
+    from lsst.ts.calibscripts.bias.config import schema_defaults
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert schema_defaults()["report_dir"] == "~/calib_reports"
+    assert make_config(base()).report_dir == str(tmp_path / "calib_reports")
+    monkeypatch.chdir(tmp_path)
+    assert make_config(base(report_dir="reports")).report_dir == str(tmp_path / "reports")
+    assert make_config(base(report_dir="")).report_dir == ""
 
 
 def test_make_config_requires_calib_collection() -> None:
@@ -229,11 +272,49 @@ def test_day_obs_validity_range() -> None:
         day_obs_validity_range([])
 
 
+def test_every_default_comes_from_the_schema(monkeypatch) -> None:
+    """BiasConfig has no defaults of its own: a changed schema default is the config's default."""
+    from lsst.ts.calibscripts.bias import config as bias_config
+
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(BiasConfig))
+    defaults = {**bias_config.schema_defaults(), "n_bias": 7, "report_dir": ""}
+    monkeypatch.setattr(bias_config, "schema_defaults", lambda: dict(defaults))
+    config = make_config(base())
+    assert config.n_bias == 7 and config.report_dir == ""
+
+
 def test_frame_timeout_default_and_value() -> None:
     from lsst.ts.calibscripts.schemas import load_schema
 
     prop = load_schema()["properties"]["frame_timeout"]
-    assert prop["default"] == BiasConfig.frame_timeout == 240
+    assert prop["default"] == make_config(base()).frame_timeout == 240
     assert "endReadout" in prop["description"]
     assert make_config(base(frame_timeout=12)).frame_timeout == 12.0
     assert isinstance(make_config(base(frame_timeout=12)).frame_timeout, float)
+
+
+def test_schema_validator_names_the_option_and_forwards_the_rest() -> None:
+    from lsst.ts.calibscripts.bias.config import SchemaValidator
+    from lsst.ts.calibscripts.sal import salobj
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    inner = salobj.DefaultingValidator(load_schema())
+    validator = SchemaValidator(inner)
+    assert validator.schema is inner.schema
+    assert validator.validate(base())["n_bias"] == 20
+    cases = [
+        (base(n_bias=0), "n_bias: 0 is less than the minimum of 1"),
+        (base(exposure_ids=[1]), "exposure_ids: item [0]: 1 is less than the minimum of 2020010100001"),
+        (
+            base(exposure_ids=[9999123100001]),
+            "exposure_ids: item [0]: 9999123100001 is greater than the maximum of 2099123199999",
+        ),
+        ({}, "calib_collection: required option missing"),
+        (base(nBias=1), "nBias: unknown option"),
+        ("text", "configuration: text is not a dict"),
+        (base(detectors=[0, 9]), "detectors: [0, 9] is not valid under any of the given schemas (closest: "),
+    ]
+    for config, first_words in cases:
+        with pytest.raises(ConfigError) as info:
+            validator.validate(config)
+        assert str(info.value).startswith(first_words), str(info.value)

@@ -144,6 +144,41 @@ class TestMakeComCamBiasConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTe
             with self.subTest(option=option, config=config):
                 await self.check_bad(option, **config)
 
+    async def test_cause_names_option_and_value_first(self) -> None:
+        """Schema and ConfigError causes both start with "<option>: <bad value>".
+
+        BaseScript prefixes the cause with ``config(<the YAML given>) failed: `` (the real
+        ts_salobj does the same); what follows is the script's.
+        """
+        cases = [
+            ({"calib_collection": "c", "n_bias": 0}, "n_bias: 0 is less than the minimum of 1"),
+            (
+                {"calib_collection": "c", "number_verification_tests_threshold_bias": 0},
+                "number_verification_tests_threshold_bias: 0 is less than the minimum of 1",
+            ),
+            ({"calib_collection": "c", "n_bias": "many"}, "n_bias: 'many' is not of type 'integer'"),
+            ({"calib_collection": "c", "no_such_option": 1}, "no_such_option: unknown option"),
+            ({"n_bias": 3}, "calib_collection: required option missing"),
+            ({"calib_collection": "c", "detectors": [0, 9]}, "detectors: [0, 9] is not valid"),
+            ({"calib_collection": "c", "reason": "a, b"}, "reason: 'a, b' contains a comma"),
+            (
+                {"calib_collection": "c", "config_options_bias": "-c isr:doDefect='False'"},
+                "config_options_bias: \"isr:doDefect='False'\" contains '",
+            ),
+        ]
+        for config, first_words in cases:
+            with self.subTest(config=config):
+                async with self.make_script():
+                    with self.assertRaises(salobj.ExpectedError):
+                        await self.configure_script(**config)
+                    assert self.script.state.state == ScriptState.CONFIGURE_FAILED
+                    reason = self.script.state.reason
+                    assert reason.startswith("config(")
+                    cause = reason.split(") failed: ", 1)[1]
+                    assert cause.startswith(first_words), cause
+                    if config.get("detectors") == [0, 9]:
+                        assert "item [1]: 9 is greater than the maximum of 8" in cause
+
     async def test_description_lists_remotes(self) -> None:
         async with self.make_script():
             description = self.script.evt_description.data

@@ -26,7 +26,11 @@ unknown keys. `make_config` turns the validated, defaults-filled dict into a
 `BiasConfig` and adds the checks a schema cannot express: the text form of
 ``detectors``, collection names, ISO-8601 dates and their order, exposure id
 dates, pipetask options the script owns, and contradictory resume options.
-Every error is a `ConfigError` whose message starts with the option's name.
+Every error is a `ConfigError` whose message starts with the option's name
+and its bad value. `SchemaValidator` gives schema violations the same form,
+so the first words of a CONFIGURE_FAILED cause always name the option.
+Missing options take their defaults from the schema, the one source of
+defaults.
 
 Public API
 ----------
@@ -37,6 +41,11 @@ Public API
     `ValueError` naming the offending option (``.option``).
 `make_config`
     validated mapping (or `types.SimpleNamespace`) -> `BiasConfig`.
+`SchemaValidator`
+    wraps a schema validator (``BaseScript.config_validator``) so that its
+    errors are `ConfigError` naming the option first.
+`schema_defaults`
+    the schema's default of every option.
 `parse_detectors`, `parse_collections`, `parse_pipetask_options`,
 `parse_tai_date`
     the individual parsers, usable on their own.
@@ -50,19 +59,25 @@ __all__ = [
     "ALL_DETECTORS",
     "BiasConfig",
     "ConfigError",
+    "SchemaValidator",
     "day_obs_validity_range",
     "make_config",
     "parse_collections",
     "parse_detectors",
     "parse_pipetask_options",
     "parse_tai_date",
+    "schema_defaults",
 ]
 
 import dataclasses
 import datetime
+import functools
+import os
 import re
 import types
 import typing
+
+import jsonschema.exceptions
 
 ALL_DETECTORS: tuple[int, ...] = tuple(range(9))
 
@@ -87,6 +102,12 @@ _RESERVED_OPTIONS = frozenset(
 )
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _WHITESPACE_RE = re.compile(r"\s")
+# Collection names: daf_butler reads * ? [ ] as wildcards in searches, and OCPS
+# hands -i to pipetask through a shell variable, where quotes stay literal.
+_COLLECTION_RE = re.compile(r"^[A-Za-z0-9_.+@/-]+$")
+# OCPS passes the job's options to pipetask through a shell variable without
+# re-reading quotes: a quote or backslash would reach pipetask literally.
+_LITERAL_CHARACTERS = ("'", '"', "\\")
 
 
 class ConfigError(ValueError):
@@ -115,35 +136,35 @@ class BiasConfig:
     """
 
     calib_collection: str
-    n_bias: int = 20
-    n_discard_bias: int = 1
-    n_verify_bias: int = 0
-    detectors: tuple[int, ...] = ALL_DETECTORS
-    input_collections_bias: tuple[str, ...] = ("LSSTComCam/calib",)
-    input_collections_verify: tuple[str, ...] = ("LSSTComCam/calib",)
-    repo: str = "/repo/LSSTComCam"
-    n_processes: int = 8
-    pipeline_bias: str = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
-    pipeline_verify: str = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
-    config_options_bias: tuple[str, ...] = ()
-    config_options_verify: tuple[str, ...] = ()
-    job_timeout: float = 3600.0
-    do_verify: bool = True
-    do_certify: bool = True
-    number_verification_tests_threshold_bias: int = 8
-    certify_on_verification_failure: bool = False
-    supersede: bool = False
-    certify_calib_begin_date: str | None = None
-    certify_calib_end_date: str | None = None
-    max_counter_archiver_check: int = 1000
-    frame_timeout: float = 240.0
-    oods_timeout: float = 120.0
-    reason: str = ""
-    program: str = ""
-    note: str = ""
-    exposure_ids: tuple[int, ...] = ()
-    bias_job_id: str = ""
-    report_dir: str = "."
+    n_bias: int
+    n_discard_bias: int
+    n_verify_bias: int
+    detectors: tuple[int, ...]
+    input_collections_bias: tuple[str, ...]
+    input_collections_verify: tuple[str, ...]
+    repo: str
+    n_processes: int
+    pipeline_bias: str
+    pipeline_verify: str
+    config_options_bias: tuple[str, ...]
+    config_options_verify: tuple[str, ...]
+    job_timeout: float
+    do_verify: bool
+    do_certify: bool
+    number_verification_tests_threshold_bias: int
+    certify_on_verification_failure: bool
+    supersede: bool
+    certify_calib_begin_date: str | None
+    certify_calib_end_date: str | None
+    max_counter_archiver_check: int
+    frame_timeout: float
+    oods_timeout: float
+    reason: str
+    program: str
+    note: str
+    exposure_ids: tuple[int, ...]
+    bias_job_id: str
+    report_dir: str
 
     @property
     def takes_frames(self) -> bool:
@@ -240,6 +261,13 @@ def _check_collection_name(name: str, option: str) -> str:
         raise ConfigError(option, f"collection name {name!r} contains whitespace")
     if "," in name:
         raise ConfigError(option, f"collection name {name!r} contains a comma")
+    if not _COLLECTION_RE.match(name):
+        bad = sorted({c for c in name if not _COLLECTION_RE.match(c)})
+        raise ConfigError(
+            option,
+            f"collection name {name!r} contains {' '.join(bad)}; use letters, digits and _ . + @ / - "
+            "(daf_butler reads * ? [ ] as wildcards, and OCPS would pass quotes to pipetask literally)",
+        )
     return name
 
 
@@ -301,8 +329,10 @@ def parse_pipetask_options(value: typing.Any, option: str) -> tuple[str, ...]:
     Raises
     ------
     ConfigError
-        A list item with whitespace (OCPS splits on blanks), or an option
-        the script sets itself (``-j``, ``-i``, ``-o``, ``-d``, ...).
+        A list item with whitespace (OCPS splits on blanks), a quote or
+        backslash (OCPS passes the options through a shell variable, so
+        pipetask would get them literally), or an option the script sets
+        itself (``-j``, ``-i``, ``-o``, ``-d``, ...).
     """
     if isinstance(value, str):
         words = value.split()
@@ -318,6 +348,14 @@ def parse_pipetask_options(value: typing.Any, option: str) -> tuple[str, ...]:
     else:
         raise ConfigError(option, f"{value!r} is neither text nor a list of words")
     for word in words:
+        literal = [c for c in _LITERAL_CHARACTERS if c in word]
+        if literal:
+            raise ConfigError(
+                option,
+                f"{word!r} contains {' '.join(literal)}: OCPS passes the options to pipetask through a "
+                "shell variable without re-reading quotes, so pipetask would get them literally; "
+                "write the value without quotes (it cannot contain blanks)",
+            )
         key = word.split("=", 1)[0]
         if key in _RESERVED_OPTIONS:
             raise ConfigError(option, f"{key} is set by the script and cannot be given here")
@@ -394,6 +432,36 @@ def _as_mapping(config: typing.Any) -> dict[str, typing.Any]:
     raise TypeError(f"config must be a mapping or SimpleNamespace, not {type(config).__name__}")
 
 
+@functools.cache
+def _schema_properties() -> dict[str, typing.Any]:
+    from ..schemas import load_schema
+
+    return load_schema()["properties"]
+
+
+def schema_defaults() -> dict[str, typing.Any]:
+    """Return the schema's default of every option that has one.
+
+    Returns
+    -------
+    defaults : `dict` [`str`, `typing.Any`]
+        A fresh copy (safe to modify).
+    """
+    return {name: _copy(spec["default"]) for name, spec in _schema_properties().items() if "default" in spec}
+
+
+def _copy(value: typing.Any) -> typing.Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def resolve_report_dir(text: str) -> str:
+    """The absolute report folder of ``report_dir`` (``~`` expanded), or "" for none."""
+    text = text.strip()
+    if not text:
+        return ""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def make_config(config: typing.Any) -> BiasConfig:
     """Build a `BiasConfig` from the schema-validated configuration.
 
@@ -407,61 +475,135 @@ def make_config(config: typing.Any) -> BiasConfig:
     Returns
     -------
     config : `BiasConfig`
-        The checked configuration.
+        The checked configuration; ``report_dir`` is absolute (or empty).
 
     Raises
     ------
     ConfigError
         A value the schema cannot reject on its own; the message names the
-        option.
+        option and its value.
     """
-    raw = _as_mapping(config)
+    given = _as_mapping(config)
     fields = {f.name for f in dataclasses.fields(BiasConfig)}
-    unknown = sorted(set(raw) - fields)
+    unknown = sorted(set(given) - fields)
     if unknown:
         raise ConfigError(unknown[0], "unknown option")
-    if "calib_collection" not in raw:
+    if "calib_collection" not in given:
         raise ConfigError("calib_collection", "required option missing")
+    raw = {**schema_defaults(), **given}
     values: dict[str, typing.Any] = dict(raw)
 
     values["calib_collection"] = _check_collection_name(
         str(raw["calib_collection"]).strip(), "calib_collection"
     )
     for name in ("input_collections_bias", "input_collections_verify"):
-        if name in raw:
-            values[name] = parse_collections(raw[name], name)
-    if "detectors" in raw:
-        values["detectors"] = parse_detectors(raw["detectors"])
+        values[name] = parse_collections(raw[name], name)
+    values["detectors"] = parse_detectors(raw["detectors"])
     for name in ("config_options_bias", "config_options_verify"):
-        if name in raw:
-            values[name] = parse_pipetask_options(raw[name], name)
+        values[name] = parse_pipetask_options(raw[name], name)
     for name in ("certify_calib_begin_date", "certify_calib_end_date"):
         if raw.get(name) is not None:
             values[name] = parse_tai_date(str(raw[name]), name)
         else:
             values[name] = None
-    if "exposure_ids" in raw:
-        values["exposure_ids"] = _check_exposure_ids(raw["exposure_ids"] or ())
-    if "bias_job_id" in raw:
-        job_id = str(raw["bias_job_id"]).strip()
-        if job_id and not _JOB_ID_RE.match(job_id):
-            raise ConfigError("bias_job_id", f"{raw['bias_job_id']!r} is not an OCPS job id")
-        values["bias_job_id"] = job_id
+    values["exposure_ids"] = _check_exposure_ids(raw["exposure_ids"] or ())
+    job_id = str(raw["bias_job_id"]).strip()
+    if job_id and not _JOB_ID_RE.match(job_id):
+        raise ConfigError("bias_job_id", f"{raw['bias_job_id']!r} is not an OCPS job id")
+    values["bias_job_id"] = job_id
     for name in ("repo", "pipeline_bias", "pipeline_verify"):
-        if name in raw and not str(raw[name]).strip():
-            raise ConfigError(name, "must not be empty")
-    for name in ("reason", "program", "note", "report_dir"):
-        if name in raw:
-            values[name] = str(raw[name]).strip()
+        if not str(raw[name]).strip():
+            raise ConfigError(name, f"{raw[name]!r} is empty; give a path")
+    for name in ("reason", "program", "note"):
+        values[name] = str(raw[name]).strip()
+    for name in ("reason", "program"):
+        if "," in values[name]:
+            raise ConfigError(
+                name,
+                f"{raw[name]!r} contains a comma: the camera's keyValueMap separates its entries with "
+                "commas, so the text after it would become other header keys; leave the comma out",
+            )
+    values["report_dir"] = resolve_report_dir(str(raw["report_dir"]))
     for name in ("job_timeout", "frame_timeout", "oods_timeout"):
-        if name in raw:
-            values[name] = float(raw[name])
-            if not values[name] > 0:
-                raise ConfigError(name, f"must be > 0, not {raw[name]!r}")
+        values[name] = float(raw[name])
+        if not values[name] > 0:
+            raise ConfigError(name, f"{raw[name]!r} is not > 0")
 
     result = BiasConfig(**values)
     _check_cross_fields(result)
     return result
+
+
+def _schema_error(error: jsonschema.exceptions.ValidationError) -> ConfigError:
+    """A schema violation as a `ConfigError` naming the option and its value."""
+    path = list(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [name for name in error.validator_value if name not in instance]
+        return ConfigError(missing[0] if missing else "configuration", "required option missing")
+    if error.validator == "additionalProperties" and not path and isinstance(instance, dict):
+        known = set(_schema_properties())
+        extra = sorted(str(name) for name in instance if name not in known)
+        if extra:
+            return ConfigError(
+                extra[0], "unknown option (check its spelling; SCHEMA or --schema lists the options)"
+            )
+    if not path:
+        return ConfigError(
+            "configuration",
+            f"{error.message}; give the options as a YAML mapping, e.g. calib_collection: LSSTComCam/calib",
+        )
+    option = str(path[0])
+    where = "".join(f"[{p}]" for p in path[1:])
+    message = (f"item {where}: " if where else "") + error.message
+    if error.context:
+        # anyOf: say what is wrong for the closest alternative.
+        # Prefer the alternative of the value's own type (its error is not about the type).
+        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
+        closest = max(candidates, key=lambda e: len(e.relative_path))
+        inner = "".join(f"[{p}]" for p in closest.relative_path)
+        message += f" (closest: {'item ' + inner + ': ' if inner else ''}{closest.message})"
+    return ConfigError(option, message)
+
+
+class SchemaValidator:
+    """A schema validator whose errors name the option first.
+
+    ``BaseScript`` validates the configuration with ``config_validator``
+    before calling ``configure``; jsonschema's own message (e.g. ``0 is less
+    than the minimum of 1``) does not say which option it is about. Wrap the
+    script's validator with this class to raise `ConfigError`
+    (``n_bias: 0 is less than the minimum of 1``) instead.
+
+    Parameters
+    ----------
+    validator : `typing.Any`
+        The wrapped validator (``salobj.DefaultingValidator``): its
+        ``validate(dict) -> dict`` fills defaults and raises
+        `jsonschema.exceptions.ValidationError`.
+    """
+
+    def __init__(self, validator: typing.Any) -> None:
+        self.validator = validator
+
+    def __getattr__(self, name: str) -> typing.Any:
+        # Anything else (``schema``, ...) is the wrapped validator's.
+        if name == "validator":
+            raise AttributeError(name)
+        return getattr(self.validator, name)
+
+    def validate(self, data_dict: typing.Any) -> dict[str, typing.Any]:
+        """Validate ``data_dict`` and return it with defaults filled in.
+
+        Raises
+        ------
+        ConfigError
+            Naming the option, its bad value and what the schema requires.
+        """
+        try:
+            return self.validator.validate(data_dict)
+        except jsonschema.exceptions.ValidationError as e:
+            raise _schema_error(e) from None
 
 
 def _check_cross_fields(config: BiasConfig) -> None:
@@ -473,7 +615,10 @@ def _check_cross_fields(config: BiasConfig) -> None:
             if begin is not None
             else ("certify_calib_end_date", "certify_calib_begin_date")
         )
-        raise ConfigError(missing, f"give it together with {given} (or neither, for the biases' day_obs)")
+        value = begin if begin is not None else end
+        raise ConfigError(
+            missing, f"not given, but {given} is {value}; give both (or neither, for the biases' day_obs)"
+        )
     if begin is not None and end is not None and not begin < end:
         raise ConfigError(
             "certify_calib_end_date",
@@ -487,7 +632,8 @@ def _check_cross_fields(config: BiasConfig) -> None:
     if config.bias_job_id and not config.exposure_ids:
         raise ConfigError(
             "bias_job_id",
-            "resuming from a bias job needs exposure_ids (the exposures that job combined)",
+            f"{config.bias_job_id!r} given without exposure_ids; resuming from a bias job needs "
+            "exposure_ids (the exposures that job combined)",
         )
     if config.exposure_ids and len(config.exposure_ids) <= config.n_verify_bias:
         raise ConfigError(
@@ -499,13 +645,13 @@ def _check_cross_fields(config: BiasConfig) -> None:
     if config.do_verify and config.n_verify_bias == 0 and n_combined == 1:
         raise ConfigError(
             "n_verify_bias",
-            "with a single combined frame, verifying on that same frame compares the bias with itself; "
+            "0 with a single combined frame: verifying on that same frame compares the bias with itself; "
             "set n_verify_bias >= 1 (independent frames) or do_verify: false",
         )
     if config.bias_job_id and not config.do_verify and not config.do_certify:
         raise ConfigError(
             "bias_job_id",
-            "resuming from a bias job with do_verify and do_certify both false leaves nothing to do",
+            f"{config.bias_job_id!r} with do_verify and do_certify both false leaves nothing to do",
         )
 
 

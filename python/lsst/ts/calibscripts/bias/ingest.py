@@ -70,7 +70,8 @@ Rules
 
 Public API
 ----------
-`IngestTracker`, `IngestReport`, `PairOutcome`, `IngestError` (base, a
+`IngestTracker` (``failures_of`` reports failures of exposures not
+waited for), `IngestReport`, `PairOutcome`, `IngestError` (base, a
 `RuntimeError`), `IngestFailed`, `IngestTimeout`, `IngestGaveUp`,
 `compact_ids` (exact compact text of ids, ``a..b`` for consecutive runs).
 """
@@ -304,6 +305,29 @@ class IngestTracker:
         for exposure_id in sorted(self._unattributed):
             if exposure_id in self._expected_exposures:
                 result.extend(self._unattributed[exposure_id])
+        return result
+
+    def failures_of(self, exposure_ids: typing.Iterable[int]) -> list[PairOutcome]:
+        """Failures seen so far for ``exposure_ids``, expected or not.
+
+        For frames the run does not wait for (e.g. the discarded ones): a
+        pair reported failed and not ingested since, plus failures that name
+        no detector.
+
+        Parameters
+        ----------
+        exposure_ids : iterable of `int`
+            The exposures to look at.
+
+        Returns
+        -------
+        failures : `list` [`PairOutcome`]
+            In (exposure, detector) order.
+        """
+        wanted = {int(e) for e in exposure_ids}
+        result = [outcome for (exp, _), outcome in sorted(self._failures.items()) if exp in wanted]
+        for exposure_id in sorted(wanted):
+            result.extend(self._unattributed.get(exposure_id, []))
         return result
 
     def missing(self) -> list[Pair]:

@@ -23,9 +23,11 @@
 
 The script fills one `RunSummary` as it goes (``mark_done`` after each
 stage, ``add_job``/``set_verdict``/``set_certification`` as results come),
-calls `RunSummary.finish` with the outcome, logs `RunSummary.to_text` and
-writes the YAML report with `RunSummary.write` (blocking file I/O: use
-``await asyncio.to_thread(summary.write, report_dir)``).
+calls `RunSummary.finish` with the outcome, fixes the report's full path with
+`RunSummary.plan_report` (the reason and the pictures need it), writes the
+YAML report with `RunSummary.write` (blocking file I/O: use
+``await asyncio.to_thread(summary.write, report_dir)``) and logs
+`RunSummary.to_text`. ``report_files`` lists every file the run wrote.
 
 On failure, `RunSummary.what_was_done` is the "already done" part of the
 Script's FAILED reason, e.g. ``"already done: 5 bias(es) taken
@@ -147,7 +149,12 @@ class RunSummary:
     verdict_text: str = ""
     certification: dict[str, typing.Any] | None = None
     certification_text: str = ""
+    bias_collection: str = ""
+    """Collection of the master bias when it comes from an earlier job (resume)."""
     report_path: str | None = None
+    """The YAML summary's full path (set by `write` or `plan_report`)."""
+    report_files: list[str] = dataclasses.field(default_factory=list)
+    """Full path of every file this run wrote (summary and pictures)."""
 
     # --- filling -----------------------------------------------------------
     def mark_done(self, stage: Stage) -> None:
@@ -195,11 +202,18 @@ class RunSummary:
         """The "already done" text for a FAILED/STOPPED reason."""
         parts: list[str] = []
         if self.exposures_taken:
-            parts.append(f"{len(self.exposures_taken)} bias(es) taken ({_id_range(self.exposures_taken)})")
+            text = f"{len(self.exposures_taken)} bias(es) taken ({_id_range(self.exposures_taken)})"
+            if self.exposures_discarded:
+                text += f", {len(self.exposures_discarded)} of them discarded"
+            parts.append(text)
         else:
             parts.append("no bias taken")
         if Stage.WAIT_INGEST.value in self.stages_completed:
-            parts.append("all ingested")
+            n_used = len(set(self.exposures_combined) | set(self.exposures_verify))
+            parts.append(
+                f"the {n_used} exposure(s) used ingested"
+                + (" (discarded frames not awaited)" if self.exposures_discarded else "")
+            )
         for job in self.jobs:
             parts.append(job.describe())
         if self.verdict:
@@ -259,20 +273,30 @@ class RunSummary:
         lines.append(f"  stages completed: {', '.join(self.stages_completed) or 'none'}")
         if self.failed_stage:
             lines.append(f"  failed at: {self.failed_stage}")
-        if self.report_path:
+        if self.report_files:
+            lines.append("  report files: " + ", ".join(self.report_files))
+        elif self.report_path:
             lines.append(f"  report: {self.report_path}")
         return "\n".join(lines)
+
+    def plan_report(self, report_dir: str | os.PathLike[str]) -> str:
+        """Set and return the full path `write` will write to in ``report_dir`` (no I/O)."""
+        folder = os.path.abspath(os.fspath(report_dir))
+        self.report_path = os.path.join(folder, report_file_name(self.script, self.started, self.salindex))
+        return self.report_path
 
     def write(self, report_dir: str | os.PathLike[str]) -> str:
         """Write the YAML report into ``report_dir`` (created if needed); blocking.
 
         The file is written atomically (temporary file then rename). Sets
-        and returns ``report_path``.
+        and returns ``report_path`` (a full path) and lists it first in
+        ``report_files``.
         """
-        folder = os.fspath(report_dir)
+        path = self.plan_report(report_dir)
+        folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, report_file_name(self.script, self.started, self.salindex))
-        self.report_path = path
+        if path not in self.report_files:
+            self.report_files.insert(0, path)
         text = self.to_yaml()
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".yaml")
         try:
@@ -284,6 +308,8 @@ class RunSummary:
             os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
+            if path in self.report_files:
+                self.report_files.remove(path)
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise

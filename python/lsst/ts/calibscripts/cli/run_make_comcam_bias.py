@@ -55,7 +55,6 @@ import pathlib
 import random
 import signal
 import sys
-import time
 import traceback
 import typing
 
@@ -272,24 +271,20 @@ def _print_log_message(progress: Progress, data: typing.Any, show_traceback: boo
         progress.print(str(data.traceback).rstrip())
 
 
-def _report_files(report_dir: pathlib.Path, since: float) -> list[pathlib.Path]:
-    if not report_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in report_dir.iterdir()
-        if path.is_file() and path.suffix in (".yaml", ".png") and path.stat().st_mtime >= since - 1
-    )
-
-
 async def run_script(
     config_text: str,
     index: int,
     log_level: int,
     progress: Progress,
     out: typing.TextIO,
-) -> tuple[int, str, str]:
-    """Make, configure and run the script; return (exit code, final state name, reason).
+) -> tuple[int, str, str, list[str]]:
+    """Make, configure and run the script.
+
+    Returns
+    -------
+    code, state, reason, files : `int`, `str`, `str`, `list` [`str`]
+        Exit code, final state name, reason, and the full path of every
+        report file the script wrote.
 
     Parameters
     ----------
@@ -377,7 +372,7 @@ async def run_script(
             await oods.close()
         state = _state_name(ScriptState, script.state.state)
         reason = str(script.state.reason or "")
-        return (0 if state == "DONE" else 1), state, reason
+        return (0 if state == "DONE" else 1), state, reason, list(script.summary.report_files)
 
 
 def _state_name(enum_class: typing.Any, value: int) -> str:
@@ -406,7 +401,6 @@ async def amain(args: argparse.Namespace, config_text: str, out: typing.TextIO |
     progress = Progress(stream=out, live=out.isatty(), announce_stages=args.log_level > logging.INFO)
     index = args.index if args.index is not None else random.randint(1, 99999)
     observatory = None
-    started = time.time()
     try:
         if args.simulate:
             try:
@@ -420,17 +414,18 @@ async def amain(args: argparse.Namespace, config_text: str, out: typing.TextIO |
         elif args.report_dir is not None:
             config_text = patch_config(config_text, report_dir=args.report_dir)
         progress.n_frames, progress.n_detectors = expected_counts(config_text)
-        code, state, reason = await run_script(config_text, index, args.log_level, progress, out)
+        code, state, reason, files = await run_script(config_text, index, args.log_level, progress, out)
     finally:
         if observatory is not None:
             await observatory.close()
-    config = _config_dict(config_text)
-    report_dir = pathlib.Path(str(config.get("report_dir", "."))).expanduser().resolve()
-    files = _report_files(report_dir, started)
-    if files:
-        out.write(f"Run report in {report_dir}:\n")
-        for path in files:
-            out.write(f"  {path.name}\n")
+    # Only the files this run wrote, as the script lists them (full paths).
+    folders = sorted({os.path.dirname(path) for path in files})
+    if len(folders) == 1:
+        out.write(f"Run report in {folders[0]}:\n")
+        out.writelines(f"  {os.path.basename(path)}\n" for path in files)
+    elif files:
+        out.write("Run report:\n")
+        out.writelines(f"  {path}\n" for path in files)
     if state == "DONE":
         out.write("Final state: DONE\n")
     else:

@@ -32,8 +32,9 @@ The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stag
    tagged with the script's group id, reason, program and note, one at a
    time, each within ``frame_timeout`` (``take_bias`` itself can wait forever
    for an ``endReadout`` that never comes).
-3. ``wait_ingest``: wait until every (exposure, detector) is ingested with
-   statusCode 0, within one deadline.
+3. ``wait_ingest``: wait until every (exposure, detector) of the combined and
+   verification frames is ingested with statusCode 0, within one deadline
+   (the discarded frames are not waited for; their failures are warnings).
 4. ``cp_bias``: run cpBias on the combined frames through OCPS:2, then check
    that its output collection is in ``repo`` (OCPS runs on its own butler).
 5. ``verify_bias``: run verifyBias on ``u/ocps/<bias job>`` plus
@@ -41,7 +42,8 @@ The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stag
 6. ``judge``: read ``verifyBiasStats`` and judge it.
 7. ``certify``: certify ``bias`` from the bias job's RUN into
    ``calib_collection`` over the validity range.
-8. ``summary``: log the summary and write it as YAML.
+8. ``summary``: draw the pictures, write the YAML summary into ``report_dir``
+   and log the summary with the full path of every file written.
 
 The script ends DONE only when what the configuration asked for was done;
 otherwise FAILED with a reason that names the cause and what was already
@@ -141,6 +143,8 @@ class MakeComCamBias(salobj.BaseScript):
 
     def __init__(self, index: int = 1) -> None:
         super().__init__(index=index, descr=DESCRIPTION, help=HELP)
+        # Schema errors name the option first (BaseScript validates before configure).
+        self.config_validator = bias_config.SchemaValidator(self.config_validator)
         self.comcam = sal.ComCam(domain=self.domain, log=self.log)
         self.ocps = salobj.Remote(domain=self.domain, name="OCPS", index=OCPSIndex.LSSTComCam)
         self.jobs = ocps.OcpsJobClient(self.ocps, log=self.log)
@@ -248,6 +252,7 @@ class MakeComCamBias(salobj.BaseScript):
                 await self.check_bias_output_in_repo()
             else:
                 self.bias_job_id = config.bias_job_id
+                self.summary.bias_collection = ocps.output_collection(config.bias_job_id)
             if config.do_verify:
                 await self.stage(Stage.VERIFY_BIAS)
                 await self.run_verify_job()
@@ -265,6 +270,8 @@ class MakeComCamBias(salobj.BaseScript):
         reason = self.done_reason()
         self.summary.finish(Outcome.DONE, reason=reason, finished=tai_isot())
         await self.report()
+        if self.summary.report_path in self.summary.report_files:
+            reason += f"; report: {self.summary.report_path}"
         # The DONE state keeps this reason: the operator sees the result in the queue.
         await self.set_state(reason=reason)
 
@@ -403,11 +410,13 @@ class MakeComCamBias(salobj.BaseScript):
         self.summary.exposures_verify = kept[n_combined:] or list(kept[:n_combined])
 
     async def wait_for_ingest(self) -> None:
-        """Wait until CCOODS has ingested every (exposure, detector) we use.
+        """Wait until CCOODS has ingested every (exposure, detector) of the frames used.
 
-        One deadline for all pairs: ``oods_timeout`` after the last readout
-        (``take_bias`` returns when the last frame's integration ends, so the
-        readout time is added).
+        The frames used are the combined and the verification frames; the
+        discarded frames are not waited for, but an ingestion failure of one
+        seen by then is a warning in the summary. One deadline for all pairs:
+        ``oods_timeout`` after the last readout (``take_bias`` returns when
+        the last frame's integration ends, so the readout time is added).
         """
         config = self.require_config()
         assert self.ingest_tracker is not None
@@ -415,15 +424,28 @@ class MakeComCamBias(salobj.BaseScript):
             report = await self.ingest_tracker.wait(timeout=config.oods_timeout + self.comcam.read_out_time)
             self.ingest_report = report
         except ingest.IngestError as e:
-            self.summary.ingest_problems = [str(e)]
+            self.summary.ingest_problems.append(str(e))
             raise
         finally:
+            self.note_discarded_ingest_failures()
             self.stop_ingest_tracking()
-        if report.retried:
-            self.summary.ingest_problems = [f"ingested after a retry: {o.describe()}" for o in report.retried]
+        self.summary.ingest_problems += [f"ingested after a retry: {o.describe()}" for o in report.retried]
+        n_discarded = len(self.summary.exposures_discarded)
+        not_awaited = f"; the {n_discarded} discarded frame(s) not awaited" if n_discarded else ""
         self.log.info(
-            f"CCOODS ingested {len(report.exposure_ids)} exposure(s) x {len(report.detectors)} detector(s)"
+            f"CCOODS ingested the {len(report.exposure_ids)} exposure(s) used (combined and verification) "
+            f"x {len(report.detectors)} detector(s){not_awaited}"
         )
+
+    def note_discarded_ingest_failures(self) -> None:
+        """Warn (log and summary) about ingestion failures of discarded frames seen so far."""
+        if self.ingest_tracker is None:
+            return
+        for outcome in self.ingest_tracker.failures_of(self.summary.exposures_discarded):
+            problem = f"discarded frame (not used) failed ingestion: {outcome.describe()}"
+            if problem not in self.summary.ingest_problems:
+                self.summary.ingest_problems.append(problem)
+                self.log.warning(problem)
 
     def stop_ingest_tracking(self) -> None:
         """Remove the imageInOODS callback, if installed."""
@@ -547,9 +569,13 @@ class MakeComCamBias(salobj.BaseScript):
         log = self.log.info if self.verdict.passed else self.log.warning
         log(self.verdict.summary())
         if not self.verdict.passed and not (config.certify_on_verification_failure and config.do_certify):
+            after = (
+                "not certified (set certify_on_verification_failure to certify it anyway)"
+                if config.do_certify
+                else "not certified, as configured (do_certify: false)"
+            )
             raise VerificationFailed(
-                f"the master bias failed verification ({self.verdict.headline()}); not certified "
-                "(set certify_on_verification_failure to certify it anyway)"
+                f"the master bias failed verification ({self.verdict.headline()}); {after}"
             )
 
     def validity_range(self) -> tuple[str, str]:
@@ -621,14 +647,23 @@ class MakeComCamBias(salobj.BaseScript):
         )
 
     def failure_reason(self, error: Exception) -> str:
-        """Record the failure; return the reason: stage, cause, what was done."""
+        """Record the failure; return the reason: stage, cause, what was done, where the report goes.
+
+        An error the script does not expect is named by its type (its
+        traceback goes to the log), e.g. ``judge failed: unexpected
+        ValueError: ...``.
+        """
         stage = self.current_stage
+        where = stage.value if stage else "run"
         cause = describe_error(error)
         if not isinstance(error, KNOWN_ERRORS):
-            self.log.exception(f"Unexpected error in stage {stage}")
-        headline = f"{stage.value if stage else 'run'} failed: {cause}"
+            self.log.exception(f"Unexpected error in stage {where}")
+            cause = f"unexpected {type(error).__name__}: {cause}"
+        headline = f"{where} failed: {cause}"
         self.summary.finish(Outcome.FAILED, reason=headline, failed_stage=stage, finished=tai_isot())
-        return f"{headline}\n{self.summary.what_was_done()}{self.resume_hint()}"
+        config = self.require_config()
+        report = f"\nReport: {self.summary.plan_report(config.report_dir)}" if config.report_dir else ""
+        return f"{headline}\n{self.summary.what_was_done()}{self.resume_hint()}{report}"
 
     def resume_hint(self) -> str:
         """Configuration that resumes the run after what was done, if any."""
@@ -648,15 +683,22 @@ class MakeComCamBias(salobj.BaseScript):
         return hint
 
     async def report(self) -> None:
-        """Log the summary and write the YAML report (if ``report_dir``)."""
+        """Write the report files into ``report_dir`` (if set) and log the summary with their paths.
+
+        The pictures are drawn first, so that the YAML summary lists every
+        file this run wrote (``report_files``, full paths).
+        """
         config = self.require_config()
         if config.report_dir:
+            self.summary.plan_report(config.report_dir)
+            await self.draw_report_pictures()
             try:
                 await asyncio.to_thread(self.summary.write, config.report_dir)
             except Exception as e:
-                self.log.warning(f"Could not write the report into {config.report_dir!r}: {e!r}")
-            else:
-                await self.draw_report_pictures()
+                self.log.warning(
+                    f"Could not write the run summary {self.summary.report_path}: {e!r}; "
+                    f"check report_dir={config.report_dir!r}; the summary follows in the log"
+                )
         log = self.log.info if self.summary.outcome is Outcome.DONE else self.log.error
         log(self.summary.to_text())
 
@@ -669,8 +711,10 @@ class MakeComCamBias(salobj.BaseScript):
         except Exception as e:
             self.log.warning(f"Could not draw the report pictures: {e!r}")
             return
-        if drawn.pictures:
-            self.log.info("Report pictures: " + ", ".join(str(p) for p in drawn.pictures.values()))
+        paths = [str(p) for p in drawn.pictures.values()]
+        self.summary.report_files += [p for p in paths if p not in self.summary.report_files]
+        if paths:
+            self.log.info("Report pictures: " + ", ".join(paths))
 
     async def cleanup(self) -> None:
         """Stop listening; on stop or failure abort unfinished OCPS jobs and report."""

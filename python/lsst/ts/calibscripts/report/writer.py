@@ -358,17 +358,20 @@ def write_run_pictures(
 ) -> RunReport:
     """Draw the pictures of a MakeComCamBias run next to its YAML summary.
 
-    The one call the script needs at its summary stage, after
-    ``summary.write(report_dir)`` (blocking: run it in a thread)::
+    The one call the script needs at its summary stage, once the summary's
+    path is known (blocking: run it in a thread)::
 
-        path = await asyncio.to_thread(self.summary.write, config.report_dir)
+        self.summary.plan_report(config.report_dir)
         pictures = await asyncio.to_thread(write_run_pictures, self.summary, log=self.log)
+        await asyncio.to_thread(self.summary.write, config.report_dir)
 
     Parameters
     ----------
     summary : `lsst.ts.calibscripts.bias.summary.RunSummary`
-        The run summary, already written (``report_path`` set). The master
-        biases are read from the completed cp_bias job's output RUN, the
+        The run summary, with ``report_path`` set (``summary.plan_report``
+        or ``summary.write``). The master biases are read from the
+        completed cp_bias job's output RUN or, for a run resumed from an
+        earlier bias job, from ``summary.bias_collection``; the
         ``verifyBiasDetStats`` from the completed verify_bias job's.
     repo : path-like, optional
         Butler repository; default ``summary.repo``.
@@ -382,13 +385,17 @@ def write_run_pictures(
         problems; no YAML is written.
     """
     if not getattr(summary, "report_path", None):
-        raise ValueError("write the summary first (summary.write(report_dir)); its folder holds the pictures")
+        raise ValueError(
+            "the summary has no path yet (summary.plan_report(report_dir)); its folder holds the pictures"
+        )
     summary_path = pathlib.Path(summary.report_path)
     report = write_report(
         summary_path.parent,
         {},
         repo or summary.repo,
-        bias_collections=_job_collection(summary, "cp_bias"),
+        bias_collections=_job_collection(summary, "cp_bias")
+        or getattr(summary, "bias_collection", "")
+        or None,
         verify_collections=_job_collection(summary, "verify_bias"),
         instrument=getattr(summary, "instrument", "LSSTComCam"),
         detectors=list(getattr(summary, "detectors", []) or []) or None,
