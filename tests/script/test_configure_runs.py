@@ -40,7 +40,7 @@ from unittest import mock
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.bias import butler_ops, ocps
 from lsst.ts.calibscripts.bias.naming import detector_name
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
@@ -146,11 +146,12 @@ def to_config(drawn_config: dict[str, typing.Any], report_dir: str) -> dict[str,
 
 
 class StandInButler:
-    """The script's two butler calls, without a repository."""
+    """The script's butler calls, without a repository."""
 
     def __init__(self, noisy: list[int]) -> None:
         self.noisy = noisy
         self.script: MakeComCamBias | None = None
+        self.checked: list[str] = []
 
     def read_verify_stats(self, repo: str, collections: typing.Sequence[str]) -> dict[typing.Any, typing.Any]:
         assert self.script is not None
@@ -164,6 +165,10 @@ class StandInButler:
         }
         stats["SUCCESS"] = not failures
         return stats
+
+    def check_output_in_repo(self, repo: str, result: typing.Any, ocps_name: str = "OCPS") -> None:
+        """The bias job's output is in ``repo`` (its own tests cover the refusal)."""
+        self.checked.append(result.output_collection)
 
     def certify_biases(
         self,
@@ -278,6 +283,7 @@ async def test_every_accepted_configuration_runs(run_bias, drawn_example) -> Non
     with (
         mock.patch.object(butler_ops, "read_verify_stats", butler.read_verify_stats),
         mock.patch.object(butler_ops, "certify_biases", butler.certify_biases),
+        mock.patch.object(ocps, "check_output_in_repo", butler.check_output_in_repo),
     ):
         run = await run_bias(config, use_repo=False, runner="scripted", during=keep_script)
     assert "unexpected" not in run.reason and "Traceback" not in run.reason, run.reason

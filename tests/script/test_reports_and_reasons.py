@@ -24,11 +24,15 @@
 import os
 
 import yaml
-from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.bias import butler_ops, ocps
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, OodsFaults
 
 NO_JOBS_CHECKED = {"n_bias": 2, "detectors": [0, 1], "do_verify": False, "do_certify": False}
+
+
+def output_is_in_repo(*args: object, **kwargs: object) -> None:
+    """Stand-in for the repository check of the bias job's output (no repository here)."""
 
 
 async def test_unexpected_error_reason_names_stage_type_and_message(run_bias, monkeypatch) -> None:
@@ -36,6 +40,7 @@ async def test_unexpected_error_reason_names_stage_type_and_message(run_bias, mo
         raise KeyError("no such key")
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", broken)
+    monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
     run = await run_bias({"n_bias": 2, "n_verify_bias": 1, "detectors": [0]}, use_repo=False)
     assert run.state == ScriptState.FAILED
     first_line = run.reason.splitlines()[0]
@@ -60,6 +65,7 @@ async def test_verification_failure_without_certify_does_not_suggest_certifying(
         run_bias_script.append(run.script)
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", failing_stats)
+    monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
     run = await run_bias(
         {"n_bias": 2, "n_verify_bias": 1, "detectors": [0], "do_certify": False},
         use_repo=False,
@@ -109,6 +115,7 @@ async def test_failure_reason_ends_with_the_report_path(run_bias, monkeypatch) -
         raise butler_ops.VerifyStatsNotFound("no verifyBiasStats")
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", broken)
+    monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
     run = await run_bias({"n_bias": 2, "n_verify_bias": 1, "detectors": [0]}, use_repo=False)
     assert run.state == ScriptState.FAILED
     summary = run.script.summary
