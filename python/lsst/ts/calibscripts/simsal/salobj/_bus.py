@@ -205,8 +205,10 @@ if not _delivery.ordered:
         _delivery.max_delay,
     )
 
-# Event loop: the latest time (loop.time()) at which a delayed message is due.
+# Event loop: the latest time (loop.time()) at which a delayed message is due,
+# and the number of delayed messages not yet delivered.
 _latest_due: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
+_n_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
 
 
 def get_delivery() -> Delivery:
@@ -367,21 +369,26 @@ class Channel:
         elif queue[-1][0] > due:
             due = queue[-1][0]
         queue.append((due, data))
+        _n_pending[loop] = _n_pending.get(loop, 0) + 1
         if due > _latest_due.get(loop, 0.0):
             _latest_due[loop] = due
 
     def _deliver_due(self, loop: asyncio.AbstractEventLoop, reader: ReadTopic) -> None:
-        """Deliver the samples due for ``reader``; schedule the next."""
+        """Deliver the oldest sample for ``reader`` if it is due; schedule the next."""
         queue = self._pending.get(reader)
         if queue is None:
             return
-        now = loop.time()
-        while queue and queue[0][0] <= now:
+        # One message per event-loop iteration, as in ordered mode, so that a
+        # reader's callback loop keeps up with a burst of due messages.
+        if queue[0][0] <= loop.time():
+            _n_pending[loop] -= 1
             reader._deliver(queue.popleft()[1])
-        if queue:
-            loop.call_at(queue[0][0], self._deliver_due, loop, reader)
-        else:
+        if not queue:
             del self._pending[reader]
+        elif queue[0][0] <= loop.time():
+            loop.call_soon(self._deliver_due, loop, reader)
+        else:
+            loop.call_at(queue[0][0], self._deliver_due, loop, reader)
 
 
 def get_channel(
@@ -423,11 +430,8 @@ async def delivery_barrier() -> None:
     to its readers (in unordered mode: until the latest delayed message is due).
     """
     loop = asyncio.get_running_loop()
-    latest = _latest_due.get(loop, 0.0)
-    while loop.time() < latest:
-        await asyncio.sleep(latest - loop.time())
-    if latest and _latest_due.get(loop) == latest:
-        del _latest_due[loop]
+    while _n_pending.get(loop, 0) > 0:
+        await asyncio.sleep(max(0.0, _latest_due.get(loop, 0.0) - loop.time()))
     future = loop.create_future()
     loop.call_soon(future.set_result, None)
     await future
