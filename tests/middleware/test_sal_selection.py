@@ -31,7 +31,8 @@ import pytest
 from lsst.ts.calibscripts import sal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-EXECUTABLE = ROOT / "python" / "lsst" / "ts" / "calibscripts" / "data" / "scripts" / "maintel" / "make_comcam_bias.py"
+PACKAGE_DIR = ROOT / "python" / "lsst" / "ts" / "calibscripts"
+EXECUTABLE = PACKAGE_DIR / "data" / "scripts" / "maintel" / "make_comcam_bias.py"
 CLI_WRAPPER = ROOT / "bin" / "run_make_comcam_bias.py"
 
 no_real_salobj = pytest.mark.skipif(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lsst.ts.calibscripts import sal
 from lsst.ts.calibscripts.sal import ComCam, ComCamUsages, SalRetCode, State, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory
 

@@ -21,7 +21,6 @@
 
 """Delivery modes of the simulated bus: ordered (default) and unordered across topics."""
 
-import asyncio
 import typing
 
 import pytest
@@ -170,3 +169,55 @@ async def test_delivery_barrier_waits_for_delayed_messages(unordered: _bus.Deliv
         await _bus.delivery_barrier()
         assert remote.evt_scalars.nqueued == 10
     await controller.close()
+
+
+async def _ack_before_event(n_commands: int) -> list[bool]:
+    """For each command, did its in-progress ack reach the remote before the event written after it?"""
+    controller = salobj.Controller("Test", 1)
+
+    async def do_wait(data: typing.Any) -> None:
+        await controller.cmd_wait.ack_in_progress(data, timeout=STD_TIMEOUT)
+        await controller.evt_scalars.set_write(int0=data.ack, force_output=True)
+
+    controller.cmd_wait.callback = do_wait
+    await controller.start_task
+    arrived: list[tuple[str, int]] = []
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1, include=["scalars"])
+        await remote.start_task
+        ack_reader = remote.salinfo._ensure_ackcmd_reader()
+        deliver_ack = ack_reader._deliver
+        deliver_event = remote.evt_scalars._deliver
+
+        def record_ack(data: typing.Any) -> None:
+            if data.ack == salobj.SalRetCode.CMD_INPROGRESS:
+                arrived.append(("ack", data.private_seqNum))
+            deliver_ack(data)
+
+        def record_event(data: typing.Any) -> None:
+            arrived.append(("event", data.int0))
+            deliver_event(data)
+
+        ack_reader._deliver = record_ack
+        remote.evt_scalars._deliver = record_event
+        seq_nums = []
+        for i in range(1, n_commands + 1):
+            ack = await remote.cmd_wait.set_start(ack=i, duration=0, wait_done=False, timeout=STD_TIMEOUT)
+            seq_nums.append(ack.private_seqNum)
+        await _bus.delivery_barrier()
+    await controller.close()
+    position = {item: n for n, item in enumerate(arrived)}
+    return [position[("ack", seq_num)] < position[("event", i)] for i, seq_num in enumerate(seq_nums, 1)]
+
+
+async def test_ordered_mode_ack_arrives_before_later_events(ordered: _bus.Delivery) -> None:
+    assert all(await _ack_before_event(10))
+
+
+async def test_unordered_mode_ack_can_arrive_after_events_the_command_caused(
+    unordered: _bus.Delivery,
+) -> None:
+    # As CCCamera's startReadout can arrive before the ack of the takeImages that caused it.
+    in_order = await _ack_before_event(20)
+    assert not all(in_order), "no event overtook the ack"
+    assert any(in_order)
