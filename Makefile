@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/pip
 
-.PHONY: demo test docs venv clean
+.PHONY: demo test test-unordered docs venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ demo: venv
 
 test: venv
 	$(VENV)/bin/python -m pytest
+
+# The control-plane, script, mock and ingest tests with the simulated SAL
+# delivering messages of different topics in any order, as Kafka does.
+# SEED picks the random delays, so that a failure reproduces.
+SEED ?= 1
+UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/testing \
+	tests/bias/test_ingest_sal.py tests/bias/test_ocps.py tests/cli
+test-unordered: venv
+	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
+		$(VENV)/bin/python -m pytest $(UNORDERED_TESTS)
 
 docs: venv
 	$(VENV)/bin/python -m sphinx -W -b html doc doc/_build/html

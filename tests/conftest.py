@@ -19,11 +19,16 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Test-wide settings: always the simulated SAL, never a real broker."""
+"""Test-wide settings: the simulated SAL unless CALIBSCRIPTS_SAL asks for another.
+
+The suite never reaches a real broker by accident: only an explicit
+``CALIBSCRIPTS_SAL=real`` (or ``auto`` where ts_salobj is installed) runs it
+on the real SAL stack.
+"""
 
 import os
 
-os.environ["CALIBSCRIPTS_SAL"] = "sim"
+os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "test_calibscripts")
 os.environ.setdefault("MPLBACKEND", "Agg")
 

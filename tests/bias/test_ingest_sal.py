@@ -75,9 +75,10 @@ async def test_540_events_none_lost_where_a_queue_overflows() -> None:
         queued.evt_imageInOODS.flush()
         for k, exposure_id in enumerate(IDS):
             tracker.expect([exposure_id], range(9))  # incrementally, per image
+            # Another script's image, before ours so that the report counts all 60.
+            await write(controller, 2026112500900 + k, k % 9)
             for detector in range(9):
                 await write(controller, exposure_id, detector)
-            await write(controller, 2026112500900 + k, k % 9)  # another script's image
             await asyncio.sleep(0)  # images come seconds apart; the callback keeps up
         report = await tracker.wait(timeout=10)
         assert tracker.n_ingested == 540 and report.n_events == 540

@@ -31,7 +31,7 @@ from lsst.ts.calibscripts.sal import salobj
 
 
 class Recorder:
-    """Record events of Remotes, in the order their callbacks run."""
+    """Record events of Remotes, in the order their callbacks run (see `labels_as_written`)."""
 
     def __init__(self) -> None:
         self.timeline: list[tuple[str, typing.Any]] = []
@@ -59,6 +59,17 @@ class Recorder:
     def labels(self, *names: str) -> list[str]:
         """Labels in order, optionally only those in ``names``."""
         return [label for label, _ in self.timeline if not names or label in names]
+
+    def labels_as_written(self, *names: str) -> list[str]:
+        """Labels in the order their messages were written (``private_sndStamp``).
+
+        Only the order of samples of one topic is kept on the way to a
+        reader, so a test that asserts an order across topics (or between
+        events and command acks) must use this, not `labels`. Every entry
+        must have a message as its data.
+        """
+        entries = [(label, data) for label, data in self.timeline if not names or label in names]
+        return [label for label, data in sorted(entries, key=lambda entry: entry[1].private_sndStamp)]
 
     def data(self, label: str) -> list[typing.Any]:
         """Data of every entry with that label, in order."""

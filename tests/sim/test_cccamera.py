@@ -75,7 +75,7 @@ async def test_three_bias_event_order(recorder) -> None:
                 await wait_idle(recorder, frame + 1)
             await recorder.wait_count("largeFileObjectAvailable", 3)
 
-            labels = recorder.labels(*CAMERA_EVENTS, "ack")
+            labels = recorder.labels_as_written(*CAMERA_EVENTS, "ack")
             one_frame = ["ccsCommandState", "startIntegration", "ack", "startReadout", "endReadout"]
             one_frame += ["endOfImageTelemetry", "ccsCommandState"]
             assert labels == one_frame * 3
@@ -142,7 +142,7 @@ async def test_sequence_never_repeats_across_take_calls(recorder) -> None:
                 await asyncio.wait_for(_until(lambda: not observatory.cccamera.busy), 5)
             await recorder.wait_count("endReadout", 4)
     # numImages=2: each image is read out before the next integrates.
-    assert recorder.labels() == ["startIntegration", "endReadout"] * 4
+    assert recorder.labels_as_written() == ["startIntegration", "endReadout"] * 4
     starts = recorder.data("startIntegration")
     assert [(d.imageIndex, d.imagesInSequence) for d in starts] == [(1, 2), (2, 2)] * 2
     names = [image.obs_id for image in observatory.images]

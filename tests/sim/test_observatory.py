@@ -26,11 +26,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from lsst.ts.calibscripts.sal import State, salobj
+from lsst.ts.calibscripts.sal import ComCam, State, salobj
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
 from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
-from lsst.ts.calibscripts.simsal.observatory_control.comcam import ComCam
 
 SCALE = 0.001
 

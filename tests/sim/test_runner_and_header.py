@@ -26,11 +26,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lsst.ts.calibscripts.sal import salobj
+from lsst.ts.calibscripts.sal import ComCam, salobj
 from lsst.ts.calibscripts.sim import HeaderServiceFaults, ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import JobPhase, JobRequest, JobRunner
 from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
-from lsst.ts.calibscripts.simsal.observatory_control.comcam import ComCam
 
 
 def request(pipeline: str = "cpBias.yaml", job_id: str = "a" * 32) -> JobRequest:

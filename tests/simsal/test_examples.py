@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""An example script and CSC written only from the real salobj API run on the simulated SAL.
+"""An example script and CSC written only from the real salobj API run on the selected SAL.
 
 Also covers ``amain``: exit codes, ``--schema`` and signal handling.
 """
@@ -36,8 +36,7 @@ import typing
 
 import pytest
 import yaml
-from lsst.ts.calibscripts.simsal import salobj
-from lsst.ts.calibscripts.simsal.xml.enums.Script import ScriptState
+from lsst.ts.calibscripts.sal import ScriptState, salobj
 
 EXAMPLES_DIR = pathlib.Path(__file__).parent / "examples"
 SCRIPT_PATH = EXAMPLES_DIR / "example_script.py"
@@ -63,8 +62,7 @@ def example_csc() -> typing.Any:
 
 
 def test_schema_option_prints_schema_and_starts_nothing(example_script: typing.Any) -> None:
-    env = dict(os.environ)
-    env["CALIBSCRIPTS_SAL"] = "sim"
+    env = dict(os.environ)  # with the CALIBSCRIPTS_SAL the suite runs on
     # Without LSST_TOPIC_SUBNAME nothing SAL-related can start: --schema must not need it.
     env.pop("LSST_TOPIC_SUBNAME", None)
     result = subprocess.run(

@@ -26,20 +26,31 @@ Every other module of this package imports SAL names from here::
     from lsst.ts.calibscripts.sal import salobj, ScriptState
 
 The real stack (ts_salobj 8 on Kafka, ts_xml, ts_utils and, lazily,
-ts_observatory_control) is used when it imports and is of the Kafka era;
-otherwise the package's own simulated SAL (`lsst.ts.calibscripts.simsal`)
-is used. The environment variable ``CALIBSCRIPTS_SAL`` forces a choice:
+ts_observatory_control) is used wherever ``lsst.ts.salobj`` is installed;
+the package's own simulated SAL (`lsst.ts.calibscripts.simsal`) only where
+it is not, or when asked for. The environment variable ``CALIBSCRIPTS_SAL``
+forces a choice:
 
 ``auto`` (default)
-    real if available, else simulated.
+    The real stack if ``lsst.ts.salobj`` is installed. If it is installed
+    but not usable (a DDS-era version, or ts_xml or ts_utils missing or
+    broken), importing this module raises `ImportError` with the reason:
+    it never falls back to the simulation then. The simulated SAL only if
+    ``lsst.ts.salobj`` is absent.
 ``real``
-    the real stack; `ImportError` with the reason if it is missing.
+    The real stack; `ImportError` with the reason if it is missing.
 ``sim``
-    the simulated SAL, even where the real stack is installed
+    The simulated SAL, even where the real stack is installed
     (tests use this so that they can never reach a real Kafka broker).
 
-Importing this module is cheap and prints nothing. ``ComCam`` is resolved
-on first access because ts_observatory_control is slow to import.
+Executables that the ScriptQueue starts call `require_real_unless_sim_requested`,
+so that they never run on the in-process simulated bus by accident: there
+the bus has no other participant, and the queue would wait for a script
+that never appears.
+
+Importing this module is cheap and prints nothing. ``ComCam`` and
+``ComCamUsages`` are resolved on first access because
+ts_observatory_control is slow to import.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ __all__ = [
     "BACKEND_ENV_VAR",
     "Backend",
     "ComCam",
+    "ComCamUsages",
     "MetadataCoordSys",
     "MetadataDome",
     "MetadataRotSys",
@@ -57,14 +69,19 @@ __all__ = [
     "ScriptState",
     "State",
     "current_tai",
+    "REQUESTED",
+    "real_salobj_installed",
     "real_stack_problem",
+    "require_real_unless_sim_requested",
     "salobj",
     "select_backend",
 ]
 
 import enum
 import importlib
+import importlib.util
 import os
+import sys
 import typing
 
 BACKEND_ENV_VAR = "CALIBSCRIPTS_SAL"
@@ -75,6 +92,17 @@ class Backend(str, enum.Enum):
 
     REAL = "real"
     SIM = "sim"
+
+
+def real_salobj_installed() -> bool:
+    """Is a package ``lsst.ts.salobj`` installed (whether or not it imports)?"""
+    if "lsst.ts.salobj" in sys.modules:
+        return sys.modules["lsst.ts.salobj"] is not None
+    try:
+        return importlib.util.find_spec("lsst.ts.salobj") is not None
+    except (ImportError, ValueError):
+        # A parent package is missing, or the module was blocked in sys.modules.
+        return False
 
 
 def real_stack_problem() -> str | None:
@@ -103,6 +131,15 @@ def real_stack_problem() -> str | None:
     return None
 
 
+def _requested_choice(requested: str | None) -> str:
+    if requested is None:
+        requested = os.environ.get(BACKEND_ENV_VAR, "auto")
+    choice = requested.strip().lower() or "auto"
+    if choice not in ("auto", "real", "sim"):
+        raise ValueError(f"{BACKEND_ENV_VAR}={requested!r} is not one of auto, real, sim")
+    return choice
+
+
 def select_backend(requested: str | None = None) -> Backend:
     """Decide which backend to use.
 
@@ -122,25 +159,60 @@ def select_backend(requested: str | None = None) -> Backend:
     ValueError
         If ``requested`` is not one of the allowed values.
     ImportError
-        If ``real`` is requested and the real stack is not usable.
+        If ``real`` is requested and the real stack is not usable, or if
+        ``auto`` is requested and ``lsst.ts.salobj`` is installed but the
+        real stack is not usable.
     """
-    if requested is None:
-        requested = os.environ.get(BACKEND_ENV_VAR, "auto")
-    choice = requested.strip().lower() or "auto"
-    if choice not in ("auto", "real", "sim"):
-        raise ValueError(f"{BACKEND_ENV_VAR}={requested!r} is not one of auto, real, sim")
+    choice = _requested_choice(requested)
     if choice == "sim":
         return Backend.SIM
+    if choice == "auto" and not real_salobj_installed():
+        return Backend.SIM
     problem = real_stack_problem()
-    if choice == "real":
-        if problem is not None:
-            raise ImportError(
-                f"{BACKEND_ENV_VAR}=real but the real SAL stack is not usable: {problem}. "
-                f"Install ts_salobj 8, ts_xml and ts_utils, or set {BACKEND_ENV_VAR}=sim."
-            )
+    if problem is None:
         return Backend.REAL
-    return Backend.SIM if problem is not None else Backend.REAL
+    if choice == "real":
+        raise ImportError(
+            f"{BACKEND_ENV_VAR}=real but the real SAL stack is not usable: {problem}. "
+            f"Install ts_salobj 8, ts_xml and ts_utils, or set {BACKEND_ENV_VAR}=sim."
+        )
+    raise ImportError(
+        f"lsst.ts.salobj is installed but the real SAL stack is not usable: {problem}. "
+        f"Refusing to fall back to the simulated SAL. Fix the installation (ts_salobj 8 or newer, "
+        f"ts_xml and ts_utils), or set {BACKEND_ENV_VAR}=sim to use the simulated SAL on purpose."
+    )
 
+
+def require_real_unless_sim_requested(what: str) -> None:
+    """Refuse to run on the simulated SAL unless ``CALIBSCRIPTS_SAL=sim`` asked for it.
+
+    For executables that must talk to the observatory (the script started
+    by the ScriptQueue, the command line without ``--simulate``): on the
+    in-process simulated bus nobody else would hear them.
+
+    Parameters
+    ----------
+    what : `str`
+        What is being started, for the error message.
+
+    Raises
+    ------
+    ImportError
+        If the simulated SAL was selected only because ``lsst.ts.salobj``
+        is not installed.
+    """
+    if BACKEND is Backend.SIM and REQUESTED != "sim":
+        raise ImportError(
+            f"{what} needs the real SAL stack, but lsst.ts.salobj is not installed "
+            f"({real_stack_problem()}). Install ts_salobj 8, ts_xml and ts_utils (the ts-salobj and "
+            f"ts-xml conda packages) to talk to the observatory. To run against the simulated "
+            f"observatory use run_make_comcam_bias --simulate; to use the simulated SAL on purpose "
+            f"set {BACKEND_ENV_VAR}=sim."
+        )
+
+
+#: The value of ``CALIBSCRIPTS_SAL`` (normalised) when this module was imported.
+REQUESTED: str = _requested_choice(None)
 
 BACKEND: Backend = select_backend()
 
@@ -182,13 +254,14 @@ SalRetCode = salobj.SalRetCode
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     ComCam: typing.Any
+    ComCamUsages: typing.Any
 
 
 def __getattr__(name: str) -> typing.Any:
-    """Resolve ``ComCam`` lazily from the selected stack."""
-    if name == "ComCam":
+    """Resolve ``ComCam`` and ``ComCamUsages`` lazily from the selected stack."""
+    if name in ("ComCam", "ComCamUsages"):
         module = importlib.import_module(_COMCAM_MODULE)
-        value = module.ComCam
-        globals()["ComCam"] = value
+        value = getattr(module, name)
+        globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -517,6 +517,14 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         used += [name for name in ("runner", "time_scale") if getattr(args, name) is not None]
         if used:
             parser.error("--" + ", --".join(n.replace("_", "-") for n in used) + " need --simulate")
+        # Without --simulate the script talks to the observatory: never on the simulated bus by accident.
+        from .. import sal
+
+        try:
+            sal.require_real_unless_sim_requested("run_make_comcam_bias without --simulate")
+        except ImportError as e:
+            sys.stderr.write(f"run_make_comcam_bias: {e}\n")
+            return EXIT_NOT_RUN
     if args.config is not None:
         try:
             config_text = pathlib.Path(args.config).read_text(encoding="utf-8")

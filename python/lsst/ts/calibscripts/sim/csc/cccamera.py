@@ -340,7 +340,8 @@ class CCCameraCsc(SimCsc):
                 timestampDateEnd=tai_end,
                 measuredShutterOpenTime=image.exp_time if shutter else 0.0,
                 darkTime=float(self.clock() - image.date_begin.unix_tai),
-                emulatedImage=False,
+                # A string in ts_xml: empty unless the camera emulates the image.
+                emulatedImage="",
                 force_output=True,
             )
             if last:

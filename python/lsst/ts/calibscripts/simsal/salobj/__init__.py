@@ -33,10 +33,15 @@ with ts_salobj 8: ``put``/``set_put``, ``get(flush=...)``, ``get_vars``/
 automatic ``CMD_ACK``, a component named ``LSSTComCam`` (the camera is
 ``CCCamera``), and a nonzero index for a non-indexed component.
 
+Field values are checked against their ts_xml types when set and when
+written, as the real Avro serialiser does. By default messages of
+different topics arrive in the order they were written; the ``unordered``
+delivery mode (``CALIBSCRIPTS_SIM_DELIVERY=unordered``, see ``_bus``) lets
+them arrive in any order, as on Kafka, keeping order within each topic.
+
 Differences that do not change behaviour: the shutdown delay of a
 controller is shorter (every message written before closing is still
-delivered first); messages never arrive out of order; ``private_revCode``
-is ``"simsal"``.
+delivered first); ``private_revCode`` is ``"simsal"``.
 """
 
 from . import topics, type_hints

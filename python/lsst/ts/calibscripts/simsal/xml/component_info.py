@@ -31,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "PRIVATE_FIELDS",
+    "AVRO_TYPES",
     "FieldInfo",
     "TopicInfo",
     "ComponentInfo",
@@ -57,19 +58,33 @@ PRIVATE_FIELDS: dict[str, type] = {
     "private_origin": int,
 }
 
-_SAL_TYPES: dict[str, type] = {
+#: Avro type of each ts_xml field type, as ts_xml maps them: "long" is
+#: 32 bits in ts_xml (IDL), "long long" and "unsigned int" are 64 bits.
+AVRO_TYPES: dict[str, str] = {
+    "boolean": "boolean",
+    "byte": "int",
+    "short": "int",
+    "int": "int",
+    "long": "int",
+    "unsigned short": "int",
+    "long long": "long",
+    "unsigned int": "long",
+    "unsigned long": "long",
+    "float": "float",
+    "double": "double",
+    "string": "string",
+}
+
+_PYTHON_TYPES: dict[str, type] = {
     "boolean": bool,
-    "byte": int,
-    "short": int,
     "int": int,
     "long": int,
-    "unsigned short": int,
-    "unsigned int": int,
-    "unsigned long": int,
     "float": float,
     "double": float,
     "string": str,
 }
+
+_SAL_TYPES: dict[str, type] = {sal_type: _PYTHON_TYPES[avro] for sal_type, avro in AVRO_TYPES.items()}
 
 _ACKCMD_FIELDS: dict[str, str] = {
     "ack": "int",
@@ -108,6 +123,11 @@ class FieldInfo:
         return _SAL_TYPES[self.sal_type]
 
     @property
+    def avro_type(self) -> str:
+        """The Avro type of one element: boolean, int, long, float, double or string."""
+        return AVRO_TYPES[self.sal_type]
+
+    @property
     def is_array(self) -> bool:
         """Is this an array field?"""
         return self.count > 1
@@ -140,7 +160,7 @@ class FieldInfo:
         ValueError
             If the type is unknown or the count is not a positive integer.
         """
-        spec = spec.strip()
+        spec = " ".join(spec.split())
         count = 1
         if spec.endswith("]"):
             base, _, count_str = spec[:-1].partition("[")

@@ -20,10 +20,23 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Run MakeComCamBias as a SAL script: ``make_comcam_bias.py <index>``."""
+"""Run MakeComCamBias as a SAL script: ``make_comcam_bias.py <index>``.
+
+The ScriptQueue starts this file and waits for the script to appear on the
+real SAL, so it never runs on the simulated bus unless ``CALIBSCRIPTS_SAL=sim``
+asks for it: without ts_salobj it exits with the reason.
+"""
 
 import asyncio
+import sys
 
-from lsst.ts.calibscripts.maintel.make_comcam_bias import MakeComCamBias
+from lsst.ts.calibscripts import sal
+
+try:
+    sal.require_real_unless_sim_requested("The SAL script maintel/make_comcam_bias.py")
+except ImportError as e:
+    sys.exit(f"make_comcam_bias.py: {e}")
+
+from lsst.ts.calibscripts.maintel.make_comcam_bias import MakeComCamBias  # noqa: E402
 
 asyncio.run(MakeComCamBias.amain())

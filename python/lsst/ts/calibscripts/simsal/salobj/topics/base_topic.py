@@ -59,6 +59,8 @@ class BaseTopic:
         self.log = salinfo.log.getChild(topic_info.sal_name)
         self._array_fields = topic_info.array_fields
         self._field_names = frozenset(topic_info.fields)
+        # How error messages name the topic, e.g. "CCCamera.logevent_endOfImageTelemetry".
+        self._topic_desc = f"{salinfo.name}.{topic_info.sal_name}"
 
     @property
     def DataType(self) -> type:

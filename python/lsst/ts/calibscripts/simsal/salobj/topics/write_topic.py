@@ -27,13 +27,12 @@ __all__ = ["WriteTopic", "SetWriteResult", "MAX_SEQ_NUM"]
 
 import dataclasses
 import math
-import numbers
 import random
 import time
 import typing
 
 from ... import utils
-from .. import _bus
+from .. import _avro, _bus
 from .base_topic import BaseTopic
 
 if typing.TYPE_CHECKING:
@@ -63,46 +62,6 @@ class SetWriteResult:
     did_change: bool
     was_written: bool
     data: typing.Any
-
-
-def _to_str(value: typing.Any) -> str:
-    if type(value) is str:
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)
-    raise TypeError(f"{value!r} is not a str")
-
-
-def _to_int(value: typing.Any) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    raise TypeError(f"{value!r} is not an integer")
-
-
-def _to_float(value: typing.Any) -> float:
-    if type(value) is float:
-        return value
-    if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"{value!r} is not a real number")
-
-
-def _to_bool(value: typing.Any) -> bool:
-    if type(value) is bool:
-        return value
-    if isinstance(value, numbers.Integral) or type(value).__name__ == "bool_":
-        return bool(value)
-    raise TypeError(f"{value!r} is not a bool")
-
-
-_CONVERTERS: dict[type, typing.Callable[[typing.Any], typing.Any]] = {
-    str: _to_str,
-    int: _to_int,
-    float: _to_float,
-    bool: _to_bool,
-}
 
 
 def _values_equal(old: typing.Any, new: typing.Any) -> bool:
@@ -197,6 +156,12 @@ class WriteTopic(BaseTopic):
         ------
         AttributeError
             If a field name is not a field of this topic.
+        TypeError
+            If a value does not fit its field's type (see `_avro`); then
+            nothing is set.
+        ValueError
+            If an integer is out of range or an array has the wrong number
+            of items; then nothing is set.
         """
         bad = sorted(
             name
@@ -205,13 +170,24 @@ class WriteTopic(BaseTopic):
         )
         if bad:
             raise AttributeError(f"{self.attr_name} has no fields {bad}")
-        did_change = not self._has_data
-        data_dict = self._data.__dict__
+        fields = self.topic_info.fields
+        checked: dict[str, typing.Any] = {}
         for name, value in kwargs.items():
             if value is None:
                 continue
+            if name in self._array_fields and not isinstance(value, (str, bytes, list, tuple)):
+                try:
+                    value = list(value)
+                except TypeError:
+                    pass  # check_value says what is wrong
+            if name in fields:
+                _avro.check_value(self._topic_desc, fields[name], value)
             if name in self._array_fields:
                 value = list(value)
+            checked[name] = value
+        did_change = not self._has_data
+        data_dict = self._data.__dict__
+        for name, value in checked.items():
             if not did_change and not _values_equal(data_dict[name], value):
                 did_change = True
             data_dict[name] = value
@@ -265,34 +241,22 @@ class WriteTopic(BaseTopic):
     def _make_sent(self, data: typing.Any) -> typing.Any:
         """Return the message as readers see it: a copy with plain Python values.
 
-        Like serialization, this turns enums into ints, ints into floats for
-        float fields, and so on, and rejects values that cannot be sent.
+        Like Avro serialization in the real SAL, this turns enums into ints,
+        ints into floats for float fields, and so on, and refuses values that
+        do not fit their field's type (see `_avro`).
 
         Raises
         ------
         TypeError
-            If a value cannot be converted to its field's SAL type.
+            If a value does not fit its field's type.
         ValueError
-            If an array field does not have the right length.
+            If an integer is out of range or an array field does not have the
+            right length.
         """
         sent = _bus.copy_message(data, ())
         values = sent.__dict__
         for name, info in self.topic_info.fields.items():
-            value = values[name]
-            converter = _CONVERTERS[info.python_type]
-            try:
-                if info.is_array:
-                    if not isinstance(value, (list, tuple)) or len(value) != info.count:
-                        raise ValueError(
-                            f"{self.attr_name}.{name}={value!r} must be a sequence of {info.count} items"
-                        )
-                    values[name] = [converter(item) for item in value]
-                else:
-                    values[name] = converter(value)
-            except TypeError:
-                raise TypeError(
-                    f"{self.attr_name}.{name}={value!r} cannot be written as SAL type {info.sal_type}"
-                ) from None
+            values[name] = _avro.check_value(self._topic_desc, info, values[name])
         return sent
 
     def _write_now(self, data: typing.Any = None) -> typing.Any:
