@@ -164,6 +164,7 @@ def test_master_dark_recovers_dark_current(good) -> None:
         master = good["masters"][det][1]
         header = master[0].header
         assert (header["EXPTIME"], header["DARKTIME"], header["OBSTYPE"]) == (1.0, 1.0, "dark")
+        assert header["BUNIT"] == "electron / s"
         assert header["CPP_INPUT_SCALE_0"] == pytest.approx(30.01371)
         image = master["IMAGE"].data
         truth = _assembled(det, lambda d, a: frames.dark_current(d, a, GEOM, 1))

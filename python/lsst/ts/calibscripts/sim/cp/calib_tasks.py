@@ -366,7 +366,10 @@ class CpDarkCombineTask(CpBiasCombineTask):
     def _output_times(self, metadata: dict[str, typing.Any]) -> None:
         metadata["EXPTIME"] = 1.0
         metadata["DARKTIME"] = 1.0
+
+    def _set_units(self, metadata: dict[str, typing.Any]) -> None:
         metadata["LSST ISR UNITS"] = "electron / s"
+        metadata["BUNIT"] = "electron / s"
 
 
 class CpFlatMeasureConnections(pipeBase.PipelineTaskConnections, dimensions=_EXP_DET):
@@ -561,7 +564,10 @@ class CpFlatCombineTask(CpBiasCombineTask):
 
     def _output_times(self, metadata: dict[str, typing.Any]) -> None:
         metadata["FLATSRC"] = self.config.flatSource
+
+    def _set_units(self, metadata: dict[str, typing.Any]) -> None:
         metadata["LSST ISR UNITS"] = ""
+        metadata["BUNIT"] = ""
 
 
 class VerifyDarkDetTask(VerifyBiasDetTask):

@@ -408,9 +408,13 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
             metadata[f"LSST CALIB {self.config.calibrationType.upper()} {name} BADPIX-NUM"] = int(
                 bad_amps[name].sum()
             )
+        self._set_units(metadata)
+        return metadata
+
+    def _set_units(self, metadata: dict[str, typing.Any]) -> None:
+        """Set the master's pixel units: electrons for a bias."""
         metadata["LSST ISR UNITS"] = "electron"
         metadata["BUNIT"] = "electron"
-        return metadata
 
 
 class VerifyBiasIsrConnections(
