@@ -66,8 +66,12 @@ def test_create_is_idempotent_and_complete(tmp_path) -> None:
             for r in butler.registry.queryDimensionRecords("detector", instrument="LSSTComCam")
         }
         assert detectors == {i: f"R22_S{i // 3}{i % 3}" for i in range(9)}
-        (pf,) = butler.registry.queryDimensionRecords("physical_filter", instrument="LSSTComCam")
-        assert (pf.name, pf.band) == (repo.PHYSICAL_FILTER, repo.BAND)
+        filters = {
+            pf.name: pf.band
+            for pf in butler.registry.queryDimensionRecords("physical_filter", instrument="LSSTComCam")
+        }
+        assert filters == {"u_02": "u", "g_01": "g", "r_03": "r", "i_06": "i", "z_03": "z", "y_04": "y"}
+        assert filters[repo.PHYSICAL_FILTER] == repo.BAND
     finally:
         butler.close()
 

@@ -35,6 +35,8 @@ import dataclasses
 import enum
 import typing
 
+from .data.camera_model import DEFAULT_PHYSICAL_FILTER
+
 if typing.TYPE_CHECKING:
     import astropy.time
 
@@ -65,6 +67,9 @@ class ImageInfo:
         Detector ids read out (0..8).
     key_value_map : `dict` [`str`, `str`]
         The parsed keyValueMap of ``takeImages``.
+    physical_filter : `str`
+        Filter in the beam (``FILTER`` header, exposure record), e.g.
+        ``r_03``.
     """
 
     obs_id: str
@@ -78,6 +83,7 @@ class ImageInfo:
     date_end: "astropy.time.Time"
     detectors: tuple[int, ...]
     key_value_map: dict[str, str] = dataclasses.field(default_factory=dict)
+    physical_filter: str = DEFAULT_PHYSICAL_FILTER
 
 
 @typing.runtime_checkable

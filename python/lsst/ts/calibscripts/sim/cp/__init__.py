@@ -19,12 +19,14 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""cpBias and verifyBias stand-ins (numpy algorithms and PipelineTasks).
+"""cp_pipe and cp_verify stand-ins for biases, darks and flats (numpy algorithms, PipelineTasks).
 
 `pipeline_env` gives ``CP_PIPE_DIR`` and ``CP_VERIFY_DIR`` for the pipeline
 folders shipped here, so ``${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml``
-and ``${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml`` resolve as at
-the summit. Submodules are imported on demand (``tasks`` needs pipe_base).
+(``cpDark.yaml``, ``cpFlat.yaml``) and
+``${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml`` (``verifyDark.yaml``,
+``verifyFlat.yaml``) resolve as at the summit. Submodules are imported on
+demand (``tasks`` and ``calib_tasks`` need pipe_base).
 """
 
 __all__ = ["pipeline_env"]

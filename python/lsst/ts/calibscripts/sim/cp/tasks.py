@@ -41,8 +41,8 @@ The three verify merges also write the ``ArrowAstropy`` tables
 
 Image files follow the afw ``ExposureF`` convention that readers rely on:
 HDU 0 holds the metadata header, HDU 1 (``IMAGE``) the float32 pixels,
-HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0`` (tile-compressed,
-lossless).
+HDU 2 (``MASK``) the int32 mask with ``MP_BAD = 0`` and ``MP_CR = 3``
+(tile-compressed, lossless).
 
 Gains and nominal read noise (the PTC of the real pipeline) come from the
 simulated camera model, `lsst.ts.calibscripts.sim.data.camera_model`.
@@ -89,6 +89,7 @@ from . import combine, isr, verify
 
 SIM_EXPOSURE = "SimExposure"
 BAD_BIT = 1
+CR_BIT = 1 << 3
 PERCENTILES = (0, 5, 16, 50, 84, 95, 100)
 
 
@@ -98,7 +99,10 @@ def _hierarch(key: str) -> str:
 
 
 def make_exposure(
-    image: np.ndarray, metadata: typing.Mapping[str, typing.Any], bad: np.ndarray | None = None
+    image: np.ndarray,
+    metadata: typing.Mapping[str, typing.Any],
+    bad: np.ndarray | None = None,
+    cr: np.ndarray | None = None,
 ) -> fits.HDUList:
     """Build an ExposureF-like HDUList.
 
@@ -110,6 +114,8 @@ def make_exposure(
         Header cards for HDU 0 (long keys become HIERARCH).
     bad : `numpy.ndarray`, optional
         Boolean BAD mask.
+    cr : `numpy.ndarray`, optional
+        Boolean CR (cosmic-ray) mask.
 
     Returns
     -------
@@ -123,10 +129,13 @@ def make_exposure(
     mask = np.zeros(image.shape, dtype=np.int32)
     if bad is not None:
         mask[bad] |= BAD_BIT
+    if cr is not None:
+        mask[cr] |= CR_BIT
     # Lossless tile compression, as LSST writes masks: an all-clear int32 mask
     # would otherwise double the file size.
     mask_hdu = fits.CompImageHDU(mask, name="MASK", compression_type="GZIP_2")
     mask_hdu.header["MP_BAD"] = 0
+    mask_hdu.header["MP_CR"] = 3
     return fits.HDUList([primary, image_hdu, mask_hdu])
 
 
@@ -281,9 +290,12 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
         butlerQC.put(outputs, outputRefs)
 
     def run(
-        self, inputExpHandles: typing.Sequence[typing.Any], exposureIds: typing.Sequence[int]
+        self,
+        inputExpHandles: typing.Sequence[typing.Any],
+        exposureIds: typing.Sequence[int],
+        scales: typing.Mapping[int, float] | None = None,
     ) -> pipeBase.Struct:
-        """Combine processed frames into a master bias.
+        """Combine processed frames into a master calibration.
 
         Inputs are loaded one at a time and spilled to a temporary file, then
         stacked ``subregionSize[1]`` rows at a time, so memory stays bounded.
@@ -294,23 +306,31 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
             Deferred handles (``.get()`` returns an HDUList) or HDULists.
         exposureIds : `~collections.abc.Sequence` [`int`]
             Exposure ids of the inputs, same order.
+        scales : `~collections.abc.Mapping` [`int`, `float`], optional
+            Scale of each input by exposure id, for ``exposureScaling:
+            InputList`` (flats); unused for biases.
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
-            ``outputData``: the master bias (`astropy.io.fits.HDUList`).
+            ``outputData``: the master (`astropy.io.fits.HDUList`).
         """
         if not inputExpHandles:
             raise RuntimeError("No input exposures to combine")
         order = np.argsort(exposureIds, kind="stable")
         headers: list[fits.Header] = []
+        used_scales: list[float] = []
         shape: tuple[int, int] | None = None
         with tempfile.TemporaryDirectory(prefix="cpBiasCombine") as tmp:
             sources = []
             for k, i in enumerate(order):
                 handle = inputExpHandles[i]
                 exposure = handle if isinstance(handle, fits.HDUList) else handle.get()
-                image = exposure["IMAGE"].data
+                exposure_id = int(exposureIds[i])
+                image, scale = self._scaled_input(
+                    exposure, exposure_id, None if scales is None else scales.get(exposure_id)
+                )
+                used_scales.append(scale)
                 if shape is None:
                     shape = image.shape
                 elif image.shape != shape:
@@ -326,11 +346,28 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
                 n_iter=self.config.nIter,
                 chunk_rows=self.config.subregionSize[1],
             )
-        metadata = self._metadata(headers, [int(exposureIds[i]) for i in order], result)
+        metadata = self._metadata(headers, [int(exposureIds[i]) for i in order], result, used_scales)
         return pipeBase.Struct(outputData=make_exposure(result.image, metadata, bad=result.bad))
 
+    def _scaled_input(
+        self, exposure: fits.HDUList, exposure_id: int, scale: float | None
+    ) -> tuple[np.ndarray, float]:
+        """Pixels of one input as stacked (NaN = excluded) and the scale they were divided by.
+
+        ``exposureScaling: Unity``: the pixels as they are, scale 1.
+        """
+        return exposure["IMAGE"].data, 1.0
+
+    def _output_times(self, metadata: dict[str, typing.Any]) -> None:
+        """Set the master's exposure (and dark) time: 0 for a bias."""
+        metadata["EXPTIME"] = 0.0
+
     def _metadata(
-        self, headers: list[fits.Header], exposure_ids: list[int], result: combine.CombineResult
+        self,
+        headers: list[fits.Header],
+        exposure_ids: list[int],
+        result: combine.CombineResult,
+        scales: typing.Sequence[float],
     ) -> dict[str, typing.Any]:
         """Header of the master: merged input headers plus calibration keys."""
         metadata: dict[str, typing.Any] = {}
@@ -342,13 +379,13 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
         metadata["CALIB_CREATION_DATETIME"] = now.strftime("%Y-%m-%dT%H:%M:%S")
         metadata["CALIB_CREATION_DATE"] = now.strftime("%Y-%m-%d")
         metadata["CALIB_CREATION_TIME"] = now.strftime("%H:%M:%S UTC")
-        metadata["EXPTIME"] = 0.0
+        self._output_times(metadata)
         begins, ends = [], []
-        for i, (header, exposure_id) in enumerate(zip(headers, exposure_ids)):
+        for i, (header, exposure_id, scale) in enumerate(zip(headers, exposure_ids, scales)):
             metadata[f"CPP_INPUT_{i}"] = exposure_id
             metadata[f"CPP_INPUT_DATE_{i}"] = header.get("DATE-BEG", header.get("DATE-OBS", ""))
             metadata[f"CPP_INPUT_EXPT_{i}"] = float(header.get("EXPTIME", 0.0))
-            metadata[f"CPP_INPUT_SCALE_{i}"] = 1.0
+            metadata[f"CPP_INPUT_SCALE_{i}"] = float(scale)
             if "DATE-BEG" in header:
                 begins.append(astropy.time.Time(header["DATE-BEG"], scale="tai"))
             if "DATE-END" in header:
@@ -371,9 +408,13 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
             metadata[f"LSST CALIB {self.config.calibrationType.upper()} {name} BADPIX-NUM"] = int(
                 bad_amps[name].sum()
             )
+        self._set_units(metadata)
+        return metadata
+
+    def _set_units(self, metadata: dict[str, typing.Any]) -> None:
+        """Set the master's pixel units: electrons for a bias."""
         metadata["LSST ISR UNITS"] = "electron"
         metadata["BUNIT"] = "electron"
-        return metadata
 
 
 class VerifyBiasIsrConnections(
@@ -487,7 +528,11 @@ class VerifyBiasDetConnections(
 
 
 class VerifyBiasDetConfig(pipeBase.PipelineTaskConfig, pipelineConnections=VerifyBiasDetConnections):
-    stageName = pexConfig.Field(dtype=str, default="BIAS", doc="Stage name.")
+    stageName = pexConfig.Field(
+        dtype=str,
+        default="BIAS",
+        doc="Stage name: the calibration whose distribution keys are read and the results column prefix.",
+    )
     numSigmaClip = pexConfig.Field(dtype=float, default=5.0, doc="NOISE clipping (sigma).")
     clipMaxIter = pexConfig.Field(dtype=int, default=3, doc="NOISE clipping passes.")
 
@@ -545,14 +590,19 @@ class VerifyBiasDetTask(pipeBase.PipelineTask):
         calibdist: dict[str, dict[str, float]] = {}
         for name in AMP_NAMES:
             for pct in PERCENTILES:
-                key = f"LSST CALIB BIAS {name} DISTRIBUTION {pct:g}-PCT"
+                key = f"LSST CALIB {self.config.stageName} {name} DISTRIBUTION {pct:g}-PCT"
                 if key in header:
                     calibdist.setdefault(name, {})[f"{pct:g}"] = float(header[key])
         if calibdist:
             isr_stats["CALIBDIST"] = calibdist
         stats = verify.bias_detector_stats(image, read_noise, gains, rn_adu, isr=isr_stats)
         table = verify.detector_results_table(
-            stats, instrument, exposure, detector, isr_stats.get("MJD", float("nan"))
+            stats,
+            instrument,
+            exposure,
+            detector,
+            isr_stats.get("MJD", float("nan")),
+            stage=self.config.stageName,
         )
         return pipeBase.Struct(outputStats=stats, outputResults=table)
 

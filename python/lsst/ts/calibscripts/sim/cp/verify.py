@@ -101,6 +101,8 @@ __all__ = [
     "amp_corner_mean",
     "bias_detector_stats",
     "detector_results_table",
+    "find_cosmic_rays",
+    "grow_mask",
     "stack_results",
     "merge_exposure",
     "merge_run",
@@ -140,6 +142,56 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def find_cosmic_rays(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Cosmic-ray pixels of an image (the detection step of `repair_cosmic_rays`).
+
+    Pixels above median + max(6 ``sigma``, 150 e-) that are local maxima,
+    grown into their bright neighbours (above median + max(2 ``sigma``,
+    50 e-)), then by one pixel.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Amplifier or detector image (NaN = masked), not modified.
+    sigma : `float`
+        Pixel noise (the clipped standard deviation).
+
+    Returns
+    -------
+    mask : `numpy.ndarray`
+        Boolean mask of the cosmic-ray pixels (never a masked pixel).
+    """
+    work = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(work)
+    if not finite.any():
+        return np.zeros(work.shape, dtype=bool)
+    background = float(np.median(work[finite]))
+    noise = sigma if np.isfinite(sigma) else 0.0
+    threshold = background + max(CR_MIN_SIGMA * noise, CR_MIN_DN)
+    filled = np.where(finite, work, -np.inf)
+    candidates = filled > threshold
+    if not candidates.any():
+        return np.zeros(work.shape, dtype=bool)
+    windows = sliding_window_view(np.pad(filled, 1, constant_values=-np.inf), (3, 3))
+    local_max = filled >= windows.max(axis=(2, 3))
+    flagged = candidates & local_max
+    bright = filled > background + max(2.0 * noise, CR_MIN_DN / 3.0)
+    for _ in range(CR_GROW_ITERATIONS):
+        grown = _dilate(flagged) & bright
+        if (grown == flagged).all():
+            break
+        flagged = grown
+    return _dilate(flagged) & finite
+
+
+def grow_mask(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow a boolean mask by ``radius`` pixels (repeated 3x3 dilation)."""
+    out = np.asarray(mask, dtype=bool)
+    for _ in range(max(0, radius)):
+        out = _dilate(out)
+    return out
+
+
 def repair_cosmic_rays(image: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
     """Find and interpolate over cosmic rays (simplified ``RepairTask``).
 
@@ -153,32 +205,18 @@ def repair_cosmic_rays(image: np.ndarray, sigma: float) -> tuple[np.ndarray, int
     Returns
     -------
     repaired : `numpy.ndarray`
-        Copy with cosmic-ray pixels replaced.
+        Copy with cosmic-ray pixels (`find_cosmic_rays`) replaced by the
+        median of the unflagged 5x5 neighbourhood.
     n_flagged : `int`
         Number of replaced pixels.
     """
     work = np.array(image, dtype=np.float64)
-    finite = np.isfinite(work)
-    if not finite.any():
-        return work, 0
-    background = float(np.median(work[finite]))
-    noise = sigma if np.isfinite(sigma) else 0.0
-    threshold = background + max(CR_MIN_SIGMA * noise, CR_MIN_DN)
-    filled = np.where(finite, work, -np.inf)
-    candidates = filled > threshold
-    if not candidates.any():
-        return work, 0
-    windows = sliding_window_view(np.pad(filled, 1, constant_values=-np.inf), (3, 3))
-    local_max = filled >= windows.max(axis=(2, 3))
-    flagged = candidates & local_max
-    bright = filled > background + max(2.0 * noise, CR_MIN_DN / 3.0)
-    for _ in range(CR_GROW_ITERATIONS):
-        grown = _dilate(flagged) & bright
-        if (grown == flagged).all():
-            break
-        flagged = grown
-    flagged = _dilate(flagged) & finite
+    flagged = find_cosmic_rays(work, sigma)
     n_flagged = int(flagged.sum())
+    if n_flagged == 0:
+        return work, 0
+    finite = np.isfinite(work)
+    background = float(np.median(work[finite]))
     donors = np.pad(np.where(flagged | ~finite, np.nan, work), 2, constant_values=np.nan)
     patches = sliding_window_view(donors, (5, 5))[flagged]
     with np.errstate(all="ignore"):
@@ -402,7 +440,7 @@ DIST_LEVELS = (0, 5, 16, 50, 84, 95, 100)
 
 
 def detector_results_table(
-    stats: typing.Mapping, instrument: str, exposure: int, detector: int, mjd: float
+    stats: typing.Mapping, instrument: str, exposure: int, detector: int, mjd: float, stage: str = "BIAS"
 ) -> "astropy.table.Table":
     """``verifyBiasDetResults``: one row per amplifier of ``verifyBiasDetStats``.
 
@@ -416,6 +454,9 @@ def detector_results_table(
         Data ID values.
     mjd : `float`
         MJD of the exposure (NaN if unknown).
+    stage : `str`
+        Column prefix: ``BIAS`` (``DARK`` for verifyDark, whose statistics
+        and rules are the bias ones).
 
     Returns
     -------
@@ -436,20 +477,20 @@ def detector_results_table(
             "detector": int(detector),
             "mjd": float(mjd),
             "amplifier": name,
-            "BIAS_MEAN": float(amp["MEAN"]),
-            "BIAS_NOISE": float(amp["NOISE"]),
-            "BIAS_CR_NOISE": float(amp["CR_NOISE"]),
-            "BIAS_AMP_CORNER": float(amp["AMP_CORNER"]),
-            "BIAS_VERIFY_MEAN": bool(verdict["MEAN"]),
-            "BIAS_VERIFY_NOISE": bool(verdict["NOISE"]),
-            "BIAS_VERIFY_CR_NOISE": bool(verdict["CR_NOISE"]),
-            "BIAS_VERIFY_SUCCESS": bool(verdict["SUCCESS"]),
-            "BIAS_VERIFY_READ_NOISE_CONSISTENT": bool(verdict.get("READ_NOISE_CONSISTENT", True)),
-            "BIAS_READ_NOISE_ADU": float(stats["METADATA"]["READ_NOISE_ADU"][name]),
+            f"{stage}_MEAN": float(amp["MEAN"]),
+            f"{stage}_NOISE": float(amp["NOISE"]),
+            f"{stage}_CR_NOISE": float(amp["CR_NOISE"]),
+            f"{stage}_AMP_CORNER": float(amp["AMP_CORNER"]),
+            f"{stage}_VERIFY_MEAN": bool(verdict["MEAN"]),
+            f"{stage}_VERIFY_NOISE": bool(verdict["NOISE"]),
+            f"{stage}_VERIFY_CR_NOISE": bool(verdict["CR_NOISE"]),
+            f"{stage}_VERIFY_SUCCESS": bool(verdict["SUCCESS"]),
+            f"{stage}_VERIFY_READ_NOISE_CONSISTENT": bool(verdict.get("READ_NOISE_CONSISTENT", True)),
+            f"{stage}_READ_NOISE_ADU": float(stats["METADATA"]["READ_NOISE_ADU"][name]),
         }
         for level in DIST_LEVELS:
             value = calibdist.get(name, {}).get(f"{level:g}", float("nan"))
-            row[f"BIAS_BIAS_DIST_{float(level)}_PCT"] = float(value)
+            row[f"{stage}_{stage}_DIST_{float(level)}_PCT"] = float(value)
         rows.append(row)
     return Table(rows=rows)
 

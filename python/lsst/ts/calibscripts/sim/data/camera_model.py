@@ -37,6 +37,16 @@ Public API
     prescan/overscan widths, so overscan statistics stay faithful.
 `detector_name`, `detector_id`
     Conversions between ids and ``R22_Sxy`` names.
+``PHYSICAL_FILTERS``, ``DEFAULT_PHYSICAL_FILTER``, `filter_band`
+    The LSSTComCam physical filters (``u_02`` .. ``y_04``) and their bands.
+``FLAT_FLUX``
+    Flat-field illumination per physical filter at the focal-plane centre
+    (e⁻/s per pixel; a 5-s flat collects 10–18 ke⁻).
+``DARK_TIME_EXCESS``, ``BIAS_DARK_TIME``
+    Dark time minus exposure time of darks and flats (s), and the dark time
+    of a bias (s), as in real LSST camera headers.
+`detector_position`
+    Where a detector sits in the 3×3 raft (column, row).
 """
 
 from __future__ import annotations
@@ -58,6 +68,13 @@ __all__ = [
     "detector_models",
     "detector_name",
     "detector_id",
+    "detector_position",
+    "PHYSICAL_FILTERS",
+    "DEFAULT_PHYSICAL_FILTER",
+    "FLAT_FLUX",
+    "DARK_TIME_EXCESS",
+    "BIAS_DARK_TIME",
+    "filter_band",
 ]
 
 import dataclasses
@@ -88,6 +105,40 @@ AMP_NAMES: tuple[str, ...] = (
     "C01",
     "C00",
 )
+
+PHYSICAL_FILTERS: dict[str, str] = {
+    "u_02": "u",
+    "g_01": "g",
+    "r_03": "r",
+    "i_06": "i",
+    "z_03": "z",
+    "y_04": "y",
+}
+"""LSSTComCam physical filter → band (obs_lsst's ComCam filter definitions)."""
+
+DEFAULT_PHYSICAL_FILTER = "r_03"
+"""The filter in the beam unless an image says otherwise."""
+
+FLAT_FLUX: dict[str, float] = {
+    "u_02": 2000.0,
+    "g_01": 3200.0,
+    "r_03": 3600.0,
+    "i_06": 3400.0,
+    "z_03": 2800.0,
+    "y_04": 2200.0,
+}
+"""Flat illumination at the focal-plane centre, e⁻/s per pixel, per filter.
+
+A 5-s flat (the upstream default) collects 10–18 ke⁻: well above the level
+where read noise matters for cp_verify's ``NOISE <= sqrt(MEAN)`` test, and
+well below full well."""
+
+DARK_TIME_EXCESS = 0.01371
+"""Dark time − exposure time of a dark or flat (s), as in LSSTCam headers
+(``EXPTIME 5.0``, ``DARKTIME 5.01371``)."""
+
+BIAS_DARK_TIME = 0.398
+"""Dark time of a 0-s bias (s), as in a ComCam bias header."""
 
 CCD_VENDOR = "ITL"
 CCD_TYPE = "3800C"
@@ -391,6 +442,26 @@ def detector_id(name: str) -> int:
     if slot not in SLOTS:
         raise ValueError(f"Not an LSSTComCam detector name: {name!r}")
     return SLOTS.index(slot)
+
+
+def filter_band(physical_filter: str) -> str:
+    """Return the band of a ComCam physical filter (``r_03`` → ``r``)."""
+    try:
+        return PHYSICAL_FILTERS[physical_filter]
+    except KeyError:
+        raise ValueError(
+            f"Not an LSSTComCam physical filter: {physical_filter!r}; known: {', '.join(PHYSICAL_FILTERS)}"
+        ) from None
+
+
+def detector_position(detector: int) -> tuple[int, int]:
+    """Return (column, row) of a detector in the 3×3 raft, each 0..2.
+
+    ``Sxy``: ``x`` (first digit) is the row and ``y`` the column, so
+    ``S00`` is at the lower left and ``S02`` at the lower right.
+    """
+    slot = detector_name(detector).split("_")[1]
+    return int(slot[2]), int(slot[1])
 
 
 @functools.cache

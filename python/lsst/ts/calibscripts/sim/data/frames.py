@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Simulated LSSTComCam raw bias frames.
+"""Simulated LSSTComCam raw frames: biases, darks and flats.
 
 Each (exposure, detector) raw is an `astropy.io.fits.HDUList` laid out like a
 real ComCam raw: a primary header (``OBSID``, ``DAYOBS``, ``SEQNUM``,
@@ -51,6 +51,30 @@ simulation recipe):
    (±2 ADU) + per-row common mode (1 ADU, the same in data and overscans);
 7. fault offset (ADU) on the data region of chosen frames; round to int32.
 
+Darks and flats (``image_type`` ``DARK``/``FLAT``) add, between steps 4
+and 5, a photon signal drawn from a Poisson distribution (its own random
+stream, so a bias is bit-identical to what it was before darks and flats
+existed):
+
+* dark current, every DARK and FLAT, for the dark time (`dark_time`: the
+  exposure time + `~.camera_model.DARK_TIME_EXCESS`): a per-amp level drawn
+  in 0.002–0.02 e⁻/s, 2 % pixel-to-pixel variation and warm pixels
+  (5 × 10⁻⁵ of the pixels, 0.1–2 e⁻/s: at most 120 e⁻ in 60 s, below the
+  cosmic-ray detection floor of 150 e⁻, so cpDark does not mask them as
+  cosmic rays), times the detector's ``dark_current_factors`` fault;
+* flat illumination, FLAT only, for the shutter time (`shutter_time`, the
+  exposure time): ``FLAT_FLUX[filter]`` × a smooth focal-plane pattern
+  (1 % radial fall-off to the raft corners and a 0.3 % tilt) × a per-amp
+  QE (±0.5 %) × a fixed pixel response (0.5 %) × the faults
+  ``flat_nonuniformity`` (per frame) and ``flat_amp_response`` (per amp).
+  The variations are kept small on purpose: cp_verify's flat test
+  ``NOISE <= sqrt(MEAN)`` fails an amp whose response is below the
+  focal-plane mean by more than about 1/N (N flats in the master).
+
+Cosmic rays in darks and flats are ``cosmic_ray_rate`` +
+``cosmic_ray_rate_per_second`` × dark time tracks per megapixel
+(`cosmic_ray_mean`).
+
 Every random draw is seeded: per (seed, seq_num, detector) for what
 changes between exposures (cosmic rays from their own stream, so the
 cosmic-ray knobs change nothing else), per (seed, detector, amp) for what
@@ -67,7 +91,13 @@ Public API
 `write_raw` (image, detector, directory, options) -> path (atomic write)
 `write_bias_frames` (directory, n_exposures, detectors, options, ...) ->
     list of `RawFile`
+`write_frames` (directory, images, options) -> list of `RawFile`
 `raw_filename`, `hot_columns`, `fixed_pattern`, ``PEDESTAL_ADU``.
+`dark_time`, `shutter_time`, `cosmic_ray_mean`
+    Timing and cosmic-ray rate of an image.
+`dark_current`, `amp_qe`, `illumination`, `flat_response`
+    The true dark current (e⁻/s) and relative flat response of an amp's
+    data region (raw orientation), for tests and reports.
 """
 
 from __future__ import annotations
@@ -83,6 +113,14 @@ __all__ = [
     "make_raw",
     "write_raw",
     "write_bias_frames",
+    "write_frames",
+    "dark_time",
+    "shutter_time",
+    "cosmic_ray_mean",
+    "dark_current",
+    "amp_qe",
+    "illumination",
+    "flat_response",
 ]
 
 import dataclasses
@@ -114,12 +152,24 @@ CR_ENERGY_E = (200.0, 5000.0)
 CR_LENGTH_PIX = (2, 20)
 READOUT_TIME = 2.3
 """Seconds from the start of one simulated bias to the next (make_image_info)."""
+DARK_CURRENT_RANGE_E_S = (0.002, 0.02)
+DARK_CURRENT_PIXEL_SPREAD = 0.02
+WARM_PIXEL_FRACTION = 5e-5
+WARM_PIXEL_RANGE_E_S = (0.1, 2.0)
+ILLUMINATION_FALLOFF = 0.01
+ILLUMINATION_TILT = 0.003
+QE_SPREAD = 0.005
+PIXEL_RESPONSE_SIGMA = 0.005
+_PHOTON_TYPES = ("DARK", "FLAT")
 
 # Seed stream tags, so the different random streams never coincide.
 _TAG_EXPOSURE = 0x45
 _TAG_FIXED = 0x46
 _TAG_HOT = 0x48
 _TAG_COSMIC = 0x43
+_TAG_DARK = 0x44
+_TAG_RESPONSE = 0x52
+_TAG_PHOTON = 0x50
 
 # Above this many data pixels per amp, fixed patterns are recomputed instead
 # of cached (a full-size detector's patterns would take 65 MB each).
@@ -164,6 +214,7 @@ def make_image_info(
     group_id: str = "",
     date_begin: astropy.time.Time | None = None,
     key_value_map: dict[str, str] | None = None,
+    physical_filter: str = camera_model.DEFAULT_PHYSICAL_FILTER,
 ) -> ImageInfo:
     """Build the ImageInfo of one image, named as the real camera names it.
 
@@ -178,7 +229,7 @@ def make_image_info(
     exp_time : `float`
         Exposure time (s).
     image_type : `str`
-        ``IMGTYPE``.
+        ``IMGTYPE``: ``BIAS``, ``DARK``, ``FLAT``, ...
     group_id : `str`
         Group id; empty by default.
     date_begin : `astropy.time.Time`, optional
@@ -186,9 +237,14 @@ def make_image_info(
         (seq_num − 1) × `READOUT_TIME`.
     key_value_map : `dict`, optional
         Parsed keyValueMap; default ``imageType``/``groupId``/``testType``.
+    physical_filter : `str`
+        Filter in the beam (one of `~.camera_model.PHYSICAL_FILTERS`).
     """
     if not 0 < seq_num < 100000:
         raise ValueError(f"seq_num must be in 1..99999; got {seq_num}")
+    camera_model.filter_band(physical_filter)
+    if exp_time < 0:
+        raise ValueError(f"exp_time must be >= 0; got {exp_time}")
     text = str(day_obs)
     if date_begin is None:
         date_begin = (
@@ -211,6 +267,7 @@ def make_image_info(
         date_end=date_end,
         detectors=tuple(detectors),
         key_value_map=dict(key_value_map),
+        physical_filter=physical_filter,
     )
 
 
@@ -325,6 +382,161 @@ def fixed_pattern(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> 
     return _amp_fixed(detector, camera_model.AMP_NAMES.index(amp), geometry, seed).pattern
 
 
+def dark_time(image: ImageInfo) -> float:
+    """Dark time (s) of an image: ``DARKTIME`` in its header.
+
+    A bias keeps the dark time of a real ComCam bias header (0.398 s); a
+    dark or flat the exposure time + `~.camera_model.DARK_TIME_EXCESS`.
+    """
+    if image.image_type.upper() in _PHOTON_TYPES:
+        return float(image.exp_time) + camera_model.DARK_TIME_EXCESS
+    return float(image.exp_time) + camera_model.BIAS_DARK_TIME
+
+
+def shutter_time(image: ImageInfo) -> float:
+    """Shutter-open time (s) of an image: the exposure time of a FLAT, else 0."""
+    return float(image.exp_time) if image.image_type.upper() == "FLAT" else 0.0
+
+
+def cosmic_ray_mean(image: ImageInfo, geometry: AmpGeometry, options: DataOptions) -> float:
+    """Mean number of cosmic-ray tracks per amp in one image.
+
+    ``cosmic_ray_rate`` per megapixel per frame, plus for darks and flats
+    ``cosmic_ray_rate_per_second`` × `dark_time`, times the frame's
+    ``cosmic_ray_storm`` factor; 0 when cosmic rays are off.
+    """
+    if not options.cosmic_rays:
+        return 0.0
+    area_mpix = geometry.data_width * geometry.data_height / 1e6
+    rate = options.cosmic_ray_rate
+    if image.image_type.upper() in _PHOTON_TYPES:
+        rate = rate + options.cosmic_ray_rate_per_second * dark_time(image)
+    return rate * area_mpix * options.cosmic_ray_factor(image)
+
+
+def _freeze(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+@functools.lru_cache(maxsize=9 * 16 * 2)
+def _dark_current_cached(detector: int, amp_index: int, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    return _make_dark_current(detector, amp_index, geometry, seed)
+
+
+def _make_dark_current(detector: int, amp_index: int, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    rng = _rng(seed, _TAG_DARK, detector, amp_index)
+    h, w = geometry.data_height, geometry.data_width
+    level = rng.uniform(*DARK_CURRENT_RANGE_E_S)
+    current = level * (1.0 + DARK_CURRENT_PIXEL_SPREAD * rng.standard_normal((h, w)))
+    np.maximum(current, 0.0, out=current)
+    n_warm = int(rng.poisson(WARM_PIXEL_FRACTION * h * w))
+    rows = rng.integers(0, h, size=n_warm)
+    cols = rng.integers(0, w, size=n_warm)
+    current[rows, cols] = rng.uniform(*WARM_PIXEL_RANGE_E_S, size=n_warm)
+    return _freeze(current)
+
+
+def dark_current(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    """Nominal dark current (e⁻/s) of one amp's data region, raw orientation.
+
+    The same in every exposure; the ``dark_current_factors`` fault is not
+    applied.
+    """
+    index = camera_model.AMP_NAMES.index(amp)
+    if geometry.data_width * geometry.data_height <= _CACHE_MAX_PIXELS:
+        return _dark_current_cached(detector, index, geometry, seed)
+    return _make_dark_current(detector, index, geometry, seed)
+
+
+def amp_qe(detector: int, amp: str, seed: int) -> float:
+    """Relative quantum efficiency of one amp (1 ± `QE_SPREAD`)."""
+    rng = _rng(seed, _TAG_RESPONSE, detector, camera_model.AMP_NAMES.index(amp))
+    return float(1.0 + rng.uniform(-QE_SPREAD, QE_SPREAD))
+
+
+def _focal_plane_coords(detector: int, amp: str, geometry: AmpGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Focal-plane (u, v) of one amp's raw data pixels, in CCD sizes from the raft centre.
+
+    Raw pixel (row r, column c) lands in the assembled CCD at
+    x = (column index + 1) × w − 1 − c (every amp is flipped in x) and
+    y = r (C1x, bottom half) or 2h − 1 − r (C0x, top half, flipped in y),
+    as the raw ``DETSEC`` says.
+    """
+    h, w = geometry.data_height, geometry.data_width
+    col_index = int(amp[2])
+    rows = np.arange(h, dtype=np.float64)
+    cols = np.arange(w, dtype=np.float64)
+    x = (col_index + 1) * w - 1 - cols
+    y = rows if amp[1] == "1" else 2 * h - 1 - rows
+    ix, iy = camera_model.detector_position(detector)
+    u = (ix - 1) + (x + 0.5) / geometry.ccd_width - 0.5
+    v = (iy - 1) + (y + 0.5) / geometry.ccd_height - 0.5
+    return np.broadcast_to(u[np.newaxis, :], (h, w)), np.broadcast_to(v[:, np.newaxis], (h, w))
+
+
+def illumination(detector: int, amp: str, geometry: AmpGeometry, gradient: float = 0.0) -> np.ndarray:
+    """Relative flat illumination over one amp's data region (raw orientation).
+
+    1 at the raft centre, ``1 - ILLUMINATION_FALLOFF`` at its corners, a tilt
+    of ``ILLUMINATION_TILT`` and an extra left-to-right ``gradient`` (the
+    ``flat_nonuniformity`` fault), all smooth over the 3×3 raft.
+    """
+    u, v = _focal_plane_coords(detector, amp, geometry)
+    half = 1.5
+    pattern = 1.0 - ILLUMINATION_FALLOFF * (u * u + v * v) / (2 * half * half)
+    pattern = pattern + ILLUMINATION_TILT * u / half
+    if gradient:
+        pattern = pattern * (1.0 + gradient * u / half)
+    return pattern
+
+
+def _make_pixel_response(detector: int, amp_index: int, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    rng = _rng(seed, _TAG_RESPONSE, detector, amp_index, 1)
+    shape = (geometry.data_height, geometry.data_width)
+    return _freeze(1.0 + PIXEL_RESPONSE_SIGMA * rng.standard_normal(shape))
+
+
+_pixel_response_cached = functools.lru_cache(maxsize=9 * 16 * 2)(_make_pixel_response)
+
+
+def flat_response(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> np.ndarray:
+    """True relative response of one amp's data region to flat light (raw orientation).
+
+    `illumination` × `amp_qe` × the fixed pixel response, without faults.
+    A flat of filter ``f`` and shutter time ``t`` collects
+    ``FLAT_FLUX[f] × t × flat_response`` e⁻ per pixel (plus dark current).
+    """
+    index = camera_model.AMP_NAMES.index(amp)
+    if geometry.data_width * geometry.data_height <= _CACHE_MAX_PIXELS:
+        pixels = _pixel_response_cached(detector, index, geometry, seed)
+    else:
+        pixels = _make_pixel_response(detector, index, geometry, seed)
+    return illumination(detector, amp, geometry) * amp_qe(detector, amp, seed) * pixels
+
+
+def _photon_signal(
+    image: ImageInfo,
+    detector: int,
+    amp: str,
+    geometry: AmpGeometry,
+    options: DataOptions,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Poisson photo-electrons (e⁻) of a dark or flat on one amp's data region."""
+    mean = dark_current(detector, amp, geometry, options.seed) * (
+        dark_time(image) * options.dark_current_factor(detector)
+    )
+    if image.image_type.upper() == "FLAT":
+        gradient = options.flat_gradient(image)
+        response = flat_response(detector, amp, geometry, options.seed)
+        if gradient:
+            response = response * (1.0 + gradient * _focal_plane_coords(detector, amp, geometry)[0] / 1.5)
+        flux = camera_model.FLAT_FLUX[image.physical_filter] * shutter_time(image)
+        mean = mean + response * (flux * options.amp_response_factor(detector, amp))
+    return rng.poisson(mean).astype(np.float32)
+
+
 def _add_cosmic_rays(data: np.ndarray, rng: np.random.Generator, mean_tracks: float) -> int:
     """Add cosmic-ray tracks (e⁻) to ``data`` in place; return their number."""
     n = int(rng.poisson(mean_tracks)) if mean_tracks > 0 else 0
@@ -377,9 +589,9 @@ def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> f
         ("MJD-BEG", begin.mjd, ""),
         ("MJD-END", end.mjd, ""),
         ("EXPTIME", float(image.exp_time), "Exposure time (s)"),
-        ("DARKTIME", float(image.exp_time) + 0.398, "Dark time (s)"),
-        ("SHUTTIME", 0.0, "Shutter open time (s)"),
-        ("FILTER", "r_03", "Filter in the beam"),
+        ("DARKTIME", dark_time(image), "Dark time (s)"),
+        ("SHUTTIME", shutter_time(image), "Shutter open time (s)"),
+        ("FILTER", image.physical_filter, "Filter in the beam"),
         ("BUNIT", "adu", ""),
         ("SEQFILE", "FP_ITL_2s_ir2_v26.seq", "Sequencer file"),
         ("DETSIZE", geometry.detsize, ""),
@@ -439,10 +651,13 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
     cr_rng = _rng(options.seed, _TAG_COSMIC, image.seq_num, detector)
     rn_factor = options.read_noise_factor(detector)
     offset_adu = options.mean_offset(image)
-    cr_mean = 0.0
-    if options.cosmic_rays:
-        area_mpix = geometry.data_width * geometry.data_height / 1e6
-        cr_mean = options.cosmic_ray_rate * area_mpix * options.cosmic_ray_factor(image)
+    cr_mean = cosmic_ray_mean(image, geometry, options)
+    # Photon signal of darks and flats: a stream of its own, so biases are unchanged.
+    photon_rng = (
+        _rng(options.seed, _TAG_PHOTON, image.seq_num, detector)
+        if image.image_type.upper() in _PHOTON_TYPES
+        else None
+    )
     data_sl = geometry.data_slice
     x0, x1 = data_sl[1].start, data_sl[1].stop
 
@@ -458,6 +673,8 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
         pix += fixed.row_ramp[:, np.newaxis]
         pix[:, x0:x1] += fixed.column_ramp[np.newaxis, :]
         n_tracks += _add_cosmic_rays(pix[data_sl], cr_rng, cr_mean)
+        if photon_rng is not None:
+            pix[data_sl] += _photon_signal(image, detector, amp.name, geometry, options, photon_rng)
         pix *= np.float32(1.0 / amp.gain)
         drift = rng.uniform(-DRIFT_RANGE_ADU, DRIFT_RANGE_ADU)
         common_mode = rng.normal(0.0, COMMON_MODE_SIGMA_ADU, size=geometry.raw_height).astype(np.float32)
@@ -475,6 +692,12 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
     ph["HIERARCH SIM RN FACTOR"] = (rn_factor, "True / nominal read noise")
     ph["HIERARCH SIM DATA OFFSET"] = (offset_adu, "[adu] fault offset on data regions")
     ph["HIERARCH SIM CR TRACKS"] = (n_tracks, "Cosmic-ray tracks added")
+    if photon_rng is not None:
+        ph["HIERARCH SIM DARK FACTOR"] = (
+            options.dark_current_factor(detector),
+            "True / nominal dark current",
+        )
+        ph["HIERARCH SIM FLAT GRADIENT"] = (options.flat_gradient(image), "Fault illumination gradient")
     return fits.HDUList([primary, *hdus])
 
 
@@ -522,5 +745,21 @@ def write_bias_frames(
     for i in range(n_exposures):
         image = make_image_info(day_obs, first_seq_num + i, detectors=dets, group_id=group_id)
         for det in dets:
+            written.append(RawFile(image, det, write_raw(image, det, directory, options)))
+    return written
+
+
+def write_frames(
+    directory: str | os.PathLike[str],
+    images: typing.Iterable[ImageInfo],
+    options: DataOptions | None = None,
+) -> list[RawFile]:
+    """Write the raws of ``images`` (each for its own detectors; blocking).
+
+    Returns the files in (image, detector) order.
+    """
+    written: list[RawFile] = []
+    for image in images:
+        for det in image.detectors:
             written.append(RawFile(image, det, write_raw(image, det, directory, options)))
     return written

@@ -38,7 +38,7 @@ import enum
 import os
 import typing
 
-from .camera_model import DETECTOR_IDS, GeometryScale
+from .camera_model import AMP_NAMES, DETECTOR_IDS, GeometryScale
 
 if typing.TYPE_CHECKING:
     from ..interfaces import ImageInfo
@@ -86,6 +86,10 @@ class DataOptions:
     cosmic_ray_rate : `float`
         Mean number of cosmic-ray tracks per megapixel of data region per
         frame (about 2 per full-size amp).
+    cosmic_ray_rate_per_second : `float`
+        Extra cosmic-ray tracks per megapixel per second of dark time, on
+        top of ``cosmic_ray_rate``, in darks and flats only (default 0.02:
+        about the sea-level muon flux, 1 cm⁻² min⁻¹, on 10-µm pixels).
     read_noise_factors : `dict` [`int`, `float`]
         Fault: true read noise = factor × nominal on these detectors, in every
         frame (e.g. ``{4: 1.10}``).
@@ -98,6 +102,19 @@ class DataOptions:
     ingest_failures : `set` [`tuple` [`str`, `int` or `None`]]
         Fault: ingest of these (obs_id, detector) fails with CCOODS
         statusCode 1; detector `None` means every detector of that image.
+    dark_current_factors : `dict` [`int`, `float`]
+        Fault: true dark current = factor × nominal on these detectors, in
+        every dark and flat (e.g. ``{4: 200.0}``). Its shot noise raises the
+        residual noise that verifyDark compares with the read noise.
+    flat_nonuniformity : `dict` [`str` or `int`, `float`]
+        Fault: the illumination of the selected flats gets a gradient across
+        the focal plane, ±this fraction from left to right (e.g.
+        ``{"CC_O_20261125_000003": 0.5}``), so those frames no longer match
+        the master flat.
+    flat_amp_response : `dict` [`tuple` [`int`, `str`], `float`]
+        Fault: the response (QE) of these (detector, amp) pairs is multiplied
+        by this factor in every flat (e.g. ``{(4, "C10"): 0.3}``: a
+        low-level amp).
     """
 
     repo: str | None = None
@@ -111,6 +128,10 @@ class DataOptions:
     mean_offsets: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
     cosmic_ray_storm: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
     ingest_failures: set[tuple[str, int | None]] = dataclasses.field(default_factory=set)
+    cosmic_ray_rate_per_second: float = 0.02
+    dark_current_factors: dict[int, float] = dataclasses.field(default_factory=dict)
+    flat_nonuniformity: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
+    flat_amp_response: dict[tuple[int, str], float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.repo is not None:
@@ -130,6 +151,24 @@ class DataOptions:
             if factor < 0:
                 raise ValueError(f"cosmic_ray_storm[{key!r}] must be >= 0; got {factor}")
         self.ingest_failures = {(str(obs_id), det) for obs_id, det in self.ingest_failures}
+        if self.cosmic_ray_rate_per_second < 0:
+            raise ValueError(
+                f"cosmic_ray_rate_per_second must be >= 0; got {self.cosmic_ray_rate_per_second}"
+            )
+        for det, factor in self.dark_current_factors.items():
+            if det not in DETECTOR_IDS:
+                raise ValueError(f"dark_current_factors: no detector {det!r} (LSSTComCam has 0..8)")
+            if not factor >= 0:
+                raise ValueError(f"dark_current_factors[{det}] must be >= 0; got {factor}")
+        for key, amplitude in self.flat_nonuniformity.items():
+            if not -1 < amplitude < 1:
+                raise ValueError(f"flat_nonuniformity[{key!r}] must be in (-1, 1); got {amplitude}")
+        self.flat_amp_response = {(int(det), str(amp)): f for (det, amp), f in self.flat_amp_response.items()}
+        for (det, amp), factor in self.flat_amp_response.items():
+            if det not in DETECTOR_IDS or amp not in AMP_NAMES:
+                raise ValueError(f"flat_amp_response: no amplifier {amp!r} on detector {det!r}")
+            if not factor >= 0:
+                raise ValueError(f"flat_amp_response[({det}, {amp!r})] must be >= 0; got {factor}")
 
     def staging_path(self) -> str:
         """Return the staging folder (``staging_dir`` or ``<repo>_staging``)."""
@@ -154,6 +193,18 @@ class DataOptions:
             if frame_matches(key, image):
                 factor *= value
         return factor
+
+    def dark_current_factor(self, detector: int) -> float:
+        """Return the dark-current multiplier of a detector (1.0 if none)."""
+        return float(self.dark_current_factors.get(detector, 1.0))
+
+    def flat_gradient(self, image: ImageInfo) -> float:
+        """Return the fault illumination gradient of an image (0.0 if none)."""
+        return float(sum(v for k, v in self.flat_nonuniformity.items() if frame_matches(k, image)))
+
+    def amp_response_factor(self, detector: int, amp: str) -> float:
+        """Return the fault response factor of one amp (1.0 if none)."""
+        return float(self.flat_amp_response.get((detector, amp), 1.0))
 
     def ingest_fails(self, obs_id: str, detector: int) -> bool:
         """Return True if ingest of (obs_id, detector) must fail."""

@@ -26,8 +26,8 @@ Public API
 `create_or_open_repo` (path) -> `str`
     Create the repository if ``butler.yaml`` is missing (seeded with the
     ``SimExposure`` storage class and its astropy FITS formatter), then make
-    sure it holds the LSSTComCam instrument, detectors 0..8, the physical
-    filter, the dataset types, the RUN ``LSSTComCam/raw/all`` and the CHAINED
+    sure it holds the LSSTComCam instrument, detectors 0..8, the ComCam
+    physical filters (``u_02`` .. ``y_04``), the dataset types, the RUN ``LSSTComCam/raw/all`` and the CHAINED
     ``LSSTComCam/calib`` (→ CALIBRATION ``LSSTComCam/calib/unbounded``).
     Idempotent and safe to call on an existing repository.
 `open_butler` (path, writeable=...) -> `lsst.daf.butler.Butler`
@@ -46,15 +46,22 @@ Public API
 `certified_biases` (repo, collection=...) -> list of `CertifiedBias`
     Every bias validity range in a CALIBRATION collection (or in the
     CALIBRATION collections of a chain), for reports and tests.
+`find_certified_calib` (repo, dataset_type, detector, time, ...)
+    The same lookup for ``bias``, ``dark`` or ``flat`` (a flat per filter).
+`certify_calibs` (repo, run, collection, dataset_type, begin, end) -> list of refs
+    Certify every ``dataset_type`` dataset of a RUN into a CALIBRATION
+    collection, as ``butler certify-calibrations`` does (all filters of a
+    flat at once; conflicts are checked per detector and filter).
 
-Constants: ``RAW_RUN``, ``CALIB_CHAIN``, ``CALIB_UNBOUNDED``, ``PHYSICAL_FILTER``,
-``BAND``, ``DATASET_TYPES`` (name → (dimensions, storage class,
+Constants: ``RAW_RUN``, ``CALIB_CHAIN``, ``CALIB_UNBOUNDED``, ``PHYSICAL_FILTER``
+(the default filter), ``BAND``, ``DATASET_TYPES`` (name → (dimensions, storage class,
 isCalibration)), and the storage class/formatter names from
 `lsst.ts.calibscripts.sim.data.formatter`.
 
-Dataset type definitions match the connections of the simulated cpBias and
-verifyBias tasks, so ``pipetask --register-dataset-types`` finds them already
-registered with the same definition.
+Dataset type definitions match the connections of the simulated cpBias,
+cpDark, cpFlat, verifyBias, verifyDark and verifyFlat tasks, so
+``pipetask --register-dataset-types`` finds them already registered with the
+same definition.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ __all__ = [
     "find_certified_bias",
     "CertifiedBias",
     "certified_biases",
+    "find_certified_calib",
+    "certify_calibs",
 ]
 
 import dataclasses
@@ -102,7 +111,7 @@ from lsst.daf.butler import (
     Timespan,
 )
 
-from . import camera_model
+from . import camera_model, frames
 from .formatter import FORMATTER_NAME, STORAGE_CLASS
 
 if typing.TYPE_CHECKING:
@@ -111,8 +120,10 @@ if typing.TYPE_CHECKING:
 RAW_RUN = "LSSTComCam/raw/all"
 CALIB_CHAIN = "LSSTComCam/calib"
 CALIB_UNBOUNDED = "LSSTComCam/calib/unbounded"
-PHYSICAL_FILTER = "r_03"
-BAND = "r"
+PHYSICAL_FILTER = camera_model.DEFAULT_PHYSICAL_FILTER
+BAND = camera_model.filter_band(PHYSICAL_FILTER)
+
+_EXP_DET = ("instrument", "exposure", "detector")
 
 DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "raw": (("instrument", "exposure", "detector"), STORAGE_CLASS, False),
@@ -120,6 +131,16 @@ DATASET_TYPES: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "verifyBiasDetStats": (("instrument", "exposure", "detector"), "StructuredDataDict", False),
     "verifyBiasExpStats": (("instrument", "exposure"), "StructuredDataDict", False),
     "verifyBiasStats": (("instrument",), "StructuredDataDict", False),
+    "dark": (("instrument", "detector"), STORAGE_CLASS, True),
+    "flat": (("instrument", "detector", "physical_filter"), STORAGE_CLASS, True),
+    "verifyDarkDetStats": (_EXP_DET, "StructuredDataDict", False),
+    "verifyDarkExpStats": (("instrument", "exposure"), "StructuredDataDict", False),
+    "verifyDarkStats": (("instrument",), "StructuredDataDict", False),
+    "verifyFlatDetStats": (_EXP_DET, "StructuredDataDict", False),
+    # cp_verify declares {instrument, exposure, physical_filter}: the same
+    # dimensions, since an exposure implies its physical_filter.
+    "verifyFlatExpStats": (("instrument", "exposure"), "StructuredDataDict", False),
+    "verifyFlatStats": (("instrument", "physical_filter"), "StructuredDataDict", False),
 }
 """Dataset types registered in every repository: name → (dimensions, storage
 class, isCalibration)."""
@@ -242,10 +263,10 @@ def _sync_camera(butler: Butler) -> None:
                 "purpose": "SCIENCE",
             },
         )
-    registry.syncDimensionData(
-        "physical_filter",
-        {"instrument": camera_model.INSTRUMENT, "name": PHYSICAL_FILTER, "band": BAND},
-    )
+    for name, band in camera_model.PHYSICAL_FILTERS.items():
+        registry.syncDimensionData(
+            "physical_filter", {"instrument": camera_model.INSTRUMENT, "name": name, "band": band}
+        )
 
 
 def register_dataset_types(butler: Butler) -> None:
@@ -316,11 +337,11 @@ def exposure_record_values(image: ImageInfo) -> dict[str, dict[str, typing.Any]]
             "instrument": instrument,
             "id": image.exposure_id,
             "obs_id": image.obs_id,
-            "physical_filter": PHYSICAL_FILTER,
+            "physical_filter": image.physical_filter,
             "group": _group_name(image),
             "day_obs": image.day_obs,
             "exposure_time": float(image.exp_time),
-            "dark_time": float(image.exp_time),
+            "dark_time": frames.dark_time(image),
             "observation_type": observation_type,
             "observation_reason": kvm.get("reason", observation_type),
             "seq_num": image.seq_num,
@@ -391,6 +412,54 @@ def ingest_raw(
     return ref
 
 
+def find_certified_calib(
+    repo: str | Butler,
+    dataset_type: str,
+    detector: int,
+    time: astropy.time.Time,
+    physical_filter: str | None = None,
+    collection: str = CALIB_CHAIN,
+) -> DatasetRef | None:
+    """Find the calibration (``bias``, ``dark``, ``flat``) certified for ``time``.
+
+    Parameters
+    ----------
+    repo : `str` or `lsst.daf.butler.Butler`
+        Repository root, or an open butler.
+    dataset_type : `str`
+        ``bias``, ``dark`` or ``flat``.
+    detector : `int`
+        Detector id 0..8.
+    time : `astropy.time.Time`
+        Instant to look up (converted to TAI).
+    physical_filter : `str`, optional
+        Required for a ``flat`` (one of its dimensions); ignored otherwise.
+    collection : `str`
+        CALIBRATION collection, or a CHAINED collection that contains one.
+
+    Returns
+    -------
+    ref : `lsst.daf.butler.DatasetRef` or `None`
+        The certified dataset, or `None` if none is valid at ``time`` (or the
+        collection does not exist).
+    """
+    butler = repo if isinstance(repo, Butler) else open_butler(repo, writeable=False)
+    try:
+        t = time.tai
+        data_id: dict[str, typing.Any] = {"instrument": camera_model.INSTRUMENT, "detector": detector}
+        if "physical_filter" in butler.get_dataset_type(dataset_type).dimensions.names:
+            if physical_filter is None:
+                raise ValueError(f"Looking up a {dataset_type!r} needs its physical_filter")
+            data_id["physical_filter"] = physical_filter
+        try:
+            return butler.find_dataset(dataset_type, data_id, collections=collection, timespan=Timespan(t, t))
+        except MissingCollectionError:
+            return None
+    finally:
+        if butler is not repo:
+            butler.close()
+
+
 def find_certified_bias(
     repo: str | Butler,
     detector: int,
@@ -399,36 +468,50 @@ def find_certified_bias(
 ) -> DatasetRef | None:
     """Find the ``bias`` certified for ``time`` on one detector.
 
-    Parameters
-    ----------
-    repo : `str` or `lsst.daf.butler.Butler`
-        Repository root, or an open butler.
-    detector : `int`
-        Detector id 0..8.
-    time : `astropy.time.Time`
-        Instant to look up (converted to TAI).
-    collection : `str`
-        CALIBRATION collection, or a CHAINED collection that contains one.
+    `find_certified_calib` for ``bias``: `None` if none is valid at ``time``
+    or the collection does not exist.
+    """
+    return find_certified_calib(repo, "bias", detector, time, collection=collection)
+
+
+def certify_calibs(
+    repo: str | Butler,
+    run: str,
+    collection: str,
+    dataset_type: str,
+    begin: astropy.time.Time | None,
+    end: astropy.time.Time | None,
+) -> list[DatasetRef]:
+    """Certify every ``dataset_type`` dataset of ``run`` into ``collection``.
+
+    What ``butler certify-calibrations <repo> <run> <collection> <type>
+    --begin-date ... --end-date ...`` does: the CALIBRATION collection is
+    created if missing, and all the datasets (for a ``flat``, of every
+    physical filter) get the validity range ``[begin, end)`` (TAI; `None` is
+    unbounded).
 
     Returns
     -------
-    ref : `lsst.daf.butler.DatasetRef` or `None`
-        The certified bias, or `None` if none is valid at ``time`` (or the
-        collection does not exist).
+    refs : `list` [`lsst.daf.butler.DatasetRef`]
+        The certified datasets.
+
+    Raises
+    ------
+    lsst.daf.butler.registry.ConflictingDefinitionError
+        A dataset of the same type and data ID (detector, and filter for a
+        flat) is already certified for an overlapping range.
+    LookupError
+        ``run`` holds no ``dataset_type``.
     """
-    butler = repo if isinstance(repo, Butler) else open_butler(repo, writeable=False)
+    butler = repo if isinstance(repo, Butler) else open_butler(repo, writeable=True)
     try:
-        t = time.tai
-        try:
-            return butler.find_dataset(
-                "bias",
-                instrument=camera_model.INSTRUMENT,
-                detector=detector,
-                collections=collection,
-                timespan=Timespan(t, t),
-            )
-        except MissingCollectionError:
-            return None
+        refs = list(butler.registry.queryDatasets(dataset_type, collections=run))
+        if not refs:
+            raise LookupError(f"No {dataset_type!r} dataset in collection {run!r} to certify")
+        timespan = Timespan(begin.tai if begin is not None else None, end.tai if end is not None else None)
+        butler.registry.registerCollection(collection, CollectionType.CALIBRATION)
+        butler.registry.certify(collection, refs, timespan)
+        return refs
     finally:
         if butler is not repo:
             butler.close()
