@@ -26,8 +26,9 @@ configuration, runs the script through configure, setGroupId and run as a
 ScriptQueue would, and gets a `BiasRun` with the final state, the reason, the
 OCPS requests, the report and the repository to assert on.
 
-The repository is a copy of one template made once per session, so each
-test starts from a fresh butler without paying for its creation.
+The repository is a copy of ``template_repo`` (``tests/conftest.py``, made
+once per test process), so each test starts from a fresh butler without
+paying for its creation.
 """
 
 from __future__ import annotations
@@ -224,15 +225,6 @@ class ScriptRunner:
         except Exception:
             pass
         return script
-
-
-@pytest.fixture(scope="session")
-def template_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo
-
-    path = str(tmp_path_factory.mktemp("template") / "repo")
-    create_or_open_repo(path)
-    return path
 
 
 @pytest.fixture

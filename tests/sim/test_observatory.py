@@ -94,9 +94,8 @@ async def test_repo_sets_pipeline_env_and_remembers_sequence(tmp_path) -> None:
     assert len(set(ids)) == 2 and ids[1] > ids[0]
 
 
-async def test_butler_data_plane_ingests_what_the_camera_takes(tmp_path) -> None:
-    pytest.importorskip("lsst.daf.butler")
-    repo = str(tmp_path / "repo")
+async def test_butler_data_plane_ingests_what_the_camera_takes(fresh_repo: str) -> None:
+    repo = fresh_repo
     options = ObservatoryOptions(time_scale=SCALE, repo=repo)
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         assert type(observatory.data_plane).__name__ == "ButlerDataPlane"
