@@ -58,8 +58,8 @@ async def test_defaults_and_initial_states() -> None:
         for name, state in expected.items():
             index = 2 if name == "OCPS" else None
             async with salobj.Remote(domain, name, index) as remote:
-                assert (await remote.evt_summaryState.aget(timeout=1)).summaryState == state
-                assert (await remote.evt_heartbeat.aget(timeout=2)) is not None
+                assert (await remote.evt_summaryState.aget(timeout=10)).summaryState == state
+                assert (await remote.evt_heartbeat.aget(timeout=10)) is not None
         async with salobj.Remote(domain, "CCHeaderService") as header:
             await salobj.set_summary_state(header, State.ENABLED, timeout=5)
             assert observatory.ccheaderservice.summary_state == State.ENABLED
@@ -70,7 +70,7 @@ async def test_defaults_and_initial_states() -> None:
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_abort_job.set_start(job_id="x", timeout=5)
             await salobj.set_summary_state(ocps, State.ENABLED, timeout=5)
-            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
+            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=10)
             assert applied.configurations == "LSSTComCam"
     assert not observatory.cccamera.isopen
 

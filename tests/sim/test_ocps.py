@@ -122,7 +122,7 @@ async def test_failed_job_completes_command_with_exit_code_1() -> None:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             job_id, final = await submit(ocps)
             assert final.ack == SalRetCode.CMD_COMPLETE
-            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            result = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (result.job_id, result.exit_code) == (job_id, 1)
             document = json.loads(result.result)
             assert document["phase"] == "error"
@@ -194,11 +194,11 @@ async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:
             jobs = observatory.ocps.jobs
             # The dependent job was created only after its prerequisite ended.
             assert jobs[second_id].creation_time >= jobs[first_id].end_time
-            results = [await ocps.evt_job_result.next(flush=False, timeout=1) for _ in range(2)]
+            results = [await ocps.evt_job_result.next(flush=False, timeout=10) for _ in range(2)]
             assert [(r.job_id, r.exit_code) for r in results] == [(first_id, 0), (second_id, 1)]
             # A job whose prerequisite failed fails.
             third_id, _ = await submit(ocps, prereq_jobs=f"{first_id},{second_id}")
-            third = await ocps.evt_job_result.next(flush=False, timeout=1)
+            third = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (third.job_id, third.exit_code) == (third_id, 1)
             assert second_id in json.loads(third.result)["errorSummary"]["message"]
 
@@ -233,8 +233,8 @@ async def test_fault_on_job() -> None:
             await submit(ocps)
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
-            assert (await ocps.evt_summaryState.aget(timeout=1)).summaryState == State.FAULT
-            assert (await ocps.evt_errorCode.aget(timeout=1)).errorCode == 2
+            assert (await ocps.evt_summaryState.aget(timeout=10)).summaryState == State.FAULT
+            assert (await ocps.evt_errorCode.aget(timeout=10)).errorCode == 2
 
 
 async def test_slow_job_is_still_running_when_a_client_gives_up() -> None:
@@ -247,15 +247,15 @@ async def test_slow_job_is_still_running_when_a_client_gives_up() -> None:
             # SLOW lasts 1200 simulated s = 1.2 s here.
             final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
             assert final.ack == SalRetCode.CMD_COMPLETE
-            assert (await ocps.evt_job_result.next(flush=False, timeout=1)).exit_code == 0
+            assert (await ocps.evt_job_result.next(flush=False, timeout=10)).exit_code == 0
 
 
 async def test_configuration_and_index() -> None:
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE)), salobj.Domain() as domain:
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
-            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            applied = await ocps.evt_configurationApplied.aget(timeout=10)
             assert applied.configurations == "LSSTComCam"
-            assert "LSSTComCam" in (await ocps.evt_configurationsAvailable.aget(timeout=1)).overrides
+            assert "LSSTComCam" in (await ocps.evt_configurationsAvailable.aget(timeout=10)).overrides
         # OCPS:1 (LATISS) does not exist here: a command to it is never acknowledged.
         async with salobj.Remote(domain, "OCPS", 1) as wrong:
             with pytest.raises(salobj.AckTimeoutError):
@@ -266,7 +266,7 @@ async def test_wrong_instrument_configuration() -> None:
     options = ObservatoryOptions(time_scale=SCALE, ocps=OcpsFaults(configuration="LATISS"))
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
-            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            applied = await ocps.evt_configurationApplied.aget(timeout=10)
             assert applied.configurations == "LATISS"
             await submit(ocps)
     assert observatory.ocps.executes[0].request.default_input == "LATISS/raw/all"
@@ -295,7 +295,7 @@ async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> 
                 await recorder.wait_count("job_result", 2)
                 assert [d.exit_code for d in recorder.data("job_result")] == [255, 1]
                 # ... and does not replace the first: waiting again gives 255.
-                again = await client.wait_job("cp_bias", job_id, ack, timeout=2)
+                again = await client.wait_job("cp_bias", job_id, ack, timeout=10)
                 assert again.exit_code == 255 and again.aborted
                 assert client.active_jobs == {} and await client.abort_unfinished() == []
             finally:
