@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/pip
 
-.PHONY: demo test test-unordered docs venv clean
+# pytest-xdist: one worker per CPU; tests marked serial share one worker.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+
+.PHONY: demo test test-slow test-all test-unordered docs venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +20,17 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/run_make_comcam_bias --simulate
 
+# The fast tier: everything but the tests marked slow.
 test: venv
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
+
+# Only the slow tier (long end-to-end runs).
+test-slow: venv
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m slow
+
+# Both tiers.
+test-all: venv
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL)
 
 # The control-plane, script, mock and ingest tests with the simulated SAL
 # delivering messages of different topics in any order, as Kafka does.

@@ -19,11 +19,21 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Test-wide settings: the simulated SAL unless CALIBSCRIPTS_SAL asks for another.
+"""Test-wide settings and shared fixtures.
 
-The suite never reaches a real broker by accident: only an explicit
-``CALIBSCRIPTS_SAL=real`` (or ``auto`` where ts_salobj is installed) runs it
-on the real SAL stack.
+* The simulated SAL unless ``CALIBSCRIPTS_SAL`` asks for another: the suite
+  never reaches a real broker by accident; only an explicit
+  ``CALIBSCRIPTS_SAL=real`` (or ``auto`` where ts_salobj is installed) runs
+  it on the real SAL stack.
+* Hypothesis runs derandomized (the same examples on every run and machine)
+  and keeps no example database, so parallel workers share no files.
+* ``template_repo``: one simulated butler repository made once per test
+  process (each pytest-xdist worker is a process); ``fresh_repo`` gives each
+  test its own copy, so no test sees another's datasets.
+* Markers (``pyproject.toml``): ``slow`` tests run only in the full tier
+  (``make test-all``), ``integration`` tests start processes or the real
+  ``pipetask`` and are scheduled first, ``serial`` tests run one at a time
+  in one worker.
 """
 
 import os
@@ -32,7 +42,29 @@ os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "test_calibscripts")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import pathlib  # noqa: E402
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+SERIAL_GROUP = "serial"
+"""pytest-xdist group of the tests marked ``serial`` (run with ``--dist loadgroup``)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put ``serial`` tests in one xdist group; schedule ``integration`` tests first.
+
+    Integration tests are the longest; starting them first keeps a worker
+    from picking one up when the others have nothing left to do.
+    """
+    for item in items:
+        if item.get_closest_marker("serial") is not None:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +78,22 @@ def fresh_topic_subname() -> None:
     from lsst.ts.calibscripts.sal import salobj
 
     salobj.set_test_topic_subname(randomize=True)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new simulated LSSTComCam repository, made once per test process.
+
+    Never write to it: tests get copies (``fresh_repo``).
+    """
+    from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo
+
+    return create_or_open_repo(tmp_path_factory.mktemp("template") / "repo")
+
+
+@pytest.fixture
+def fresh_repo(template_repo: str, tmp_path: pathlib.Path) -> str:
+    """This test's own copy of ``template_repo``, at ``tmp_path / "repo"``."""
+    target = tmp_path / "repo"
+    shutil.copytree(template_repo, target, symlinks=True)
+    return str(target)

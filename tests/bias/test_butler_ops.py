@@ -36,9 +36,9 @@ from lsst.ts.calibscripts.sim.data import repo as sim_repo
 CALIB = "LSSTComCam/calib/daily"
 
 
-@pytest.fixture(scope="module")
-def base_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return sim_repo.create_or_open_repo(tmp_path_factory.mktemp("base") / "repo")
+@pytest.fixture
+def base_repo(template_repo: str) -> str:
+    return template_repo
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def certified_detectors(repo: pathlib.Path, collection: str = "LSSTComCam/calib/
         butler.close()
 
 
+@pytest.mark.slow
 def test_simulated_run_done(tmp_path: pathlib.Path) -> None:
     """No config file: the shipped example; DONE, certified, pictures, exit code 0, no live line."""
     result = run_cli(FAST, tmp_path)
@@ -171,6 +172,7 @@ def test_interrupt_stops_the_script(tmp_path: pathlib.Path) -> None:
     assert certified_detectors(tmp_path / "sim_observatory" / "repo") == []
 
 
+@pytest.mark.slow
 def test_conflicting_certification(tmp_path: pathlib.Path) -> None:
     """A bias already certified over the run's day: FAILED, the conflict named, nothing certified."""
     from lsst.ts.calibscripts.configs import load_example_text

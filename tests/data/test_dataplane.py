@@ -46,8 +46,8 @@ def raws_in_repo(path: str) -> set[tuple[int, int]]:
 
 
 @pytest.fixture
-async def plane(tmp_path):
-    dp = ButlerDataPlane(DataOptions(repo=str(tmp_path / "repo")))
+async def plane(fresh_repo: str):
+    dp = ButlerDataPlane(DataOptions(repo=fresh_repo))
     yield dp
     await dp.close()
 
@@ -102,9 +102,9 @@ async def test_missing_file(plane: ButlerDataPlane) -> None:
     assert raws_in_repo(plane.repo) == set()
 
 
-async def test_injected_ingest_failures(tmp_path) -> None:
+async def test_injected_ingest_failures(fresh_repo: str) -> None:
     opts = DataOptions(
-        repo=str(tmp_path / "repo"),
+        repo=fresh_repo,
         ingest_failures={("CC_O_20261125_000001", 2), ("CC_O_20261125_000002", None)},
     )
     dp = ButlerDataPlane(opts)
@@ -139,8 +139,8 @@ async def test_metadata_failure(plane: ButlerDataPlane) -> None:
         await other.close()
 
 
-async def test_copy_transfer_keeps_staged_file(tmp_path) -> None:
-    opts = DataOptions(repo=str(tmp_path / "repo"), staging_dir=str(tmp_path / "stage"), transfer="copy")
+async def test_copy_transfer_keeps_staged_file(fresh_repo: str, tmp_path) -> None:
+    opts = DataOptions(repo=fresh_repo, staging_dir=str(tmp_path / "stage"), transfer="copy")
     dp = ButlerDataPlane(opts)
     try:
         im = image(1, detectors=(5,))
@@ -205,8 +205,8 @@ async def test_writer_error_is_reported(plane: ButlerDataPlane, monkeypatch) -> 
     assert "writing raw CC_O_20261125_000001 R22_S00 failed" in text and "disk full" in text
 
 
-async def test_full_size_frame(tmp_path) -> None:
-    dp = ButlerDataPlane(DataOptions(repo=str(tmp_path / "repo"), geometry="full"))
+async def test_full_size_frame(fresh_repo: str) -> None:
+    dp = ButlerDataPlane(DataOptions(repo=fresh_repo, geometry="full"))
     try:
         im = image(1, detectors=(3,))
         dp.begin_image(im)

@@ -22,6 +22,7 @@
 """Tests of the simulated butler repository, formatter and calibration lookup."""
 
 import os
+import shutil
 
 import astropy.time
 import astropy.units as u
@@ -35,9 +36,10 @@ from lsst.ts.calibscripts.sim.data.options import DataOptions
 
 
 @pytest.fixture(scope="module")
-def seeded_repo(tmp_path_factory) -> tuple[str, list]:
-    """A repository with 3 bias exposures × detectors 0 and 4."""
+def seeded_repo(tmp_path_factory, template_repo: str) -> tuple[str, list]:
+    """A repository with 3 bias exposures × detectors 0 and 4 (seeded on a template copy)."""
     path = tmp_path_factory.mktemp("repo") / "repo"
+    shutil.copytree(template_repo, path, symlinks=True)
     images = dataplane.seed_bias_repo(path, 3, (0, 4), DataOptions(), group_id="2026-11-25T22:00:00.000")
     return str(path), images
 

@@ -33,6 +33,9 @@ import sys
 import pytest
 import yaml
 
+# One worker builds the documentation once for the module's tests.
+pytestmark = pytest.mark.xdist_group("docs")
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "doc"
 SCHEMA = ROOT / "python" / "lsst" / "ts" / "calibscripts" / "schemas" / "make_comcam_bias.yaml"

@@ -37,7 +37,9 @@ site-packages to ``sys.path``, after its own. Python does not process
 editable install of the project (a ``.pth`` pointing at the source tree)
 stays invisible: ``lsst.ts.calibscripts`` can only come from the wheel,
 installed with ``pip --python <new venv> install --no-deps``. The test stays
-offline and takes about a minute.
+offline. The full README demo from the installed copy (real ``pipetask``,
+nine detectors) is in the slow tier; the fast tier runs a short rehearsal
+(two detectors, in-process jobs) from the same installed copy.
 """
 
 import os
@@ -52,7 +54,8 @@ import pytest
 import yaml
 from lsst.ts.calibscripts.schemas import load_schema
 
-pytestmark = pytest.mark.integration
+# One worker builds the wheel and the environment once for the whole module.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("wheel")]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE_ITEMS = ("python", "pyproject.toml", "README.rst", "setup.cfg", "setup.py")
@@ -173,11 +176,33 @@ def test_schema_from_installed_entry_point(venv: dict, tmp_path: pathlib.Path) -
     assert yaml.safe_load(result.stdout) == load_schema()
 
 
-def test_simulated_run_from_installed_copy(venv: dict, tmp_path: pathlib.Path) -> None:
-    """The README's demo, from the installed copy: the shipped example config, pipetask, the report."""
+SHORT_REHEARSAL = "calib_collection: LSSTComCam/calib/daily\nn_bias: 2\ndetectors: [0, 8]\nn_processes: 1\n"
+"""A short configuration for the fast tier: 3 frames, 2 detectors."""
+
+
+@pytest.mark.parametrize(
+    "runner, config, detectors",
+    [
+        pytest.param("inprocess", SHORT_REHEARSAL, [0, 8], id="short-inprocess"),
+        pytest.param("pipetask", None, list(range(9)), id="readme-demo", marks=pytest.mark.slow),
+    ],
+)
+def test_simulated_run_from_installed_copy(
+    venv: dict, tmp_path: pathlib.Path, runner: str, config: str | None, detectors: list[int]
+) -> None:
+    """The README's demo, from the installed copy: the shipped example config, pipetask, the report.
+
+    The short variant gives its own configuration and runs the jobs in
+    process (the pipelines and tasks still come from the installed copy).
+    """
     repo = tmp_path / "sim_observatory" / "repo"
+    args = [str(venv["root"] / "bin" / "run_make_comcam_bias")]
+    if config is not None:
+        (tmp_path / "config.yaml").write_text(config)
+        args += ["config.yaml", "--report-dir", "calib_reports"]
+    args += ["--simulate", "--runner", runner, "--time-scale", "0.1" if runner == "pipetask" else "0.01"]
     result = subprocess.run(
-        [str(venv["root"] / "bin" / "run_make_comcam_bias"), "--simulate", "--time-scale", "0.1"],
+        args,
         env=venv["env"],
         cwd=tmp_path,
         capture_output=True,
@@ -205,4 +230,4 @@ def test_simulated_run_from_installed_copy(venv: dict, tmp_path: pathlib.Path) -
         )
     finally:
         butler.close()
-    assert sorted(int(ref.dataId["detector"]) for ref in refs) == list(range(9))
+    assert sorted(int(ref.dataId["detector"]) for ref in refs) == detectors

@@ -36,7 +36,7 @@ from lsst.daf.butler import Butler, DatasetRef, FileDataset
 from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.report import AMP_NAMES, DETECTOR_NAMES
 from lsst.ts.calibscripts.sim.data.formatter import FORMATTER_NAME
-from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo, register_exposure
+from lsst.ts.calibscripts.sim.data.repo import register_exposure
 from lsst.ts.calibscripts.sim.interfaces import ImageInfo
 from PIL import Image
 
@@ -128,9 +128,9 @@ def write_sim_like(path: pathlib.Path, det: int) -> np.ndarray:
 
 
 @pytest.fixture
-def repo(tmp_path: pathlib.Path) -> dict:
+def repo(fresh_repo: str, tmp_path: pathlib.Path) -> dict:
     """A small butler repository with 9 master biases and verifyBiasDetStats."""
-    root = create_or_open_repo(tmp_path / "repo")
+    root = fresh_repo
     butler = Butler.from_config(root, writeable=True)
     for exposure in EXPOSURES:
         begin = Time("2026-11-25T20:00:00", scale="tai") + (exposure % 100) * u.min

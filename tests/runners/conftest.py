@@ -22,6 +22,7 @@
 """Fixtures of the runner tests: a small simulated LSSTComCam repository."""
 
 import os
+import shutil
 import uuid
 
 import astropy.time
@@ -88,9 +89,11 @@ def build_repo(path: str, exposures=EXPOSURES, detectors=DETECTORS, read_noise_f
 
 
 @pytest.fixture(scope="session")
-def small_repo(tmp_path_factory) -> str:
-    """2 detectors x 3 exposures, reduced geometry, shared by the session."""
-    return build_repo(str(tmp_path_factory.mktemp("runners") / "repo"))
+def small_repo(tmp_path_factory, template_repo: str) -> str:
+    """2 detectors x 3 exposures, reduced geometry, shared by the session (built on a template copy)."""
+    path = tmp_path_factory.mktemp("runners") / "repo"
+    shutil.copytree(template_repo, path, symlinks=True)
+    return build_repo(str(path))
 
 
 def make_request(repo: str, pipeline: str, data_query: str, config: str = "--register-dataset-types"):

@@ -64,6 +64,7 @@ def _chain(butler, job_id: str, other: str) -> list[str]:
     return [c.replace(job_id, "<job>").replace(other, "<calib>") for c in chain]
 
 
+@pytest.mark.slow
 async def test_pipetask_and_inprocess_make_the_same_datasets(small_repo, tmp_path) -> None:
     from lsst.daf.butler import Butler
 

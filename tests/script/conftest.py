@@ -26,8 +26,9 @@ configuration, runs the script through configure, setGroupId and run as a
 ScriptQueue would, and gets a `BiasRun` with the final state, the reason, the
 OCPS requests, the report and the repository to assert on.
 
-The repository is a copy of one template made once per session, so each
-test starts from a fresh butler without paying for its creation.
+The repository is a copy of ``template_repo`` (``tests/conftest.py``, made
+once per test process), so each test starts from a fresh butler without
+paying for its creation.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from lsst.ts.calibscripts.bias import butler_ops
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
+from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
 
 TIME_SCALE = 0.002
 CALIB = "LSSTComCam/calib/test"
@@ -146,7 +148,10 @@ class ScriptRunner:
         use_repo : `bool`
             Use a butler repository (else no data plane: scripted jobs only).
         runner : `str`
-            ``inprocess``, ``pipetask`` or ``scripted``.
+            ``inprocess``, ``pipetask`` or ``scripted``. Scripted jobs read
+            no raws, so with ``scripted`` (and no ``options.data``) the
+            camera writes none: CCOODS reports each ingest at once, with
+            the repository still there for the certification checks.
         pause_checkpoint, stop_checkpoint : `str`
             Checkpoint regular expressions of the configure command.
         during : callable
@@ -173,7 +178,8 @@ class ScriptRunner:
         own_observatory = observatory is None
         if observatory is None:
             job_runner = make_job_runner(runner, repo, os.path.join(self.tmp_path, "job_logs"))
-            observatory = SimulatedObservatory(options, job_runner=job_runner)
+            data_plane = NullDataPlane() if runner == "scripted" and options.data is None else None
+            observatory = SimulatedObservatory(options, data_plane=data_plane, job_runner=job_runner)
             await observatory.start()
         script = MakeComCamBias(index=next(_index))
         result = BiasRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
@@ -224,15 +230,6 @@ class ScriptRunner:
         except Exception:
             pass
         return script
-
-
-@pytest.fixture(scope="session")
-def template_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo
-
-    path = str(tmp_path_factory.mktemp("template") / "repo")
-    create_or_open_repo(path)
-    return path
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from lsst.ts.calibscripts.sal import ScriptState
 
 @pytest.mark.parametrize(
     "n_bias, detectors, n_verify",
-    [(3, [4], 0), (3, "(0,2)", 0), (20, [7], 0)],
+    [(3, [4], 0), (3, "(0,2)", 0), pytest.param(20, [7], 0, marks=pytest.mark.slow)],
 )
 async def test_happy_path(run_bias, n_bias, detectors, n_verify) -> None:
     run = await run_bias({"n_bias": n_bias, "detectors": detectors, "n_verify_bias": n_verify})
@@ -157,6 +157,7 @@ async def test_independent_verification_frames(run_bias) -> None:
     assert "verification failed" in run.reason
 
 
+@pytest.mark.slow
 async def test_independent_verification_frame_passes_with_20_biases(run_bias) -> None:
     """A master of 20 frames adds only sqrt(1 + 1/20) - 1 = +2.5 % noise: an independent frame passes."""
     run = await run_bias({"n_bias": 20, "n_verify_bias": 1, "detectors": [2, 6]})

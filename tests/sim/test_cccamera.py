@@ -209,14 +209,14 @@ async def test_late_remote_sees_stale_history() -> None:
             name = observatory.images[-1].obs_id
             async with salobj.Remote(domain, "CCCamera") as late:
                 # The last sample of each event is queued, stale, for next(flush=False).
-                stale = await late.evt_startIntegration.next(flush=False, timeout=1)
+                stale = await late.evt_startIntegration.next(flush=False, timeout=10)
                 assert stale.imageName == name
-                assert (await late.evt_endReadout.next(flush=False, timeout=1)).imageName == name
-                state = await late.evt_summaryState.next(flush=False, timeout=1)
+                assert (await late.evt_endReadout.next(flush=False, timeout=10)).imageName == name
+                state = await late.evt_summaryState.next(flush=False, timeout=10)
                 assert state.summaryState == State.ENABLED
-                applied = await late.evt_configurationApplied.aget(timeout=1)
+                applied = await late.evt_configurationApplied.aget(timeout=10)
                 assert applied.configurations
-                assert (await late.evt_ccsCommandState.aget(timeout=1)).substate == 1
+                assert (await late.evt_ccsCommandState.aget(timeout=10)).substate == 1
                 late.evt_startIntegration.flush()
                 with pytest.raises(asyncio.TimeoutError):
                     await late.evt_startIntegration.next(flush=False, timeout=0.05)
@@ -229,7 +229,7 @@ async def test_fresh_camera_has_no_image_history() -> None:
             assert camera.evt_startIntegration.get() is None
             assert camera.evt_endReadout.get() is None
             await take_one(camera)
-            start = await camera.evt_startIntegration.next(flush=False, timeout=1)
+            start = await camera.evt_startIntegration.next(flush=False, timeout=10)
             assert start.imageName.endswith("_000001")
 
 

@@ -128,7 +128,7 @@ async def test_no_ingest_unless_enabled() -> None:
             async with salobj.Remote(domain, "CCCamera") as camera:
                 await take(camera, observatory, 1)
             await assert_no_more(oods)
-            assert (await oods.evt_summaryState.aget(timeout=1)).summaryState == State.DISABLED
+            assert (await oods.evt_summaryState.aget(timeout=10)).summaryState == State.DISABLED
 
 
 async def test_oods_goes_to_fault_after_images() -> None:
@@ -138,9 +138,9 @@ async def test_oods_goes_to_fault_after_images() -> None:
             async with salobj.Remote(domain, "CCCamera") as camera:
                 await take(camera, observatory, 1)
                 await collect(oods, 9)
-                while (await oods.evt_summaryState.aget(timeout=1)).summaryState != State.FAULT:
-                    await oods.evt_summaryState.next(flush=False, timeout=1)
-                error = await oods.evt_errorCode.aget(timeout=1)
+                while (await oods.evt_summaryState.aget(timeout=10)).summaryState != State.FAULT:
+                    await oods.evt_summaryState.next(flush=False, timeout=10)
+                error = await oods.evt_errorCode.aget(timeout=10)
                 assert error.errorCode == 1
                 await take(camera, observatory, 1)
             await assert_no_more(oods)

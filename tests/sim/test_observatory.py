@@ -57,8 +57,8 @@ async def test_defaults_and_initial_states() -> None:
         for name, state in expected.items():
             index = 2 if name == "OCPS" else None
             async with salobj.Remote(domain, name, index) as remote:
-                assert (await remote.evt_summaryState.aget(timeout=1)).summaryState == state
-                assert (await remote.evt_heartbeat.aget(timeout=2)) is not None
+                assert (await remote.evt_summaryState.aget(timeout=10)).summaryState == state
+                assert (await remote.evt_heartbeat.aget(timeout=10)) is not None
         async with salobj.Remote(domain, "CCHeaderService") as header:
             await salobj.set_summary_state(header, State.ENABLED, timeout=5)
             assert observatory.ccheaderservice.summary_state == State.ENABLED
@@ -69,7 +69,7 @@ async def test_defaults_and_initial_states() -> None:
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_abort_job.set_start(job_id="x", timeout=5)
             await salobj.set_summary_state(ocps, State.ENABLED, timeout=5)
-            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
+            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml"
     assert not observatory.cccamera.isopen
 
@@ -93,9 +93,8 @@ async def test_repo_sets_pipeline_env_and_remembers_sequence(tmp_path) -> None:
     assert len(set(ids)) == 2 and ids[1] > ids[0]
 
 
-async def test_butler_data_plane_ingests_what_the_camera_takes(tmp_path) -> None:
-    pytest.importorskip("lsst.daf.butler")
-    repo = str(tmp_path / "repo")
+async def test_butler_data_plane_ingests_what_the_camera_takes(fresh_repo: str) -> None:
+    repo = fresh_repo
     options = ObservatoryOptions(time_scale=SCALE, repo=repo)
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         assert type(observatory.data_plane).__name__ == "ButlerDataPlane"

@@ -121,7 +121,7 @@ async def test_failed_job_completes_command_with_exit_code_1() -> None:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             job_id, final = await submit(ocps)
             assert final.ack == SalRetCode.CMD_COMPLETE
-            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            result = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (result.job_id, result.exit_code) == (job_id, 1)
             document = json.loads(result.result)
             assert document["phase"] == "error"
@@ -193,11 +193,11 @@ async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:
             jobs = observatory.ocps.jobs
             # The dependent job was created only after its prerequisite ended.
             assert jobs[second_id].creation_time >= jobs[first_id].end_time
-            results = [await ocps.evt_job_result.next(flush=False, timeout=1) for _ in range(2)]
+            results = [await ocps.evt_job_result.next(flush=False, timeout=10) for _ in range(2)]
             assert [(r.job_id, r.exit_code) for r in results] == [(first_id, 0), (second_id, 1)]
             # A job whose prerequisite failed fails.
             third_id, _ = await submit(ocps, prereq_jobs=f"{first_id},{second_id}")
-            third = await ocps.evt_job_result.next(flush=False, timeout=1)
+            third = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (third.job_id, third.exit_code) == (third_id, 1)
             assert second_id in json.loads(third.result)["errorSummary"]["message"]
 
@@ -233,12 +233,12 @@ async def test_fault_on_job() -> None:
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
             # The failed ack may arrive before the summaryState event (no order across topics).
-            state = await ocps.evt_summaryState.aget(timeout=1)
+            state = await ocps.evt_summaryState.aget(timeout=10)
             while state.summaryState != State.FAULT:
-                state = await ocps.evt_summaryState.next(flush=False, timeout=1)
-            error = await ocps.evt_errorCode.aget(timeout=1)
+                state = await ocps.evt_summaryState.next(flush=False, timeout=10)
+            error = await ocps.evt_errorCode.aget(timeout=10)
             while error.errorCode == 0:  # the errorCode of the start may still be the latest
-                error = await ocps.evt_errorCode.next(flush=False, timeout=1)
+                error = await ocps.evt_errorCode.next(flush=False, timeout=10)
             assert error.errorCode == 2
 
 
@@ -252,7 +252,7 @@ async def test_slow_job_is_still_running_when_a_client_gives_up() -> None:
             # SLOW lasts 1200 simulated s = 1.2 s here.
             final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
             assert final.ack == SalRetCode.CMD_COMPLETE
-            assert (await ocps.evt_job_result.next(flush=False, timeout=1)).exit_code == 0
+            assert (await ocps.evt_job_result.next(flush=False, timeout=10)).exit_code == 0
 
 
 async def test_configuration_and_index(tmp_path) -> None:
@@ -262,11 +262,11 @@ async def test_configuration_and_index(tmp_path) -> None:
     async with SimulatedObservatory(options, job_runner=runner) as observatory, salobj.Domain() as domain:
         observatory.ocps.butler_repo = "/repo/main"  # the butler of its site configuration
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
-            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            applied = await ocps.evt_configurationApplied.aget(timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml"
             assert (applied.url, applied.schemaVersion) == ("file:///sim/ts_config_ocs/OCPS/v3", "v3")
             assert applied.version
-            available = await ocps.evt_configurationsAvailable.aget(timeout=1)
+            available = await ocps.evt_configurationsAvailable.aget(timeout=10)
             assert available.overrides.split(",") == ["LATISS.yaml", "LSSTComCam.yaml", "LSSTCam.yaml"]
             settings = observatory.ocps.settings
             assert (settings.instance, settings.input_collection) == ("LSSTComCam", "LSSTComCam/raw/all")
@@ -276,10 +276,10 @@ async def test_configuration_and_index(tmp_path) -> None:
             ocps.evt_configurationApplied.flush()
             await ocps.cmd_start.set_start(configurationOverride="LSSTComCam.yaml", timeout=5)
             await ocps.cmd_enable.start(timeout=5)
-            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=1)
+            applied = await ocps.evt_configurationApplied.next(flush=False, timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml,LSSTComCam.yaml"
             job_id, _ = await submit(ocps)
-            result = await ocps.evt_job_result.next(flush=False, timeout=1)
+            result = await ocps.evt_job_result.next(flush=False, timeout=10)
             document = json.loads(result.result)
             environment = {e["name"]: e["value"] for e in document["parameters"]["environment"]}
             assert environment["BUTLER_REPO"] == "/repo/main"
@@ -322,7 +322,7 @@ async def test_ocps_that_does_not_check_its_instance() -> None:
     )
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
-            applied = await ocps.evt_configurationApplied.aget(timeout=1)
+            applied = await ocps.evt_configurationApplied.aget(timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml,LATISS.yaml"
             await submit(ocps)
     request = observatory.ocps.executes[0].request
@@ -385,7 +385,7 @@ async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> 
                 await recorder.wait_count("job_result", 2)
                 assert [d.exit_code for d in recorder.data("job_result")] == [255, 1]
                 # ... and does not replace the first: waiting again gives 255.
-                again = await client.wait_job("cp_bias", job_id, ack, timeout=2)
+                again = await client.wait_job("cp_bias", job_id, ack, timeout=10)
                 assert again.exit_code == 255 and again.aborted
                 assert client.active_jobs == {} and await client.abort_unfinished() == []
             finally:

@@ -1,0 +1,81 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The test tiers: what ``make test`` leaves out, what runs first, what runs alone."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HAPPY = "tests/script/test_happy_path.py"
+PIPETASK = "tests/script/test_pipetask_integration.py"
+
+
+def collect(*args: str) -> tuple[list[str], str]:
+    """Node ids pytest collects from the repository root with ``args``, and its summary line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    return [line for line in lines if "::" in line], next(line for line in lines if "collected" in line)
+
+
+def test_fast_tier_leaves_out_slow_tests_and_starts_with_integration() -> None:
+    fast, summary = collect("-m", "not slow", HAPPY, PIPETASK)
+    slow = {
+        f"{HAPPY}::test_happy_path[20-detectors2-0]",
+        f"{HAPPY}::test_independent_verification_frame_passes_with_20_biases",
+    }
+    assert not slow & set(fast)
+    assert f"{HAPPY}::test_happy_path[3-detectors0-0]" in fast
+    assert re.search(
+        rf"^{len(fast)}/{len(fast) + len(slow)} tests collected \({len(slow)} deselected\)", summary
+    )
+    # The integration test comes first although its file is collected last.
+    assert fast[0] == f"{PIPETASK}::test_whole_procedure_with_pipetask"
+
+
+@pytest.mark.serial
+def test_serial_tests_share_one_xdist_group(request: pytest.FixtureRequest) -> None:
+    group = request.node.get_closest_marker("xdist_group")
+    assert group is not None and group.args == ("serial",)
+
+
+def test_make_test_and_ci_run_both_tiers() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = dict(re.findall(r"^([\w-]+): venv\n\t(.+)$", makefile, flags=re.MULTILINE))
+    assert '-m "not slow"' in targets["test"] and "$(PYTEST_PARALLEL)" in targets["test"]
+    assert "-m slow" in targets["test-slow"]
+    assert targets["test-all"].endswith("pytest $(PYTEST_PARALLEL)")  # no marker selection
+    assert re.search(r"^PYTEST_PARALLEL \?= -n auto --dist loadgroup$", makefile, flags=re.MULTILINE)
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "set -euo pipefail" in ci
+    commands = [line for line in ci if line.startswith("make ")]
+    assert commands == ["make demo", "make test", "make test-slow"]
