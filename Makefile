@@ -32,15 +32,15 @@ test-slow: venv
 test-all: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL)
 
-# The control-plane, script, mock and ingest tests with the simulated SAL
-# delivering messages of different topics in any order, as Kafka does.
+# The control-plane, script, mock and ingest tests (fast tier) with the simulated
+# SAL delivering messages of different topics in any order, as Kafka does.
 # SEED picks the random delays, so that a failure reproduces.
 SEED ?= 1
 UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/testing \
 	tests/bias/test_ingest_sal.py tests/bias/test_ocps.py tests/cli
 test-unordered: venv
 	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
-		$(VENV)/bin/python -m pytest $(UNORDERED_TESTS)
+		$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(UNORDERED_TESTS)
 
 docs: venv
 	$(VENV)/bin/python -m sphinx -W -b html doc doc/_build/html

@@ -35,6 +35,9 @@ from lsst.ts.calibscripts.sim.data.options import DataOptions
 
 from .darkflat_chain import Chain, make_frames
 
+# One worker runs this whole module, so its module fixtures (the good and faulty chains) are built once.
+pytestmark = pytest.mark.xdist_group("cp_darkflat")
+
 GEOM = cm.amp_geometry("reduced")
 DETS = (3, 4)
 

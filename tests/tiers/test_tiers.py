@@ -78,4 +78,8 @@ def test_make_test_and_ci_run_both_tiers() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert "set -euo pipefail" in ci
     commands = [line for line in ci if line.startswith("make ")]
-    assert commands == ["make demo", "make test", "make test-slow"]
+    assert commands == ["make demo", "make test", "make test-slow", "make test-unordered"]
+    # The unordered-delivery run covers the fast tier's control-plane tests, in parallel.
+    recipe = makefile.split("\ntest-unordered: venv\n", 1)[1].split("\n\n", 1)[0]
+    assert "CALIBSCRIPTS_SIM_DELIVERY=unordered" in recipe
+    assert "$(PYTEST_PARALLEL)" in recipe and '-m "not slow"' in recipe
