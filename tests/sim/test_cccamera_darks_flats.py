@@ -28,7 +28,7 @@ import dataclasses
 
 import pytest
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
-from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory
+from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory, Timing
 
 SCALE = 0.001
 SHUTTER_EVENTS = ("startShutterOpen", "endShutterOpen", "startShutterClose", "endShutterClose")
@@ -259,6 +259,27 @@ async def test_camera_refuses_take_images_during_a_filter_change_and_vice_versa(
             assert "setFilter g_01 rejected: the camera is busy with CC_O_" in info.value.ackcmd.result
             assert observatory.cccamera.current_filter == "r_03"
             long_dark.cancel()
+
+
+async def test_filter_change_during_readout_is_accepted(recorder) -> None:
+    timing = Timing(readout_time=100_000.0)  # the readout outlasts the test
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, timing=timing)) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "CCCamera") as camera:
+            camera.evt_ccsCommandState.flush()
+            recorder.watch(camera, "ccsCommandState", "startReadout")
+            await take(camera, "DARK", 1.0, shutter=False)
+            await recorder.wait_count("startReadout", 1)
+            await recorder.wait_count("ccsCommandState", 1)
+            ack = await camera.cmd_setFilter.set_start(name="u_02", timeout=10)
+            assert ack.ack == SalRetCode.CMD_COMPLETE
+            assert observatory.cccamera.current_filter == "u_02"
+            # Still reading out: BUSY (written once), and takeImages is refused.
+            assert observatory.cccamera.busy
+            with pytest.raises(salobj.AckError) as info:
+                await take(camera, "DARK", 1.0, shutter=False)
+            assert "takeImages rejected: the camera is busy with CC_O_" in info.value.ackcmd.result
+            assert [d.substate for d in recorder.data("ccsCommandState")] == [2]
+    assert observatory.images[0].physical_filter == "r_03"
 
 
 @pytest.mark.parametrize("reason", [True, "motor stalled"])

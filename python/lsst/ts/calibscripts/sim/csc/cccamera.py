@@ -185,9 +185,11 @@ class CCCameraCsc(SimCsc):
     LOADED), ``Timing.filter_change_time`` in all → ``endSetFilter`` →
     ``CMD_COMPLETE`` → IDLE. The filter already in place ends at once
     (``startSetFilter`` then ``endSetFilter``, no motion). An unknown name,
-    a camera not ENABLED or busy (taking images or changing filter) is
-    refused with ``CMD_FAILED`` and the reason; ``takeImages`` is refused
-    during a filter change. At start the camera publishes
+    a camera not ENABLED, integrating or already changing filter is refused
+    with ``CMD_FAILED`` and the reason; a change during the readout of the
+    last image is accepted (the shutter is closed), ``ccsCommandState``
+    staying BUSY until both end. ``takeImages`` is refused during a filter
+    change. At start the camera publishes
     ``availableFilters`` (``:``-delimited, as ts_observatory_control
     parses them), ``endSetFilter`` of the filter in place,
     ``filterChangerDetailedState`` LOADED and ``shutterDetailedState``
@@ -239,7 +241,12 @@ class CCCameraCsc(SimCsc):
         self.images: list[ImageInfo] = []
         self.frames_received = 0
         self.current_filter = self.faults.initial_filter
+        # What the camera is doing: taking images (from acceptance until the
+        # last readout ends; _integrating until the last integration ends)
+        # and changing filter. ccsCommandState is BUSY while either runs.
         self._busy_with: str | None = None
+        self._integrating = False
+        self._changing_filter: str | None = None
         super().__init__(
             name="CCCamera",
             initial_state=initial_state,
@@ -252,8 +259,8 @@ class CCCameraCsc(SimCsc):
 
     @property
     def busy(self) -> bool:
-        """True from ``takeImages`` acceptance until ``ccsCommandState`` IDLE."""
-        return self._busy_with is not None
+        """True from ``takeImages`` or ``setFilter`` acceptance until ``ccsCommandState`` IDLE."""
+        return self._busy_with is not None or self._changing_filter is not None
 
     async def start(self) -> None:
         await super().start()
@@ -308,12 +315,9 @@ class CCCameraCsc(SimCsc):
     async def _write_transition(self, topic: typing.Any) -> None:
         await topic.set_write(timestampTransition=self.clock(), force_output=True)
 
-    def _refuse_if_busy(self, command: str) -> None:
-        if self._busy_with is not None:
-            raise salobj.ExpectedError(
-                f"{command} rejected: the camera is busy with {self._busy_with} "
-                "(wait for ccsCommandState IDLE)"
-            )
+    async def _write_idle_if_free(self) -> None:
+        if not self.busy:
+            await self._write_command_state(CCSCommandState.IDLE)
 
     async def do_setFilter(self, data: salobj.type_hints.BaseMsgType) -> None:
         """Put filter ``name`` in the beam; the ack is sent after ``endSetFilter``."""
@@ -324,11 +328,18 @@ class CCCameraCsc(SimCsc):
                 f"setFilter rejected: unknown filter {name!r}; "
                 f"the available filters are {', '.join(FILTER_NAMES)} (availableFilters)"
             )
-        self._refuse_if_busy(f"setFilter {name}")
-        self._busy_with = f"setFilter {name}"
+        activity = self._changing_filter or (self._busy_with if self._integrating else None)
+        if activity is not None:
+            raise salobj.ExpectedError(
+                f"setFilter {name} rejected: the camera is busy with {activity} "
+                "(wait for ccsCommandState IDLE)"
+            )
+        was_busy = self.busy
+        self._changing_filter = f"setFilter {name}"
         cancelled = False
         try:
-            await self._write_command_state(CCSCommandState.BUSY)
+            if not was_busy:
+                await self._write_command_state(CCSCommandState.BUSY)
             await self.evt_startSetFilter.set_write(
                 filterName=name, filterType=PHYSICAL_FILTERS[name], force_output=True
             )
@@ -340,8 +351,8 @@ class CCCameraCsc(SimCsc):
             raise
         finally:
             if not cancelled:
-                await self._write_command_state(CCSCommandState.IDLE)
-                self._busy_with = None
+                self._changing_filter = None
+                await self._write_idle_if_free()
 
     async def _change_filter(self, name: str) -> None:
         """Unload the filter in place and load ``name``."""
@@ -411,7 +422,11 @@ class CCCameraCsc(SimCsc):
             raise salobj.ExpectedError(f"numImages={data.numImages} must be >= 1")
         if data.expTime < 0:
             raise salobj.ExpectedError(f"expTime={data.expTime} must be >= 0")
-        self._refuse_if_busy("takeImages")
+        activity = self._busy_with or self._changing_filter
+        if activity is not None:
+            raise salobj.ExpectedError(
+                f"takeImages rejected: the camera is busy with {activity} (wait for ccsCommandState IDLE)"
+            )
         detectors = parse_sensors(data.sensors)
         key_value_map = parse_key_value_map(data.keyValueMap)
         self.frames_received += 1
@@ -423,6 +438,7 @@ class CCCameraCsc(SimCsc):
             raise salobj.ExpectedError(f"Simulated CCS failure: takeImages rejected on frame {frame}")
 
         self._busy_with = f"takeImages frame {frame}"
+        self._integrating = True
         readout_started = False
         try:
             await self._write_command_state(CCSCommandState.BUSY)
@@ -473,11 +489,13 @@ class CCCameraCsc(SimCsc):
                 if last:
                     # The final ack goes out when this callback returns; the
                     # readout continues in the background.
+                    self._integrating = False
                     self.run_in_background(readout)
                     readout_started = True
                 else:
                     await readout
         finally:
+            self._integrating = False
             if not readout_started:
                 self._busy_with = None
 
@@ -523,7 +541,8 @@ class CCCameraCsc(SimCsc):
                 force_output=True,
             )
             if last:
-                await self._write_command_state(CCSCommandState.IDLE)
+                self._busy_with = None
+                await self._write_idle_if_free()
         finally:
             if last:
                 self._busy_with = None
