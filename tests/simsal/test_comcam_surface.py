@@ -47,6 +47,50 @@ REAL_COMCAM: dict[str, list[tuple[str, object]] | None] = {
         ("note", None),
         ("checkpoint", None),
     ],
+    "take_darks": [
+        ("exptime", _),
+        ("ndarks", _),
+        ("group_id", None),
+        ("test_type", None),
+        ("reason", None),
+        ("program", None),
+        ("sensors", None),
+        ("note", None),
+        ("checkpoint", None),
+    ],
+    "take_flats": [
+        ("exptime", _),
+        ("nflats", _),
+        ("group_id", None),
+        ("test_type", None),
+        ("reason", None),
+        ("program", None),
+        ("sensors", None),
+        ("note", None),
+        ("checkpoint", None),
+        ("kwargs", _),
+    ],
+    "take_imgtype": [
+        ("imgtype", _),
+        ("exptime", _),
+        ("n", _),
+        ("n_snaps", 1),
+        ("n_shift", None),
+        ("row_shift", None),
+        ("group_id", None),
+        ("test_type", None),
+        ("reason", None),
+        ("program", None),
+        ("sensors", None),
+        ("note", None),
+        ("checkpoint", None),
+        ("kwargs", _),
+    ],
+    "setup_instrument": [("kwargs", _)],
+    "setup_filter": [("filter", _)],
+    "get_current_filter": [],
+    "get_available_filters": [],
+    "get_available_instrument_setup": [],
     "assert_all_enabled": [("message", "")],
     "next_group_id": [],
     "close": [],
@@ -59,6 +103,8 @@ REAL_COMCAM: dict[str, list[tuple[str, object]] | None] = {
     "fast_timeout": None,
     "long_timeout": None,
     "long_long_timeout": None,
+    "filter_change_timeout": None,
+    "instrument_setup_attributes": None,
     "cmd_lock": None,
     "log": None,
     "components": None,
@@ -78,8 +124,10 @@ async def test_public_surface_is_a_subset_of_the_real_comcam() -> None:
         public = {name for name in dir(comcam) if not name.startswith("_")}
         extra = public - set(REAL_COMCAM)
         assert not extra, f"not in ts_observatory_control's ComCam: {sorted(extra)}"
-        for name in ("take_bias", "assert_all_enabled", "next_group_id", "close", "__init__"):
-            assert _parameters(getattr(ComCam, name)) == REAL_COMCAM[name], name
+        callables = [name for name, parameters in REAL_COMCAM.items() if parameters is not None]
+        for name in callables:
+            if name == "__init__" or name in public:
+                assert _parameters(getattr(ComCam, name)) == REAL_COMCAM[name], name
         for name in (
             "rem",
             "start_task",
@@ -89,6 +137,23 @@ async def test_public_surface_is_a_subset_of_the_real_comcam() -> None:
             "next_group_id",
         ):
             assert name in public
+        for name in (
+            "take_darks",
+            "take_flats",
+            "take_imgtype",
+            "setup_instrument",
+            "setup_filter",
+            "get_current_filter",
+            "get_available_filters",
+            "get_available_instrument_setup",
+        ):
+            assert name in public and inspect.iscoroutinefunction(getattr(ComCam, name)), name
+        # Keyword arguments are collected (checked against the setup attributes).
+        kinds = {p.name: p.kind for p in inspect.signature(ComCam.take_flats).parameters.values()}
+        assert kinds["kwargs"] is inspect.Parameter.VAR_KEYWORD
+        assert comcam.instrument_setup_attributes == ["filter"]
+        assert comcam.filter_change_timeout == 60
+        assert comcam.min_exptime == 0.1
         assert inspect.iscoroutinefunction(ComCam.take_bias)
         assert inspect.iscoroutinefunction(ComCam.assert_all_enabled)
         assert inspect.iscoroutinefunction(ComCam.close)

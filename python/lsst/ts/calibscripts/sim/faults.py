@@ -39,6 +39,12 @@ option                                    what the script sees
                                           ends (the image itself is read out and ingested)
 `CameraFaults.fault_on_frame`             CCCamera goes to FAULT during frame k (``errorCode``),
                                           ``takeImages`` fails
+`CameraFaults.shutter_fails_on_frame`     the shutter of open-shutter frame k does not open:
+                                          CCCamera goes to FAULT, ``takeImages`` fails
+`CameraFaults.fail_set_filter`            ``setFilter`` fails (``CMD_FAILED`` with the reason) after
+                                          ``startSetFilter``; the old filter stays in place
+`CameraFaults.never_end_set_filter`       ``setFilter`` never ends: no ack, no ``endSetFilter``
+                                          (``AckTimeoutError`` at the client's 60 s timeout)
 `OodsFaults.status_codes`                 ``imageInOODS`` with ``statusCode`` 1 (ingest failure) or
                                           2 (metadata failure) for chosen (image, detector)
 `OodsFaults.missing`                      no ``imageInOODS`` for chosen (image, detector)
@@ -78,6 +84,8 @@ import dataclasses
 import enum
 import typing
 from collections.abc import Mapping, Sequence
+
+from .data.camera_model import DEFAULT_PHYSICAL_FILTER, PHYSICAL_FILTERS
 
 ImageKey = typing.Union[int, str]
 """Frame index (1-based, < 100000), exposure id (int) or image name (str)."""
@@ -169,6 +177,25 @@ class CameraFaults:
         that late Remotes find matching historical samples and a client's
         readiness check does not stall for 30 s; False simulates a camera
         that has not taken an image since it started.
+    shutter_fails_on_frame : `int` or `None`
+        If that frame is taken with the shutter open (a FLAT), the shutter
+        starts to open (``startShutterOpen``) but never opens: CCCamera goes
+        to FAULT (``errorCode`` ``shutter_fault_code``) and the command
+        fails; the image is not read out. A closed-shutter frame is not
+        affected.
+    shutter_fault_code : `int`
+        ``errorCode`` used with ``shutter_fails_on_frame``.
+    initial_filter : `str`
+        The physical filter in the beam when the camera starts (one of
+        ``u_02 g_01 r_03 i_06 z_03 y_04``).
+    fail_set_filter : `bool` or `str`
+        If True (or a reason), every ``setFilter`` to another filter fails
+        with ``CMD_FAILED`` after ``startSetFilter``: no ``endSetFilter``
+        and the old filter stays in place.
+    never_end_set_filter : `bool`
+        If True, a ``setFilter`` to another filter publishes
+        ``startSetFilter`` and then neither ends nor is acknowledged (the
+        filter changer is stuck); the camera stays busy.
     """
 
     fail_take_images_on_frame: int | None = None
@@ -180,9 +207,20 @@ class CameraFaults:
     fault_code: int = 1
     first_seq_num: int = 1
     publish_previous_image: bool = True
+    shutter_fails_on_frame: int | None = None
+    shutter_fault_code: int = 1
+    initial_filter: str = DEFAULT_PHYSICAL_FILTER
+    fail_set_filter: bool | str = False
+    never_end_set_filter: bool = False
 
     def __post_init__(self) -> None:
         _check_frame("fail_take_images_on_frame", self.fail_take_images_on_frame)
+        _check_frame("shutter_fails_on_frame", self.shutter_fails_on_frame)
+        if self.initial_filter not in PHYSICAL_FILTERS:
+            raise ValueError(
+                f"initial_filter={self.initial_filter!r} is not an LSSTComCam filter; "
+                f"use one of {', '.join(PHYSICAL_FILTERS)}"
+            )
         _check_frame("never_ack_on_frame", self.never_ack_on_frame)
         _check_frame("fault_on_frame", self.fault_on_frame)
         object.__setattr__(
@@ -203,6 +241,15 @@ class CameraFaults:
         if self.never_ack_take_images:
             return True
         return self.never_ack_on_frame is not None and frame >= self.never_ack_on_frame
+
+    @property
+    def set_filter_failure(self) -> str | None:
+        """The reason ``setFilter`` fails, or None."""
+        if self.fail_set_filter is False or self.fail_set_filter == "":
+            return None
+        if self.fail_set_filter is True:
+            return "Simulated filter changer failure: the filter could not be unloaded"
+        return str(self.fail_set_filter)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,7 +68,15 @@ class Timing:
     end_of_image_telemetry_delay : `float`
         ``endReadout`` to ``endOfImageTelemetry`` ("typically ~300 ms").
     shutter_time : `float`
-        Added to the integration of images taken with the shutter open.
+        Added to the integration of images taken with the shutter open
+        (ts_observatory_control ComCam ``shutter_time``): half of it opens
+        the shutter (``startShutterOpen`` to ``endShutterOpen``), half closes
+        it (``startShutterClose`` to ``endShutterClose``).
+    filter_change_time : `float`
+        CCCamera ``setFilter`` to another filter: ``startSetFilter`` to
+        ``endSetFilter`` (half unloading the old filter, half loading the
+        new one). An estimate, within the 60 s ts_observatory_control's
+        ComCam allows for a filter change.
     header_delay : `float`
         CCHeaderService: ``endOfImageTelemetry`` to ``largeFileObjectAvailable``.
     ingest_delay : `float`
@@ -84,6 +92,7 @@ class Timing:
     readout_start_delay: float = 0.05
     end_of_image_telemetry_delay: float = 0.3
     shutter_time: float = 1.0
+    filter_change_time: float = 30.0
     header_delay: float = 0.5
     ingest_delay: float = 3.0
     ingest_detector_interval: float = 0.3

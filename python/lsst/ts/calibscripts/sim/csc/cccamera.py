@@ -23,13 +23,24 @@
 
 from __future__ import annotations
 
-__all__ = ["CCCameraCsc", "DETECTOR_NAMES", "CCSCommandState", "parse_key_value_map", "parse_sensors"]
+__all__ = [
+    "CCCameraCsc",
+    "DETECTOR_NAMES",
+    "FILTER_NAMES",
+    "CCSCommandState",
+    "FilterChangerDetailedState",
+    "ShutterDetailedState",
+    "parse_key_value_map",
+    "parse_sensors",
+]
 
+import asyncio
 import enum
 import typing
 from collections.abc import Callable
 
 from ...sal import State, salobj
+from ..data.camera_model import PHYSICAL_FILTERS
 from ..faults import CameraFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
 from ..timing import Timing, simulated_clock, tai_to_astropy
@@ -40,11 +51,36 @@ DETECTOR_NAMES: tuple[str, ...] = tuple(f"{RAFT}_S{i}{j}" for i in range(3) for 
 """Detector names by id: 0..8 = R22_S00 .. R22_S22."""
 
 
+FILTER_NAMES: tuple[str, ...] = tuple(PHYSICAL_FILTERS)
+"""The filters of the changer, by slot: slot 1 = ``u_02`` .. slot 6 = ``y_04``."""
+
+
 class CCSCommandState(enum.IntEnum):
     """``ccsCommandState.substate`` values."""
 
     IDLE = 1
     BUSY = 2
+
+
+class ShutterDetailedState(enum.IntEnum):
+    """``shutterDetailedState.substate`` values (ts_xml order, 1-based)."""
+
+    CLOSED = 1
+    OPEN = 2
+    CLOSING = 3
+    OPENING = 4
+
+
+class FilterChangerDetailedState(enum.IntEnum):
+    """``filterChangerDetailedState.substate`` values (ts_xml order, 1-based)."""
+
+    UNLOADING = 1
+    LOADING = 2
+    LOADED = 3
+    UNLOADED = 4
+    ROTATING = 5
+    NOFILTER = 6
+    UNKNOWN = 7
 
 
 def parse_sensors(sensors: str) -> tuple[int, ...]:
@@ -132,6 +168,33 @@ class CCCameraCsc(SimCsc):
     rejected (``CMD_FAILED``). After ``endReadout`` the image goes to the
     data plane (raw files) and to the `ImageFeed` (CCOODS).
 
+    The integration lasts ``expTime``. With ``shutter`` true (a flat) the
+    shutter opens after ``startIntegration`` (``startShutterOpen``,
+    ``shutterDetailedState`` OPENING, then ``endShutterOpen``, OPEN, half
+    of ``Timing.shutter_time`` later), stays open ``expTime`` and closes
+    (``startShutterClose``, CLOSING, ``endShutterClose``, CLOSED); without
+    it (a bias or dark) no shutter event is published. Each image is tagged
+    with its ``imageType`` and ``expTime`` and the filter in the beam. The
+    camera itself accepts any ``expTime >= 0`` with either shutter setting:
+    the 0.1 s open-shutter minimum is the client's (ts_observatory_control).
+
+    ``setFilter(name)`` changes the filter: ``ccsCommandState`` BUSY →
+    ``startSetFilter`` → unload (``startUnloadFilter``,
+    ``filterChangerDetailedState`` UNLOADING, ``endUnloadFilter``,
+    UNLOADED) → load (``startLoadFilter``, LOADING, ``endLoadFilter``,
+    LOADED), ``Timing.filter_change_time`` in all → ``endSetFilter`` →
+    ``CMD_COMPLETE`` → IDLE. The filter already in place ends at once
+    (``startSetFilter`` then ``endSetFilter``, no motion). An unknown name,
+    a camera not ENABLED, integrating or already changing filter is refused
+    with ``CMD_FAILED`` and the reason; a change during the readout of the
+    last image is accepted (the shutter is closed), ``ccsCommandState``
+    staying BUSY until both end. ``takeImages`` is refused during a filter
+    change. At start the camera publishes
+    ``availableFilters`` (``:``-delimited, as ts_observatory_control
+    parses them), ``endSetFilter`` of the filter in place,
+    ``filterChangerDetailedState`` LOADED and ``shutterDetailedState``
+    CLOSED, so late joiners see them as history.
+
     Parameters
     ----------
     initial_state : `State`, optional
@@ -155,6 +218,8 @@ class CCCameraCsc(SimCsc):
         Every image started, in order.
     frames_received : `int`
         takeImages commands accepted (the frame counter of `CameraFaults`).
+    current_filter : `str`
+        The filter in the beam.
     """
 
     def __init__(
@@ -175,7 +240,13 @@ class CCCameraCsc(SimCsc):
         self.clock = clock or simulated_clock()
         self.images: list[ImageInfo] = []
         self.frames_received = 0
+        self.current_filter = self.faults.initial_filter
+        # What the camera is doing: taking images (from acceptance until the
+        # last readout ends; _integrating until the last integration ends)
+        # and changing filter. ccsCommandState is BUSY while either runs.
         self._busy_with: str | None = None
+        self._integrating = False
+        self._changing_filter: str | None = None
         super().__init__(
             name="CCCamera",
             initial_state=initial_state,
@@ -184,16 +255,25 @@ class CCCameraCsc(SimCsc):
             allow_missing_callbacks=True,
         )
         self.cmd_takeImages.allow_multiple_callbacks = True
+        self.cmd_setFilter.allow_multiple_callbacks = True
 
     @property
     def busy(self) -> bool:
-        """True from ``takeImages`` acceptance until ``ccsCommandState`` IDLE."""
-        return self._busy_with is not None
+        """True from ``takeImages`` or ``setFilter`` acceptance until ``ccsCommandState`` IDLE."""
+        return self._busy_with is not None or self._changing_filter is not None
 
     async def start(self) -> None:
         await super().start()
-        await self.evt_availableFilters.set_write(filterNames="r_03", filterTypes="r")
-        await self.evt_endSetFilter.set_write(filterName="r_03", filterType="r", filterSlot=1)
+        change_times = [float(self.timing.filter_change_time)] * len(FILTER_NAMES)
+        await self.evt_availableFilters.set_write(
+            filterNames=":".join(FILTER_NAMES),
+            filterTypes=":".join(PHYSICAL_FILTERS[name] for name in FILTER_NAMES),
+            maxSlowChangeTime=change_times,
+            maxFastChangeTime=change_times,
+        )
+        await self._write_end_set_filter()
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
+        await self._write_shutter_state(ShutterDetailedState.CLOSED)
         if self.faults.publish_previous_image:
             previous = self.sequence.allocate(self.clock())
             await self.sequence.save()
@@ -210,6 +290,114 @@ class CCCameraCsc(SimCsc):
         await self.evt_ccsCommandState.set_write(
             substate=int(substate), timestampTransition=self.clock(), force_output=True
         )
+
+    async def _write_shutter_state(self, substate: ShutterDetailedState) -> None:
+        await self.evt_shutterDetailedState.set_write(
+            substate=int(substate), timestampTransition=self.clock(), force_output=True
+        )
+
+    async def _write_filter_changer_state(self, substate: FilterChangerDetailedState) -> None:
+        await self.evt_filterChangerDetailedState.set_write(
+            substate=int(substate), timestampTransition=self.clock(), force_output=True
+        )
+
+    async def _write_end_set_filter(self) -> None:
+        name = self.current_filter
+        await self.evt_endSetFilter.set_write(
+            filterName=name,
+            filterType=PHYSICAL_FILTERS[name],
+            filterSlot=FILTER_NAMES.index(name) + 1,
+            # The linear encoder position is not modelled.
+            filterPosition=0.0,
+            force_output=True,
+        )
+
+    async def _write_transition(self, topic: typing.Any) -> None:
+        await topic.set_write(timestampTransition=self.clock(), force_output=True)
+
+    async def _write_idle_if_free(self) -> None:
+        if not self.busy:
+            await self._write_command_state(CCSCommandState.IDLE)
+
+    async def do_setFilter(self, data: salobj.type_hints.BaseMsgType) -> None:
+        """Put filter ``name`` in the beam; the ack is sent after ``endSetFilter``."""
+        self.assert_enabled("setFilter")
+        name = data.name
+        if name not in FILTER_NAMES:
+            raise salobj.ExpectedError(
+                f"setFilter rejected: unknown filter {name!r}; "
+                f"the available filters are {', '.join(FILTER_NAMES)} (availableFilters)"
+            )
+        activity = self._changing_filter or (self._busy_with if self._integrating else None)
+        if activity is not None:
+            raise salobj.ExpectedError(
+                f"setFilter {name} rejected: the camera is busy with {activity} "
+                "(wait for ccsCommandState IDLE)"
+            )
+        was_busy = self.busy
+        self._changing_filter = f"setFilter {name}"
+        cancelled = False
+        try:
+            if not was_busy:
+                await self._write_command_state(CCSCommandState.BUSY)
+            await self.evt_startSetFilter.set_write(
+                filterName=name, filterType=PHYSICAL_FILTERS[name], force_output=True
+            )
+            if name != self.current_filter:
+                await self._change_filter(name)
+            await self._write_end_set_filter()
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if not cancelled:
+                self._changing_filter = None
+                await self._write_idle_if_free()
+
+    async def _change_filter(self, name: str) -> None:
+        """Unload the filter in place and load ``name``."""
+        old = self.current_filter
+        if self.faults.never_end_set_filter:
+            self.log.warning(f"Simulated fault: the filter change {old} -> {name} never ends")
+            await self.hang()
+        reason = self.faults.set_filter_failure
+        if reason is not None:
+            raise salobj.ExpectedError(f"setFilter {name} failed: {reason}; {old} is still in the beam")
+        half = self.timing.filter_change_time / 2
+        await self._write_transition(self.evt_startUnloadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADING)
+        await self.timing.sleep(half)
+        await self._write_transition(self.evt_endUnloadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADED)
+        await self._write_transition(self.evt_startLoadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADING)
+        await self.timing.sleep(half)
+        self.current_filter = name
+        await self._write_transition(self.evt_endLoadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
+
+    async def _open_shutter(self, image_name: str, frame: int) -> None:
+        """Open the shutter; if it fails to open, go to FAULT and raise."""
+        await self._write_transition(self.evt_startShutterOpen)
+        await self._write_shutter_state(ShutterDetailedState.OPENING)
+        await self.timing.sleep(self.timing.shutter_time / 2)
+        if frame == self.faults.shutter_fails_on_frame:
+            await self._write_shutter_state(ShutterDetailedState.CLOSED)
+            report = (
+                f"Simulated shutter failure: the shutter did not open for {image_name}; "
+                "the image was not taken"
+            )
+            await self.fault(code=self.faults.shutter_fault_code, report=report)
+            raise salobj.ExpectedError(report)
+        await self._write_transition(self.evt_endShutterOpen)
+        await self._write_shutter_state(ShutterDetailedState.OPEN)
+
+    async def _close_shutter(self) -> None:
+        await self._write_transition(self.evt_startShutterClose)
+        await self._write_shutter_state(ShutterDetailedState.CLOSING)
+        await self.timing.sleep(self.timing.shutter_time / 2)
+        await self._write_transition(self.evt_endShutterClose)
+        await self._write_shutter_state(ShutterDetailedState.CLOSED)
 
     def _identity(
         self, name: ImageName, key_value_map: dict[str, str], index: int, count: int, tai: float
@@ -234,10 +422,10 @@ class CCCameraCsc(SimCsc):
             raise salobj.ExpectedError(f"numImages={data.numImages} must be >= 1")
         if data.expTime < 0:
             raise salobj.ExpectedError(f"expTime={data.expTime} must be >= 0")
-        if self._busy_with is not None:
+        activity = self._busy_with or self._changing_filter
+        if activity is not None:
             raise salobj.ExpectedError(
-                f"takeImages rejected: the camera is busy with {self._busy_with} "
-                "(wait for ccsCommandState IDLE)"
+                f"takeImages rejected: the camera is busy with {activity} (wait for ccsCommandState IDLE)"
             )
         detectors = parse_sensors(data.sensors)
         key_value_map = parse_key_value_map(data.keyValueMap)
@@ -250,6 +438,7 @@ class CCCameraCsc(SimCsc):
             raise salobj.ExpectedError(f"Simulated CCS failure: takeImages rejected on frame {frame}")
 
         self._busy_with = f"takeImages frame {frame}"
+        self._integrating = True
         readout_started = False
         try:
             await self._write_command_state(CCSCommandState.BUSY)
@@ -274,8 +463,12 @@ class CCCameraCsc(SimCsc):
                     report = f"Simulated camera fault while taking {name.name}"
                     await self.fault(code=self.faults.fault_code, report=report)
                     raise salobj.ExpectedError(report)
-                integration = data.expTime + (self.timing.shutter_time if data.shutter else 0.0)
-                await self.timing.sleep(integration)
+                physical_filter = self.current_filter
+                if data.shutter:
+                    await self._open_shutter(name.name, frame)
+                await self.timing.sleep(data.expTime)
+                if data.shutter:
+                    await self._close_shutter()
                 image = ImageInfo(
                     obs_id=name.name,
                     exposure_id=name.exposure_id,
@@ -288,6 +481,7 @@ class CCCameraCsc(SimCsc):
                     date_end=tai_to_astropy(tai_begin + data.expTime),
                     detectors=detectors,
                     key_value_map=dict(key_value_map),
+                    physical_filter=physical_filter,
                 )
                 self.images.append(image)
                 last = index == count
@@ -295,11 +489,13 @@ class CCCameraCsc(SimCsc):
                 if last:
                     # The final ack goes out when this callback returns; the
                     # readout continues in the background.
+                    self._integrating = False
                     self.run_in_background(readout)
                     readout_started = True
                 else:
                     await readout
         finally:
+            self._integrating = False
             if not readout_started:
                 self._busy_with = None
 
@@ -345,7 +541,8 @@ class CCCameraCsc(SimCsc):
                 force_output=True,
             )
             if last:
-                await self._write_command_state(CCSCommandState.IDLE)
+                self._busy_with = None
+                await self._write_idle_if_free()
         finally:
             if last:
                 self._busy_with = None

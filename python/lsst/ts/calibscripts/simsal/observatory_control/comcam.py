@@ -21,19 +21,29 @@
 
 """Stand-in for ``lsst.ts.observatory.control.maintel.comcam.ComCam``.
 
-Only the API a bias script may use, with ts_observatory_control's names,
-signatures and behaviour (v0.52): ``rem.cccamera``, ``rem.ccheaderservice``,
-``rem.ccoods``, ``start_task``, `ComCam.take_bias`, `ComCam.assert_all_enabled`,
+Only the API a calibration script may use, with ts_observatory_control's
+names, signatures and behaviour (v0.52): ``rem.cccamera``,
+``rem.ccheaderservice``, ``rem.ccoods``, ``start_task``, `ComCam.take_bias`,
+`ComCam.take_darks`, `ComCam.take_flats`, `ComCam.take_imgtype`,
+`ComCam.setup_instrument`, `ComCam.setup_filter`,
+`ComCam.get_current_filter`, `ComCam.get_available_filters`,
+`ComCam.get_available_instrument_setup`, `ComCam.assert_all_enabled`,
 ``read_out_time``, `ComCam.next_group_id`, `ComCam.close` and ``async with``.
 
-`ComCam.take_bias` follows the upstream path frame by frame: wait for the
-camera to be ready (the last ``endReadout`` matches the last
-``startIntegration``; no history at all costs up to 30 s), wait for
-``ccsCommandState`` IDLE, send ``takeImages(numImages=1, expTime=0,
-shutter=False, ...)`` with timeout ``read_out_time * nbias + 120`` s, then
-take the exposure id from the next ``startIntegration``. It returns as
-soon as the last frame's integration ended: its readout and ingest come
-later. Like upstream, it never waits for CCOODS.
+Every ``take_*`` goes through `ComCam.take_imgtype` and follows the upstream
+path frame by frame: wait for the camera to be ready (the last
+``endReadout`` matches the last ``startIntegration``; no history at all
+costs up to 30 s), wait for ``ccsCommandState`` IDLE, send
+``takeImages(numImages=1, expTime, shutter, ...)`` with timeout
+``(expTime + read_out_time) * n + 120`` s, then take the exposure id from
+the next ``startIntegration``. It returns as soon as the last frame's
+integration ended: its readout and ingest come later. Like upstream, it
+never waits for CCOODS. BIAS frames are 0 s with the shutter closed, DARK
+frames ``exptime`` with the shutter closed, FLAT frames ``exptime`` with the
+shutter open (at least ``min_exptime``, 0.1 s, else `RuntimeError`: the
+client refuses, not the camera). Only FLAT calls `ComCam.setup_instrument`
+with the ``filter`` keyword, which sends ``setFilter`` only when the filter
+differs from ``endSetFilter.filterName``.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ __all__ = ["ComCam", "ComCamUsages", "CameraSubstate"]
 import asyncio
 import enum
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import astropy.time
@@ -89,6 +100,13 @@ class CameraSubstate(enum.IntEnum):
 
     IDLE = 1
     BUSY = 2
+
+
+IMAGE_TYPES = ("BIAS", "DARK", "FLAT")
+"""Image types this group takes (ts_observatory_control has more: OBJECT, ENGTEST...)."""
+
+CLOSED_SHUTTER_TYPES = ("BIAS", "DARK")
+"""Image types taken with the shutter closed and without instrument setup."""
 
 
 # usage -> {component attr: (readonly, topics)}
@@ -147,6 +165,8 @@ class ComCam(RemoteGroup):
         self.read_out_time = 2.0
         self.shutter_time = 1.0
         self.min_exptime = 0.1
+        self.filter_change_timeout = 60.0
+        self.instrument_setup_attributes = ["filter"]
         self.cmd_lock = asyncio.Lock()
         self._ready_to_take_data = tcs_ready_to_take_data
 
@@ -221,24 +241,209 @@ class ComCam(RemoteGroup):
         RuntimeError
             No ``startIntegration`` within 120 s of the ack.
         """
+        return await self.take_imgtype(
+            imgtype="BIAS",
+            exptime=0.0,
+            n=nbias,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+        )
+
+    async def take_darks(
+        self,
+        exptime: float,
+        ndarks: int,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable] | None = None,
+    ) -> list[int]:
+        """Take ``ndarks`` dark frames of ``exptime`` seconds, shutter closed.
+
+        No instrument setup: the filter is whatever is in the beam. The
+        parameters are those of `take_bias`; ``testType`` defaults to
+        ``DARK`` and the checkpoint is ``"Expose {ndarks} DARK"``.
+
+        Returns
+        -------
+        exposure_ids : `list` [`int`]
+            Exposure ids, one per frame.
+        """
+        return await self.take_imgtype(
+            imgtype="DARK",
+            exptime=exptime,
+            n=ndarks,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+        )
+
+    async def take_flats(
+        self,
+        exptime: float,
+        nflats: int,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable] | None = None,
+        **kwargs: typing.Any,
+    ) -> list[int]:
+        """Take ``nflats`` flat frames of ``exptime`` seconds, shutter open.
+
+        Parameters
+        ----------
+        exptime : `float`
+            Exposure time (s), at least ``min_exptime`` (0.1 s).
+        nflats : `int`
+            Number of frames.
+        group_id, test_type, reason, program, sensors, note, checkpoint
+            As for `take_bias` (``testType`` defaults to ``FLAT``).
+        **kwargs
+            Instrument setup (``filter``), passed to `setup_instrument`
+            before the first frame.
+
+        Returns
+        -------
+        exposure_ids : `list` [`int`]
+            Exposure ids, one per frame.
+
+        Raises
+        ------
+        RuntimeError
+            ``exptime`` below ``min_exptime``, or a keyword other than
+            ``filter``.
+        """
+        return await self.take_imgtype(
+            imgtype="FLAT",
+            exptime=exptime,
+            n=nflats,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+            **kwargs,
+        )
+
+    async def take_imgtype(
+        self,
+        imgtype: str,
+        exptime: float,
+        n: int,
+        n_snaps: int = 1,
+        n_shift: int | None = None,
+        row_shift: int | None = None,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable] | None = None,
+        **kwargs: typing.Any,
+    ) -> list[int]:
+        """Take ``n`` frames of one image type, one ``takeImages`` each.
+
+        Parameters
+        ----------
+        imgtype : `str`
+            ``BIAS``, ``DARK`` or ``FLAT``.
+        exptime : `float`
+            Exposure time (s); forced to 0 for BIAS.
+        n : `int`
+            Number of frames.
+        n_snaps : `int`, optional
+            Images per ``takeImages`` (``numImages``).
+        n_shift, row_shift : `int`, optional
+            Used by ts_observatory_control for stuttered images only;
+            ignored for these types.
+        group_id, test_type, reason, program, sensors, note, checkpoint
+            As for `take_bias` (``testType`` defaults to ``imgtype``; the
+            checkpoint is ``"Expose {n} {imgtype}"``).
+        **kwargs
+            Instrument setup (``filter``); applied by `setup_instrument`
+            for every type except BIAS and DARK.
+
+        Returns
+        -------
+        exposure_ids : `list` [`int`]
+            Exposure ids from each image's ``startIntegration.imageName``.
+
+        Raises
+        ------
+        RuntimeError
+            Unknown ``imgtype`` or keyword, an open-shutter ``exptime`` below
+            ``min_exptime``, no ``startIntegration`` within 120 s of an ack,
+            or (from `setup_instrument`) the current filter is unknown.
+        salobj.AckError
+            ``takeImages`` or ``setFilter`` failed (`salobj.AckTimeoutError`
+            if not acknowledged in time).
+        """
+        self._check_kwargs(**kwargs)
+        if imgtype not in IMAGE_TYPES:
+            raise RuntimeError(f"Invalid imgtype:{imgtype}. Must be one of {list(IMAGE_TYPES)}")
         if group_id is None:
             group_id = self.next_group_id()
+        if imgtype not in CLOSED_SHUTTER_TYPES:
+            await self.setup_instrument(**kwargs)
         if checkpoint is not None:
-            await checkpoint(f"Expose {nbias} BIAS")
-        key_value_map = f"imageType: BIAS, groupId: {group_id}, testType: {test_type or 'BIAS'}"
+            await checkpoint(f"Expose {n} {imgtype}")
+        key_value_map = f"imageType: {imgtype}, groupId: {group_id}, testType: {test_type or imgtype}"
         key_value_map += ", stutterRows: 0, stutterNShifts: 0, stutterDelay: 0.0"
         if reason is not None:
             key_value_map += f", reason: {reason}"
         if program is not None:
             key_value_map += f", program: {program}"
+        return await self._expose(
+            exp_time=0.0 if imgtype == "BIAS" else float(exptime),
+            shutter=imgtype not in CLOSED_SHUTTER_TYPES,
+            n=n,
+            n_snaps=n_snaps,
+            key_value_map=key_value_map,
+            sensors=sensors,
+            note=note,
+        )
+
+    async def _expose(
+        self,
+        exp_time: float,
+        shutter: bool,
+        n: int,
+        n_snaps: int,
+        key_value_map: str,
+        sensors: str | None,
+        note: str | None,
+    ) -> list[int]:
+        """Send ``n`` ``takeImages`` of ``n_snaps`` images; return the exposure ids."""
         exposure_ids: list[int] = []
         async with self.cmd_lock:
-            timeout = (0.0 + self.read_out_time) * nbias + self.long_long_timeout
-            for _ in range(nbias):
+            if shutter and exp_time < self.min_exptime:
+                raise RuntimeError(
+                    f"Minimum allowed open-shutter exposure time is {self.min_exptime}. Got {exp_time}."
+                )
+            timeout = (exp_time + self.read_out_time) * n + self.long_long_timeout
+            for _ in range(n):
                 self.camera.cmd_takeImages.set(
-                    numImages=1,
-                    expTime=0.0,
-                    shutter=False,
+                    numImages=n_snaps,
+                    expTime=exp_time,
+                    shutter=shutter,
                     keyValueMap=key_value_map,
                     sensors="" if sensors is None else sensors,
                     obsNote=note or "",
@@ -246,11 +451,105 @@ class ComCam(RemoteGroup):
                 await self._wait_for_camera_readiness()
                 await self._wait_for_camera_state(CameraSubstate.IDLE)
                 await self.camera.cmd_takeImages.start(timeout=timeout)
-                try:
-                    exposure_ids.append(await self._next_exposure_id())
-                except asyncio.TimeoutError:
-                    raise RuntimeError("Timeout waiting for endReadout event. Expected 1 got 0.")
+                for _ in range(n_snaps):
+                    try:
+                        exposure_ids.append(await self._next_exposure_id())
+                    except asyncio.TimeoutError:
+                        raise RuntimeError("Timeout waiting for endReadout event. Expected 1 got 0.")
         return exposure_ids
+
+    def _check_kwargs(self, **kwargs: typing.Any) -> None:
+        for key in kwargs:
+            if key not in self.instrument_setup_attributes:
+                raise RuntimeError(
+                    f"Invalid argument {key}. Valid arguments are: {self.instrument_setup_attributes}"
+                )
+
+    async def setup_instrument(self, **kwargs: typing.Any) -> None:
+        """Set up the instrument: put ``filter`` in the beam if it is not there.
+
+        Parameters
+        ----------
+        **kwargs
+            ``filter`` (`str` or `None`). None or absent does nothing (no
+            topic is read); a filter already in the beam
+            (``endSetFilter.filterName``) sends no command.
+
+        Raises
+        ------
+        RuntimeError
+            A keyword other than ``filter``, or the current filter is unknown.
+        salobj.AckError
+            The camera refused or failed the filter change.
+        """
+        self._check_kwargs(**kwargs)
+        filter_name = kwargs.get("filter")
+        if filter_name is None:
+            return
+        current = await self.get_current_filter()
+        if current == filter_name:
+            self.log.debug(f"Filter {filter_name} already in place.")
+            return
+        await self.setup_filter(filter=filter_name)
+
+    async def setup_filter(self, filter: str) -> salobj.type_hints.BaseMsgType:
+        """Send ``setFilter(name=filter)`` and wait for ``endSetFilter``.
+
+        Parameters
+        ----------
+        filter : `str`
+            Physical filter name, e.g. ``g_01``.
+
+        Returns
+        -------
+        end_set_filter : ``CCCamera_logevent_endSetFilter``
+            The ``endSetFilter`` sample of the change.
+
+        Raises
+        ------
+        salobj.AckError
+            The camera refused the filter (the result says why) or the
+            change failed; `salobj.AckTimeoutError` after
+            ``filter_change_timeout`` (60 s).
+        asyncio.TimeoutError
+            No ``endSetFilter`` within ``filter_change_timeout``.
+        """
+        async with self.cmd_lock:
+            self.camera.evt_endSetFilter.flush()
+            await self.camera.cmd_setFilter.set_start(name=filter, timeout=self.filter_change_timeout)
+            return await self.camera.evt_endSetFilter.next(flush=False, timeout=self.filter_change_timeout)
+
+    async def get_current_filter(self) -> str:
+        """Return the filter in the beam (``endSetFilter.filterName``).
+
+        Raises
+        ------
+        RuntimeError
+            No ``endSetFilter`` within ``fast_timeout`` (5 s).
+        """
+        try:
+            end_set_filter = await self.camera.evt_endSetFilter.aget(timeout=self.fast_timeout)
+        except asyncio.TimeoutError:
+            raise RuntimeError(
+                f"Could not determine current filter: no CCCamera endSetFilter within {self.fast_timeout} s. "
+                "Check that CCCamera is running and publishing its filter."
+            )
+        return end_set_filter.filterName
+
+    async def get_available_filters(self) -> list[str]:
+        """Return the filters the camera offers (``availableFilters``, split on ``:``).
+
+        Raises
+        ------
+        asyncio.TimeoutError
+            No ``availableFilters`` within ``fast_timeout`` (5 s).
+        """
+        available = await self.camera.evt_availableFilters.aget(timeout=self.fast_timeout)
+        return available.filterNames.split(":")
+
+    async def get_available_instrument_setup(self) -> list[str]:
+        """Return the instrument setups available: the filter names."""
+        return await self.get_available_filters()
 
     async def _wait_for_camera_readiness(self) -> None:
         """Wait until the last image started has been read out."""
