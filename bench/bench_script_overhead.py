@@ -204,7 +204,7 @@ async def run_once(args: argparse.Namespace, workdir: str) -> dict[str, float]:
         "script share (real timing)": script_time / real_total,
         "procedure share (real timing)": procedure_time / real_total,
         "script + frame gaps share (upper bound)": (script_time + frame_gaps) / (real_total + frame_gaps),
-        "script share (spans / time scale: inflated)": script_time
+        "script share (spans / scale: inflated)": script_time
         / ((camera_time + ingest_tail) / args.time_scale + jobs + script_time),
         "last imageInOODS -> execute": first_job_start - last_oods,
     }
