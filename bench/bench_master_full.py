@@ -28,8 +28,9 @@ raws (16 amps of 576 x 2048, assembled 4072 x 4000):
 2. ``cpBiasIsr`` (`CpBiasIsrTask.run`), each processed frame written to a
    FITS file as the butler would store ``cpBiasIsrExp``;
 3. ``cpBiasCombine`` (`CpBiasCombineTask.run`) reading those files one at a
-   time through deferred handles (as with ``deferLoad``), MEANCLIP in 200-row
-   chunks; the master is written as the ``bias`` file.
+   time through deferred handles (as with ``deferLoad``), MEANCLIP in blocks
+   of at most 200 rows bounded to 64 MiB; the master is written as the
+   ``bias`` file.
 
 Printed: time per stage, total, and the process peak RSS against the 1.5 GB
 budget, measured in this one run. Usage::

@@ -225,3 +225,105 @@ async def test_failures_of_frames_not_waited_for() -> None:
     # A pair ingested after a failure is no failure; other exposures are not mixed in.
     assert tracker.failures_of([used]) == []
     assert tracker.failures_of([]) == []
+
+
+class CountingSet(set):
+    """A set that counts the operations that walk all of its elements."""
+
+    walks = 0
+
+    def _walked(self) -> None:
+        type(self).walks += 1
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__iter__()
+
+    def __le__(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__le__(other)
+
+    def __and__(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__and__(other)
+
+    def __rand__(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__rand__(other)
+
+    def __sub__(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__sub__(other)
+
+    def __rsub__(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().__rsub__(other)
+
+    def issubset(self, other):  # type: ignore[no-untyped-def]
+        self._walked()
+        return super().issubset(other)
+
+
+@pytest.mark.parametrize("n_exposures", [20, 420])
+async def test_each_event_costs_the_same_whatever_the_number_pending(
+    n_exposures: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While waiting, no event walks or sorts the expected pairs: O(1) per event.
+
+    420 exposures x 9 detectors = 3,780 pairs, as 20 LSSTCam biases x 189
+    detectors. The work per event is counted, not timed: walks of the
+    expected and ingested sets and calls of ``sorted`` in the module.
+    """
+    from lsst.ts.calibscripts.bias import ingest
+
+    sorts = []
+
+    def counting_sorted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        sorts.append(1)
+        return sorted(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "sorted", counting_sorted, raising=False)
+    ids = [2026112500001 + i for i in range(n_exposures)]
+    tracker = IngestTracker(max_other_events=1000)
+    tracker._expected = CountingSet()
+    tracker._ingested = CountingSet()
+    tracker.expect(ids, range(9))
+    waiter = asyncio.create_task(tracker.wait(timeout=60))
+    await asyncio.sleep(0)
+    CountingSet.walks = 0
+    sorts.clear()
+    events = [sample(i, d) for d in range(9) for i in ids]  # ingest lags: every image pending at once
+    for event in events[:-1]:
+        await tracker.callback(event)
+        await asyncio.sleep(0)  # the waiter wakes up on each event
+    assert not waiter.done()
+    assert tracker.n_ingested == len(events) - 1
+    assert (CountingSet.walks, len(sorts)) == (0, 0)
+    await tracker.callback(events[-1])
+    report = await waiter
+    assert tracker.n_ingested == 9 * n_exposures == report.n_events
+
+
+async def test_counters_agree_with_the_pairs_after_every_event() -> None:
+    """Seeded random events (failures, retries, duplicates, unattributed, early, other images)."""
+    import random
+
+    rng = random.Random(20261130)
+    ids = [2026112500001 + i for i in range(6)]
+    tracker = IngestTracker(max_other_events=10_000)
+    for step in range(600):
+        if step == 150:
+            tracker.expect(ids[:3], range(9))
+        elif step == 300:
+            tracker.expect(ids[3:], range(0, 9, 2))
+        exposure = rng.choice(ids + [OTHER])
+        roll = rng.random()
+        if roll < 0.05:
+            event = sample(exposure, None, code=2, description="bad header")
+        else:
+            event = sample(exposure, rng.randrange(9), code=0 if roll < 0.7 else 1)
+        await tracker.callback(event)
+        expected = tracker._expected
+        assert tracker.n_ingested == len(expected & tracker._ingested)
+        assert tracker.all_settled() == (not tracker.missing())
+        assert tracker.is_complete() == (bool(expected) and expected <= tracker._ingested)

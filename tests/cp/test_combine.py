@@ -98,3 +98,88 @@ def test_master_noise_close_to_rn_over_sqrt_n() -> None:
     frames[4][100, 100] += 3000.0
     master_cr = combine.combine_frames(_sources(frames), pattern.shape).image
     assert abs(master_cr[100, 100] - master[100, 100]) < 1.0
+
+
+def _synthetic_sources(n_frames: int, shape: tuple[int, int], seed: int = 5):
+    """Frames made on request, row block by row block: no frame is ever held whole."""
+    rng = np.random.default_rng(seed)
+    pattern = rng.normal(1000.0, 3.0, shape).astype(np.float32)
+    offsets = rng.normal(0.0, 4.0, n_frames).astype(np.float32)
+
+    def source(i: int):
+        def read(r0: int, r1: int) -> np.ndarray:
+            rows = pattern[r0:r1] + offsets[i]
+            if i % 7 == 0:
+                rows[:, i % shape[1]] = 5000.0  # a cosmic-ray column
+            return rows
+
+        return read
+
+    return [source(i) for i in range(n_frames)]
+
+
+def test_bounded_blocks_give_the_same_result_bit_for_bit() -> None:
+    rng = np.random.default_rng(13)
+    frames = [rng.normal(0.0, 5.0, (45, 64)).astype(np.float32) for _ in range(11)]
+    frames[2][3, 4] = 900.0
+    for f in frames:
+        f[7, 9] = np.nan  # no good input: BAD, filled with the median
+    frames[4][20, :] = np.nan
+    unbounded = combine.combine_frames(_sources(frames), (45, 64), max_block_bytes=None)
+    assert unbounded.block_shape == (45, 64)
+    # 11 frames x 10 + 88 bytes: 2,000 bytes hold 10 pixels of each, so column strips of one row.
+    strips = combine.combine_frames(_sources(frames), (45, 64), max_block_bytes=2_000)
+    assert strips.block_shape == (1, 10)
+    rows = combine.combine_frames(_sources(frames), (45, 64), max_block_bytes=(11 * 10 + 88) * 64 * 6)
+    assert rows.block_shape == (6, 64)
+    for result in (strips, rows):
+        np.testing.assert_array_equal(result.image, unbounded.image)
+        np.testing.assert_array_equal(result.bad, unbounded.bad)
+    assert unbounded.bad.sum() == 1 and unbounded.bad[7, 9]
+
+
+@pytest.mark.parametrize("shape", [(40, 512), (3, 4072)])
+def test_working_set_does_not_grow_with_the_number_of_frames(shape, monkeypatch) -> None:
+    """Count the pixels stacked per block (what meanclip_stack is given) at 8, 80 and 800 frames."""
+    budget = 2**20
+    stacked: dict[int, int] = {}
+    real_stack = combine.meanclip_stack
+
+    def counting_stack(cube, *args, **kwargs):
+        n = cube.shape[0]
+        stacked[n] = max(stacked.get(n, 0), cube.size)
+        return real_stack(cube, *args, **kwargs)
+
+    def working_bytes(n: int) -> int:
+        return (
+            stacked[n] * combine.WORKING_BYTES_PER_INPUT_PIXEL
+            + stacked[n] // n * combine.WORKING_BYTES_PER_OUTPUT_PIXEL
+        )
+
+    monkeypatch.setattr(combine, "meanclip_stack", counting_stack)
+    for n_frames in (8, 80, 800):
+        result = combine.combine_frames(_synthetic_sources(n_frames, shape), shape, max_block_bytes=budget)
+        assert result.image.shape == shape
+    peak_bytes = {n: working_bytes(n) for n in stacked}
+    assert all(b <= budget for b in peak_bytes.values()), peak_bytes
+    # The bound is used, not just respected: at least half of it, at every N.
+    assert all(b >= budget // 2 for b in peak_bytes.values()), peak_bytes
+    # The old fixed 200-row chunks grow with N (the same count, unbounded).
+    stacked.clear()
+    combine.combine_frames(_synthetic_sources(80, shape), shape, max_block_bytes=None)
+    assert working_bytes(80) > budget
+    assert stacked[80] == 80 * min(200, shape[0]) * shape[1]
+
+
+def test_plan_blocks() -> None:
+    width = 4072
+    for n_frames in (20, 200, 2000):
+        rows, cols = combine.plan_blocks(n_frames, (4000, width), 200, combine.DEFAULT_MAX_BLOCK_BYTES)
+        working = rows * cols * (
+            n_frames * combine.WORKING_BYTES_PER_INPUT_PIXEL + combine.WORKING_BYTES_PER_OUTPUT_PIXEL
+        )
+        assert combine.DEFAULT_MAX_BLOCK_BYTES // 2 <= working <= combine.DEFAULT_MAX_BLOCK_BYTES
+    # 64 MiB / (20 x 10 + 88) bytes = 233,016 pixels: 57 full rows; 2000 frames: part of a row.
+    assert combine.plan_blocks(20, (4000, width), 200, combine.DEFAULT_MAX_BLOCK_BYTES) == (57, width)
+    assert combine.plan_blocks(2000, (4000, width), 200, combine.DEFAULT_MAX_BLOCK_BYTES) == (1, 3340)
+    assert combine.plan_blocks(3, (10, 5), 200, None) == (10, 5)

@@ -141,6 +141,7 @@ async def test_late_joiner_gets_latest_event_in_get_and_next(mini_csc_class: typ
 
 
 async def test_queue_keeps_newest_100(caplog: pytest.LogCaptureFixture) -> None:
+    """A topic nobody reads keeps its newest 100 messages and says nothing, as in salobj."""
     controller = await make_controller()
     async with salobj.Domain() as domain:
         remote = salobj.Remote(domain, "Test", 1)
@@ -150,7 +151,7 @@ async def test_queue_keeps_newest_100(caplog: pytest.LogCaptureFixture) -> None:
                 await controller.evt_scalars.set_write(int0=i)
             await asyncio.sleep(0.01)
         assert remote.evt_scalars.nqueued == 100
-        assert "falling behind" in caplog.text
+        assert "queue" not in caplog.text
         values = [remote.evt_scalars.get_oldest().int0 for _ in range(100)]
         assert values == list(range(50, 150))
         assert remote.evt_scalars.get_oldest() is None
@@ -423,3 +424,66 @@ async def test_write_from_another_thread_reaches_readers() -> None:
         await asyncio.to_thread(run_controller)
         data = await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT)
         assert data.int0 == 11
+
+
+async def test_reading_a_full_queue_logs_that_data_may_be_lost(caplog: pytest.LogCaptureFixture) -> None:
+    controller = await make_controller()
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1)
+        await remote.start_task
+        for i in range(120):
+            await controller.evt_scalars.set_write(int0=i)
+        await asyncio.sleep(0.01)
+        with caplog.at_level(logging.WARNING):
+            first = await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT)
+        assert first.int0 == 20  # the 20 oldest were dropped
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert [r.getMessage() for r in errors] == [
+            "evt_scalars python read queue is full (100 elements); data may be lost"
+        ]
+        # Logged once per level; re-armed once the queue has emptied.
+        caplog.clear()
+        for _ in range(98):
+            await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT)
+        assert "python read queue" not in caplog.text
+    await controller.close()
+
+
+def test_queue_capacity_levels(caplog: pytest.LogCaptureFixture) -> None:
+    checker = salobj.topics.QueueCapacityChecker("q", logging.getLogger("test"), queue_len=100)
+    assert checker.warn_levels == (10, 50, 90, 100)
+    with caplog.at_level(logging.WARNING):
+        logged = [checker.check_nitems(n) for n in (3, 10, 11, 49, 50, 95, 100, 100, 20, 24, 30, 4, 10)]
+    assert logged == [False, True, False, False, True, True, True, False, False, False, False, False, True]
+    assert [r.getMessage() for r in caplog.records][:2] == [
+        "q is filling: 10 of 100 elements",
+        "q is filling: 50 of 100 elements",
+    ]
+    assert salobj.topics.QueueCapacityChecker("q", logging.getLogger("t"), 11).warn_levels == (5, 9, 11)
+
+
+async def test_a_lagging_callback_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    controller = await make_controller()
+    async with salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", 1)
+        await remote.start_task
+        seen: list[int] = []
+        release = asyncio.Event()
+
+        async def slow(data: typing.Any) -> None:
+            await release.wait()
+            seen.append(data.int0)
+
+        remote.evt_scalars.callback = slow
+        with caplog.at_level(logging.WARNING):
+            for i in range(30):
+                await controller.evt_scalars.set_write(int0=i)
+            await asyncio.sleep(0.01)
+            release.set()
+            for _ in range(100):
+                if len(seen) == 30:
+                    break
+                await asyncio.sleep(0.01)
+        assert seen == list(range(30))
+        assert "evt_scalars python read queue is filling: " in caplog.text
+    await controller.close()

@@ -67,6 +67,10 @@ Rules
   ``max_counter_archiver_check``: the counter resets on every event for an
   expected image). Every error lists all the expected exposure ids
   (``exposure_ids``) so the run can be resumed from them.
+* Each event costs O(1), however many pairs are pending (3,780 for 20
+  LSSTCam biases): pairs and exposures are looked up in sets and dicts,
+  and counters say when the wait is over; pairs are only sorted to report
+  them (`missing`, `failed`, the errors).
 
 Public API
 ----------
@@ -242,13 +246,19 @@ class IngestTracker:
         self.max_other_events = max_other_events
         self.log = log or logging.getLogger(__name__)
         self.progress = progress
+        # Every event costs O(1): the sets and dicts below are only looked up
+        # by key, and the counters say whether the wait is over; the pairs are
+        # only walked (and sorted) to report them.
         self._expected: set[Pair] = set()
-        self._expected_exposures: list[int] = []
+        self._expected_exposures: dict[int, None] = {}  # an ordered set
         self._ingested: set[Pair] = set()
         self._failures: dict[Pair, PairOutcome] = {}
         self._retried: dict[Pair, PairOutcome] = {}
         self._unattributed: dict[int, list[PairOutcome]] = {}
         self._events_by_exposure: dict[int, int] = {}
+        self._n_ingested_expected = 0  # expected pairs ingested
+        self._pending_by_exposure: dict[int, int] = {}  # expected pairs with no outcome, per exposure
+        self._n_unsettled = 0  # pending pairs not settled by an unattributed failure, over all exposures
         self._n_other = 0  # events with an unparseable obsid
         self._consecutive_other = 0
         self._waiting = False
@@ -281,10 +291,29 @@ class IngestTracker:
         for exposure in exposures:
             exposure_id = parse_obs_id(exposure).exposure_id if isinstance(exposure, str) else int(exposure)
             obs_id_from_exposure_id(exposure_id)  # validates
-            if exposure_id not in self._expected_exposures:
-                self._expected_exposures.append(exposure_id)
-            self._expected.update((exposure_id, d) for d in dets)
+            self._expected_exposures.setdefault(exposure_id, None)
+            for d in dets:
+                self._expect_pair((exposure_id, d))
         self._notify()
+
+    def _expect_pair(self, pair: Pair) -> None:
+        if pair in self._expected:
+            return
+        self._expected.add(pair)
+        if pair in self._ingested:
+            self._n_ingested_expected += 1
+        elif pair not in self._failures:
+            self._change_pending(pair[0], +1)
+
+    def _unsettled_of(self, exposure_id: int) -> int:
+        """Pending pairs of one exposure that no unattributed failure settles."""
+        pending = self._pending_by_exposure.get(exposure_id, 0)
+        return max(0, pending - len(self._unattributed.get(exposure_id, ())))
+
+    def _change_pending(self, exposure_id: int, delta: int) -> None:
+        before = self._unsettled_of(exposure_id)
+        self._pending_by_exposure[exposure_id] = self._pending_by_exposure.get(exposure_id, 0) + delta
+        self._n_unsettled += self._unsettled_of(exposure_id) - before
 
     # --- state ------------------------------------------------------------
     @property
@@ -293,7 +322,7 @@ class IngestTracker:
 
     @property
     def n_ingested(self) -> int:
-        return len(self._ingested & self._expected)
+        return self._n_ingested_expected
 
     @property
     def exposure_ids(self) -> list[int]:
@@ -344,7 +373,11 @@ class IngestTracker:
 
     def is_complete(self) -> bool:
         """True when every expected pair is ingested."""
-        return bool(self._expected) and self._expected <= self._ingested
+        return bool(self._expected) and self._n_ingested_expected == len(self._expected)
+
+    def all_settled(self) -> bool:
+        """True when every expected pair has an outcome (`missing` would be empty)."""
+        return self._n_unsettled == 0
 
     # --- recording -------------------------------------------------------
     def record(self, data: typing.Any) -> None:
@@ -379,18 +412,30 @@ class IngestTracker:
                 warn("imageInOODS reports %s ingested for an unknown detector; ignored", obs_id)
             else:
                 warn("Ingest failure with no detector: %s", outcome.describe())
+                before = self._unsettled_of(exposure_id)
                 self._unattributed.setdefault(exposure_id, []).append(outcome)
+                self._n_unsettled += self._unsettled_of(exposure_id) - before
         else:
             pair = (exposure_id, detector)
+            expected = pair in self._expected
             if code == 0:
-                if pair in self._failures:
-                    self._retried[pair] = self._failures.pop(pair)
-                    self.log.info("%s ingested after an earlier failure", outcome.obs_id)
-                self._ingested.add(pair)
+                if pair in self._ingested:
+                    pass  # a duplicate
+                else:
+                    self._ingested.add(pair)
+                    if pair in self._failures:
+                        self._retried[pair] = self._failures.pop(pair)
+                        self.log.info("%s ingested after an earlier failure", outcome.obs_id)
+                    elif expected:
+                        self._change_pending(exposure_id, -1)
+                    if expected:
+                        self._n_ingested_expected += 1
             elif pair in self._ingested:
                 warn("Ingest failure after success ignored: %s", outcome.describe())
             else:
                 warn("Ingest failure: %s", outcome.describe())
+                if expected and pair not in self._failures:
+                    self._change_pending(exposure_id, -1)
                 self._failures[pair] = outcome
         self._notify()
 
@@ -459,7 +504,7 @@ class IngestTracker:
                         ),
                         retried=[o for p, o in sorted(self._retried.items()) if p in self._expected],
                     )
-                if not self.missing():
+                if self.all_settled():
                     raise self._error(IngestFailed, "CCOODS failed to ingest some images")
                 if self._consecutive_other >= self.max_other_events:
                     raise self._error(

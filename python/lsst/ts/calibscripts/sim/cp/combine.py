@@ -35,14 +35,31 @@ NaN inputs are ignored (masked). Pixels with no surviving input are NaN in
 `meanclip_stack`; `combine_frames` replaces them by the median of the
 combined image and reports them as BAD, like ``CalibCombineTask``.
 
-`combine_frames` stacks ``chunk_rows`` image rows at a time (200, the
-``subregionSize`` height of cp_pipe), reading each chunk through a callable,
-so only one chunk of all inputs is in memory at a time.
+`combine_frames` stacks one block of all inputs at a time, reading each
+input's block through a callable (`spill_frame` reads only those rows from
+a file). A block is at most ``chunk_rows`` rows (200, the ``subregionSize``
+height of cp_pipe) and is cut so that its working set (see `plan_blocks`)
+fits in
+``max_block_bytes`` (default `DEFAULT_MAX_BLOCK_BYTES`): fewer rows as the
+number of frames grows, then column strips once one row of every frame is
+too much. The memory of a combine is therefore the same for 20 or 200
+frames, and every output pixel is computed from the same inputs in the
+same order, so the result does not depend on the blocks.
 """
 
 from __future__ import annotations
 
-__all__ = ["CombineResult", "FrameSource", "combine_frames", "meanclip_stack", "spill_frame"]
+__all__ = [
+    "DEFAULT_MAX_BLOCK_BYTES",
+    "WORKING_BYTES_PER_INPUT_PIXEL",
+    "WORKING_BYTES_PER_OUTPUT_PIXEL",
+    "CombineResult",
+    "FrameSource",
+    "combine_frames",
+    "meanclip_stack",
+    "plan_blocks",
+    "spill_frame",
+]
 
 import dataclasses
 import os
@@ -54,6 +71,19 @@ from .isr import IQ_TO_STDEV
 
 # Callable returning rows [r0, r1) of one input frame.
 FrameSource = typing.Callable[[int, int], np.ndarray]
+
+#: Bytes held per stacked input pixel at the peak of a block: the float32
+#: block and what `meanclip_stack` allocates per input pixel (a float32
+#: copy and boolean masks; measured with tracemalloc: 6 bytes).
+WORKING_BYTES_PER_INPUT_PIXEL = 10
+
+#: Bytes held per output pixel of a block, whatever the number of inputs:
+#: the float64 quantiles, centre, width, sums and mean of a pass (measured:
+#: about 81 bytes).
+WORKING_BYTES_PER_OUTPUT_PIXEL = 88
+
+#: Default bound of the working set of one block (64 MiB).
+DEFAULT_MAX_BLOCK_BYTES = 64 * 2**20
 
 
 def _quantile_sorted(sorted_cube: np.ndarray, nvalid: np.ndarray, q: float) -> np.ndarray:
@@ -134,10 +164,49 @@ class CombineResult:
         Combined image, float32.
     bad : `numpy.ndarray`
         Boolean mask of pixels with no good input (filled with the median).
+    block_shape : `tuple` [`int`, `int`]
+        Rows and columns of the largest block stacked (each block holds
+        that many pixels of every input).
     """
 
     image: np.ndarray
     bad: np.ndarray
+    block_shape: tuple[int, int] = (0, 0)
+
+
+def plan_blocks(
+    n_frames: int, shape: tuple[int, int], chunk_rows: int, max_block_bytes: int | None
+) -> tuple[int, int]:
+    """Rows and columns of the blocks `combine_frames` stacks.
+
+    Parameters
+    ----------
+    n_frames : `int`
+        Number of inputs.
+    shape : `tuple` [`int`, `int`]
+        Frame shape (rows, columns).
+    chunk_rows : `int`
+        Most rows in a block.
+    max_block_bytes : `int` or `None`
+        Bound of a block's working set (`WORKING_BYTES_PER_INPUT_PIXEL` per
+        input pixel and `WORKING_BYTES_PER_OUTPUT_PIXEL` per output pixel);
+        None for no bound (blocks of ``chunk_rows`` full rows,
+        whose memory grows with the number of frames).
+
+    Returns
+    -------
+    block : `tuple` [`int`, `int`]
+        Rows and columns per block (at least 1 each).
+    """
+    nrows, ncols = shape
+    rows = max(1, min(chunk_rows, nrows))
+    if max_block_bytes is None:
+        return rows, ncols
+    per_pixel = WORKING_BYTES_PER_INPUT_PIXEL * max(1, n_frames) + WORKING_BYTES_PER_OUTPUT_PIXEL
+    pixels = max(1, max_block_bytes // per_pixel)
+    if pixels >= ncols:
+        return min(rows, pixels // ncols), ncols
+    return 1, pixels
 
 
 def combine_frames(
@@ -146,8 +215,9 @@ def combine_frames(
     clip: float = 3.0,
     n_iter: int = 3,
     chunk_rows: int = 200,
+    max_block_bytes: int | None = DEFAULT_MAX_BLOCK_BYTES,
 ) -> CombineResult:
-    """MEANCLIP-combine frames, ``chunk_rows`` rows at a time.
+    """MEANCLIP-combine frames one block of every input at a time.
 
     Parameters
     ----------
@@ -158,7 +228,10 @@ def combine_frames(
     clip, n_iter : `float`, `int`
         MEANCLIP parameters.
     chunk_rows : `int`
-        Rows stacked at a time.
+        Most rows stacked at a time.
+    max_block_bytes : `int` or `None`, optional
+        Bound of the working set of one block (see `plan_blocks`); the
+        result does not depend on it.
 
     Returns
     -------
@@ -168,22 +241,27 @@ def combine_frames(
     if not sources:
         raise ValueError("Nothing to combine: no input frames")
     nrows, ncols = shape
+    block_rows, block_cols = plan_blocks(len(sources), shape, chunk_rows, max_block_bytes)
     out = np.empty(shape, dtype=np.float32)
-    nkept = np.empty(shape, dtype=np.int32)
-    cube = np.empty((len(sources), min(chunk_rows, nrows), ncols), dtype=np.float32)
-    for r0 in range(0, nrows, chunk_rows):
-        r1 = min(nrows, r0 + chunk_rows)
-        view = cube[:, : r1 - r0]
-        for i, source in enumerate(sources):
-            view[i] = source(r0, r1)
-        mean, n = meanclip_stack(view, clip=clip, n_iter=n_iter)
-        out[r0:r1] = mean
-        nkept[r0:r1] = n
-    bad = nkept == 0
+    bad = np.empty(shape, dtype=bool)
+    cube = np.empty((len(sources), block_rows, block_cols), dtype=np.float32)
+    for r0 in range(0, nrows, block_rows):
+        r1 = min(nrows, r0 + block_rows)
+        for c0 in range(0, ncols, block_cols):
+            c1 = min(ncols, c0 + block_cols)
+            view = cube[:, : r1 - r0, : c1 - c0]
+            for i, source in enumerate(sources):
+                rows = source(r0, r1)
+                view[i] = rows if block_cols == ncols else rows[:, c0:c1]
+                del rows
+            mean, n = meanclip_stack(view, clip=clip, n_iter=n_iter)
+            out[r0:r1, c0:c1] = mean
+            bad[r0:r1, c0:c1] = n == 0
+            del mean, n
     if bad.any():
         fill = np.nanmedian(out) if not bad.all() else 0.0
         out[bad] = fill
-    return CombineResult(image=out, bad=bad)
+    return CombineResult(image=out, bad=bad, block_shape=(block_rows, block_cols))
 
 
 def spill_frame(image: np.ndarray, path: str | os.PathLike) -> FrameSource:

@@ -298,7 +298,9 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
         """Combine processed frames into a master calibration.
 
         Inputs are loaded one at a time and spilled to a temporary file, then
-        stacked ``subregionSize[1]`` rows at a time, so memory stays bounded.
+        stacked in blocks of at most ``subregionSize[1]`` rows, cut to
+        `combine.DEFAULT_MAX_BLOCK_BYTES`, so memory does not grow with the
+        number of inputs.
 
         Parameters
         ----------

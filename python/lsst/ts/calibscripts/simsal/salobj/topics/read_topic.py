@@ -23,11 +23,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ReadTopic", "DEFAULT_QUEUE_LEN", "MIN_QUEUE_LEN"]
+__all__ = ["QueueCapacityChecker", "ReadTopic", "DEFAULT_QUEUE_LEN", "MIN_QUEUE_LEN"]
 
 import asyncio
+import bisect
 import collections
 import inspect
+import logging
 import typing
 import warnings
 
@@ -46,12 +48,59 @@ MIN_QUEUE_LEN = 10
 _CALLBACK_ERROR = "Not allowed because there is a callback function"
 
 
+class QueueCapacityChecker:
+    """Log how full a read queue is, as salobj does when the queue is read.
+
+    Warning levels: 5-10 elements (whichever is nearest a tenth of the
+    queue), half full (queues of 20 or more), 9/10 full, and full. Reaching
+    a level logs once (a warning, or an error when full, since data may
+    have been lost); the level is re-armed when the queue has emptied to
+    half of the level below.
+
+    Parameters
+    ----------
+    descr : `str`
+        What the queue is, e.g. ``evt_imageInOODS python read queue``.
+    log : `logging.Logger`
+        Where to log.
+    queue_len : `int`
+        Length of the queue.
+    """
+
+    def __init__(self, descr: str, log: logging.Logger, queue_len: int) -> None:
+        self.descr = descr
+        self.log = log
+        self.queue_len = queue_len
+        levels = {min(10, max(5, queue_len // 10)), queue_len * 9 // 10, queue_len}
+        if queue_len >= 20:
+            levels.add(queue_len // 2)
+        self.warn_levels = tuple(sorted(levels))
+        self._level = 0  # index of the next level to log
+
+    def check_nitems(self, nitems: int) -> bool:
+        """Log if ``nitems`` reached a new level; return True if it logged."""
+        while self._level > 0 and nitems <= self.warn_levels[self._level - 1] // 2:
+            self._level -= 1
+        if self._level >= len(self.warn_levels) or nitems < self.warn_levels[self._level]:
+            return False
+        self._level = bisect.bisect_right(self.warn_levels, nitems)
+        if nitems >= self.queue_len:
+            self.log.error(f"{self.descr} is full ({self.queue_len} elements); data may be lost")
+        else:
+            self.log.warning(f"{self.descr} is filling: {nitems} of {self.queue_len} elements")
+        return True
+
+
 class ReadTopic(BaseTopic):
     """A topic that receives messages.
 
     Each reader has a bounded queue of unread messages (``next``,
-    ``get_oldest``; the oldest is dropped, with a warning, when it is full)
-    and the latest message ever received (``get``, ``aget``).
+    ``get_oldest``) and the latest message ever received (``get``,
+    ``aget``). When the queue is full the oldest message is dropped, with
+    no warning on arrival: as in salobj, a topic cannot know whether
+    anyone means to read it, so a topic nobody reads just keeps its newest
+    ``queue_len`` messages. How full the queue is gets checked when it is
+    read (``next`` and the callback loop, `QueueCapacityChecker`).
 
     Parameters
     ----------
@@ -109,8 +158,9 @@ class ReadTopic(BaseTopic):
         self._callback_task: asyncio.Task | None = None
         self._callback_wakeup: asyncio.Future | None = None
         self._callback_tasks: set[asyncio.Task] = set()
-        self._warned_full = False
-        self._warned_nearly_full = False
+        self.python_queue_length_checker = QueueCapacityChecker(
+            descr=f"{attr_name} python read queue", log=self.log, queue_len=queue_len
+        )
         salinfo.add_reader(self)
 
     @property
@@ -233,6 +283,7 @@ class ReadTopic(BaseTopic):
         self.salinfo.assert_started()
         if flush:
             self._data_queue.clear()
+        self.python_queue_length_checker.check_nitems(len(self._data_queue))
         if self._data_queue:
             return self._pop()
         if self._next_future is None or self._next_future.done():
@@ -297,12 +348,7 @@ class ReadTopic(BaseTopic):
     # Internals used by SalInfo and the bus.
 
     def _pop(self) -> typing.Any:
-        data = self._data_queue.popleft()
-        if self._warned_full or self._warned_nearly_full:
-            if len(self._data_queue) <= self.queue_len // 2:
-                self._warned_full = False
-                self._warned_nearly_full = False
-        return data
+        return self._data_queue.popleft()
 
     def _deliver(self, data: typing.Any) -> None:
         """Receive one message from the bus (called by the event loop)."""
@@ -318,24 +364,7 @@ class ReadTopic(BaseTopic):
             self._next_future.set_result(data)
             return
         queue = self._data_queue
-        queue_len = self.queue_len
-        if len(queue) >= queue_len:
-            if not self._warned_full:
-                self._warned_full = True
-                self.log.warning(
-                    "%s falling behind; read queue filled (%s elements); dropping oldest messages",
-                    self.attr_name,
-                    queue_len,
-                )
-        elif len(queue) >= queue_len * 9 // 10 and not self._warned_nearly_full:
-            self._warned_nearly_full = True
-            self.log.warning(
-                "%s falling behind; read queue contains %s of %s elements",
-                self.attr_name,
-                len(queue),
-                queue_len,
-            )
-        queue.append(data)
+        queue.append(data)  # a full deque drops its oldest message
         if self._callback_wakeup is not None and not self._callback_wakeup.done():
             self._callback_wakeup.set_result(None)
 
@@ -367,6 +396,7 @@ class ReadTopic(BaseTopic):
                 self._callback_wakeup = loop.create_future()
                 await self._callback_wakeup
                 continue
+            self.python_queue_length_checker.check_nitems(len(self._data_queue))
             data = self._pop()
             if self.allow_multiple_callbacks:
                 task = loop.create_task(self._run_callback(data))
