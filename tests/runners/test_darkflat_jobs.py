@@ -43,8 +43,9 @@ from lsst.ts.calibscripts.sim.runners.pipetask import PipetaskRunner
 
 from .conftest import make_request
 
-# One worker runs this whole module, so its module fixture (the in-process chain) is built once.
-pytestmark = pytest.mark.xdist_group("darkflat_chain")
+# The chain through the runners is slow (the algorithms are tested fast in tests/cp); one worker
+# runs this whole module, so its module fixture (the in-process chain) is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("darkflat_chain")]
 
 DETECTORS = (3, 4)
 KINDS = {"BIAS": (3, 0.0), "DARK": (2, 30.0), "FLAT": (2, 5.0)}
@@ -178,7 +179,6 @@ def test_certify_chain_masters(chain_repo, inprocess_jobs) -> None:
         assert flat is not None and flat.run == f"u/ocps/{inprocess_jobs['cpFlat']}/run"
 
 
-@pytest.mark.slow
 @pytest.mark.integration
 async def test_chain_with_pipetask_matches_in_process(chain_repo, inprocess_jobs, tmp_path) -> None:
     path, ids = chain_repo

@@ -34,13 +34,17 @@ paying for its creation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
+import pathlib
 import shutil
 import typing
+from unittest import mock
 
 import pytest
 import yaml
+from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.bias import butler_ops
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
@@ -108,6 +112,14 @@ def make_job_runner(runner: str, repo: str | None, log_dir: str) -> typing.Any:
     return None
 
 
+def no_pictures(summary: typing.Any, repo: typing.Any = None, *, log: typing.Any = None) -> report.RunReport:
+    """Stand-in for `lsst.ts.calibscripts.report.write_run_pictures` that draws nothing."""
+    path = pathlib.Path(summary.report_path or ".")
+    return report.RunReport(
+        directory=path.parent, summary_path=path, problems=["pictures not drawn in this test run"]
+    )
+
+
 class ScriptRunner:
     """Runs MakeComCamBias against a simulated observatory."""
 
@@ -135,6 +147,7 @@ class ScriptRunner:
         stop_checkpoint: str = "",
         during: typing.Callable[[BiasRun], typing.Awaitable[None]] | None = None,
         observatory: SimulatedObservatory | None = None,
+        pictures: bool = False,
     ) -> BiasRun:
         """Configure and run the script; return when it has ended.
 
@@ -158,6 +171,12 @@ class ScriptRunner:
             Awaited concurrently with the run (e.g. to stop the script).
         observatory : `SimulatedObservatory`
             Reuse a running observatory (for several runs on one repo).
+        pictures : `bool`
+            Draw the report pictures. Off by default: drawing them takes
+            about a second per run, and tests/report tests them (the
+            pipetask, CLI and installed-wheel runs draw them end to end).
+            When off, the YAML summary is still written and says why no
+            picture was drawn.
         """
         repo = self.fresh_repo() if use_repo else None
         report_dir = os.path.join(self.tmp_path, f"reports_{next(_index)}")
@@ -193,11 +212,14 @@ class ScriptRunner:
             group = script.cmd_setGroupId.DataType()
             group.groupId = GROUP_ID
             await script.do_setGroupId(group)
-            run_task = asyncio.create_task(script.do_run(script.cmd_run.DataType()))
-            if during is not None:
-                await asyncio.wait_for(during(result), RUN_TIMEOUT)
-            await asyncio.wait_for(run_task, RUN_TIMEOUT)
-            await asyncio.wait_for(script.done_task, RUN_TIMEOUT)
+            with contextlib.ExitStack() as stack:
+                if not pictures:
+                    stack.enter_context(mock.patch.object(report, "write_run_pictures", no_pictures))
+                run_task = asyncio.create_task(script.do_run(script.cmd_run.DataType()))
+                if during is not None:
+                    await asyncio.wait_for(during(result), RUN_TIMEOUT)
+                await asyncio.wait_for(run_task, RUN_TIMEOUT)
+                await asyncio.wait_for(script.done_task, RUN_TIMEOUT)
         finally:
             await script.close()
             if own_observatory:

@@ -26,6 +26,7 @@ import pathlib
 import re
 
 import pytest
+from lsst.ts.calibscripts.bias import ocps
 from lsst.ts.calibscripts.sal import ScriptState, State
 from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
 
@@ -160,6 +161,7 @@ async def test_take_images_never_acknowledged(run_bias) -> None:
         # read_out_time + long_long_timeout.
         run.script.comcam.long_timeout = 1.0
         run.script.comcam.long_long_timeout = 0.3
+        run.script.comcam.read_out_time = 0.2
 
     run = await run_bias(
         {**SMALL, "frame_timeout": 60}, options, runner="scripted", during=shorten_comcam_timeouts
@@ -330,11 +332,13 @@ async def test_certification_conflict_and_supersede(run_bias) -> None:
     assert third.report()["certification"]["superseded"]
 
 
-async def test_script_talks_to_ocps_index_2_only(run_bias) -> None:
+async def test_script_talks_to_ocps_index_2_only(run_bias, monkeypatch) -> None:
     """With only OCPS:1 (LATISS's) running, the script sees no OCPS:2 and fails before exposing."""
+    # The other CSCs answer at once; only the missing OCPS:2 waits the whole timeout.
+    monkeypatch.setattr(ocps, "SUMMARY_STATE_TIMEOUT", 0.5)
     options = ObservatoryOptions(ocps_index=1)
     run = await run_bias(SMALL, options, runner="scripted")
     assert run.state == ScriptState.FAILED
-    assert "preflight failed" in run.reason and "OCPS:2: no summaryState" in run.reason
+    assert "preflight failed" in run.reason and "OCPS:2: no summaryState within 0.5 s" in run.reason
     assert run.observatory.images == [] and run.executes == []
     assert_nothing_certified(run)

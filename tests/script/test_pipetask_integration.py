@@ -29,7 +29,7 @@ from lsst.ts.calibscripts.sal import ScriptState
 
 @pytest.mark.integration
 async def test_whole_procedure_with_pipetask(run_bias) -> None:
-    run = await run_bias({"n_bias": 3, "detectors": [0, 8]}, runner="pipetask")
+    run = await run_bias({"n_bias": 3, "detectors": [0, 8]}, runner="pipetask", pictures=True)
     assert run.state == ScriptState.DONE, run.reason
     bias, verify = run.executes
     for execute in (bias, verify):
@@ -39,6 +39,9 @@ async def test_whole_procedure_with_pipetask(run_bias) -> None:
     certs = run.certifications()
     assert sorted(c.detector for c in certs) == [0, 8]
     assert {c.run for c in certs} == {f"u/ocps/{bias.request.job_id}/run"}
+    # The end-to-end run draws the three report pictures from the butler.
+    pictures = [path for path in run.script.summary.report_files if path.endswith(".png")]
+    assert len(pictures) == 3 and all(os.path.getsize(path) > 0 for path in pictures)
     report = run.report()
     # Three frames cannot clip every cosmic ray out of the master: an amp may fail CR_NOISE
     # where a ray falls, so the verdict must pass with no failed exposure (not necessarily cleanly).

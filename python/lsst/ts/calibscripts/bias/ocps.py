@@ -788,8 +788,22 @@ def _make_job_result(name: str, job_id: str, data: typing.Any, final_ack: str) -
 
 
 # --- preflight -------------------------------------------------------------
-async def check_enabled(remotes: typing.Sequence[typing.Any], timeout: float = 5.0) -> dict[str, State]:
+SUMMARY_STATE_TIMEOUT = 5.0
+"""Seconds `check_enabled` waits for a CSC's ``summaryState`` by default."""
+
+
+async def check_enabled(
+    remotes: typing.Sequence[typing.Any], timeout: float | None = None
+) -> dict[str, State]:
     """Check that every Remote's CSC is ENABLED.
+
+    Parameters
+    ----------
+    remotes : `list` [`lsst.ts.salobj.Remote`]
+        The CSCs to check.
+    timeout : `float`, optional
+        Seconds to wait for each ``summaryState``; default
+        `SUMMARY_STATE_TIMEOUT`.
 
     Returns
     -------
@@ -802,6 +816,9 @@ async def check_enabled(remotes: typing.Sequence[typing.Any], timeout: float = 5
         Naming every CSC that is not ENABLED with its state, or that
         published no ``summaryState`` within ``timeout`` (not running?).
     """
+
+    if timeout is None:
+        timeout = SUMMARY_STATE_TIMEOUT
 
     async def get_state(remote: typing.Any) -> State | None:
         try:
