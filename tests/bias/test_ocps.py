@@ -50,6 +50,10 @@ class TinyOcps(salobj.Controller):
         self.legacy_cmd_ack = False
         self.json_job_id = True
         self.fail_abort = False
+        self.result_phase = "pending"
+        """The phase of the result JSON (dm_OCPS reports the submission answer: stale)."""
+        self.result_log = True
+        """Whether the result JSON lists the job's log."""
         self.jobs: dict[str, asyncio.Future] = {}
         self.background: set[asyncio.Task] = set()
         # Test controls: each, if set, holds back one step until the test sets it.
@@ -82,27 +86,28 @@ class TinyOcps(salobj.Controller):
         if action == "fail":
             raise salobj.ExpectedError("lost contact with the UWS back end")
         if action == "result_then_fail":
-            await self.write_result(job_id, 1, "error")
+            await self.write_result(job_id, 1)
             raise salobj.ExpectedError("lost contact with the UWS back end")
         delay, exit_code = action
         await asyncio.sleep(delay)
         if self.result_gate is not None:
             self.background.add(asyncio.create_task(self.write_result_later(job_id, exit_code)))
             return
-        await self.write_result(job_id, exit_code, "completed" if exit_code == 0 else "error")
+        await self.write_result(job_id, exit_code)
 
     async def write_result_later(self, job_id: str, exit_code: int) -> None:
         assert self.result_gate is not None
         await self.result_gate.wait()
-        await self.write_result(job_id, exit_code, "completed")
+        await self.write_result(job_id, exit_code)
 
-    async def write_result(self, job_id: str, exit_code: int, final_phase: str) -> None:
+    async def write_result(self, job_id: str, exit_code: int) -> None:
         document: dict[str, typing.Any] = {
-            # dm_OCPS reports the submission document: the phase is stale.
-            "phase": "pending",
+            "phase": self.result_phase,
             "errorSummary": {"message": "" if exit_code == 0 else "pipetask failed: NOISE out of range"},
-            "results": [{"id": "log", "uri": f"file:///jobs/{job_id}/out/ocps.log"}],
+            "results": [],
         }
+        if self.result_log:
+            document["results"].append({"id": "log", "uri": f"file:///jobs/{job_id}/out/ocps.log"})
         if self.json_job_id:
             document["jobId"] = job_id
         await self.evt_job_result.set_write(
@@ -187,7 +192,8 @@ async def test_job_completes_and_is_judged_by_exit_code() -> None:
             "cp_bias", "cpBias.yaml", "-j 2 -i LSSTComCam/calib", QUERY, on_job_id=seen.append
         )
         assert result.succeeded and result.exit_code == 0
-        assert result.phase == "pending"  # stale phase does not matter
+        assert result.outcome is ocps.JobOutcome.COMPLETED
+        assert result.submitted_phase == "pending"  # stale phase does not matter
         assert seen == [result.job_id] and len(result.job_id) == 32
         assert result.output_collection == f"u/ocps/{result.job_id}"
         assert result.output_run == f"u/ocps/{result.job_id}/run"
@@ -212,12 +218,47 @@ async def test_failed_job_raises_with_actionable_message() -> None:
         text = str(error)
         # Job id, exit code, what the execution service said, where the log is.
         assert text == (
-            f"cp_bias job {job_id} failed (exit_code 1); execution service said: phase 'pending', "
-            f"errorSummary 'pipetask failed: NOISE out of range'; log: file:///jobs/{job_id}/out/ocps.log"
+            f"cp_bias job {job_id} failed (exit_code 1); execution service said: "
+            f"errorSummary 'pipetask failed: NOISE out of range' (phase at submission 'pending'); "
+            f"log: file:///jobs/{job_id}/out/ocps.log"
         )
         assert client.active_jobs == {}
         result = await client.run_job("cp_bias", "cpBias.yaml", "", QUERY, raise_on_failure=False)
         assert result.exit_code == 1 and not result.succeeded
+
+
+@pytest.mark.parametrize(
+    "result_phase, exit_code, outcome",
+    [
+        ("completed", 1, ocps.JobOutcome.FAILED),
+        ("aborted", 1, ocps.JobOutcome.FAILED),
+        ("error", 0, ocps.JobOutcome.COMPLETED),
+        ("queued", 3, ocps.JobOutcome.FAILED),
+    ],
+)
+async def test_outcome_comes_from_the_exit_code_only(
+    result_phase: str, exit_code: int, outcome: ocps.JobOutcome
+) -> None:
+    """The result's phase is the job's phase at submission: never the job's outcome."""
+    async with ocps_pair() as (controller, client):
+        controller.plan["cpBias.yaml"] = (0.0, exit_code)
+        controller.result_phase = result_phase
+        controller.result_log = False
+        result = await client.run_job("cp_bias", "cpBias.yaml", "", QUERY, raise_on_failure=False)
+        assert result.outcome is outcome
+        assert result.succeeded is (outcome is ocps.JobOutcome.COMPLETED)
+        assert not result.aborted
+        assert result.submitted_phase == result_phase
+        text = result.describe()
+        if outcome is ocps.JobOutcome.FAILED:
+            assert f"failed (exit_code {exit_code})" in text and "aborted" not in text.split(";")[0]
+            # What the service said, labelled as the phase at submission; the log where OCPS keeps it.
+            assert f"(phase at submission {result_phase!r})" in text
+            assert text.endswith(
+                f"log: ocps.log in the output directory of job {result.job_id} on the OCPS execution service"
+            )
+        else:
+            assert text.startswith(f"cp_bias job {result.job_id} completed (exit_code 0)")
 
 
 async def test_instant_job_result_before_final_ack() -> None:

@@ -254,18 +254,20 @@ async def test_bias_job_fails(run_bias) -> None:
     assert run.state == ScriptState.FAILED
     (execute,) = run.executes
     job_id = execute.request.job_id
-    # Job id, exit code, what the execution service said, and where the job's log is.
+    # Job id, exit code, what the execution service said (OCPS reports its answer to the
+    # submission) and where the job's log is: ocps.log in the job's output directory.
     log_path = os.path.join(run.repo + "_ocps_logs", job_id, "out", "ocps.log")
     assert (
         f"cp_bias failed: cp_bias job {job_id} failed (exit_code 1); execution service said: "
-        f"phase 'error', errorSummary 'Job {job_id} failed (scripted failure of "
+        f"no error summary (phase at submission 'queued'); log: ocps.log in the output directory "
+        f"of job {job_id} on the OCPS execution service"
     ) in run.reason
-    assert f"; log: {pathlib.Path(log_path).as_uri()}" in run.reason
     assert f"ERROR: Job {job_id} failed" in pathlib.Path(log_path).read_text()
     assert "bias_job_id" not in run.reason
-    assert run.jobs[job_id].exit_code == 1
+    assert run.jobs[job_id].exit_code == 1 and run.jobs[job_id].phase == "error"
     (record,) = run.report()["jobs"]
     assert record["exit_code"] == 1 and "ocps.log" in record["error"]
+    assert (record["outcome"], record["submitted_phase"]) == ("failed", "queued")
     assert_nothing_certified(run)
 
 

@@ -542,12 +542,15 @@ class MakeComCamBias(salobj.BaseScript):
     def record_job_result(record: JobRecord, result: ocps.JobResult) -> None:
         """Copy a job's result into its summary record.
 
-        A job that did not complete keeps, as its error, what the execution
-        service said and where its log is.
+        The job's outcome comes from its exit code alone; the phase OCPS
+        reports is the job's phase at submission. A job that did not
+        complete keeps, as its error, what the execution service said and
+        where its log is.
         """
         record.job_id = result.job_id
         record.exit_code = result.exit_code
-        record.phase = result.phase
+        record.outcome = result.outcome.value
+        record.submitted_phase = result.submitted_phase
         record.error = "" if result.succeeded else result.failure_detail()
         record.output_collection = result.output_collection
         record.output_run = result.output_run
@@ -734,6 +737,8 @@ class MakeComCamBias(salobj.BaseScript):
             if outcome.result is not None:
                 self.record_job_result(record, outcome.result)
             record.aborted = outcome.ok
+            if outcome.ok and outcome.result is None:
+                record.outcome = ocps.JobOutcome.ABORTED.value
             if not outcome.ok and outcome.result is None:
                 record.error = f"could not abort: {outcome.message}"
         if self.summary.outcome is Outcome.RUNNING:
