@@ -538,8 +538,13 @@ class OCPSCsc(SimCsc):
         script = self.faults.script_for(job_number, job.request.pipeline)
         if script.action is JobAction.RUN:
             return await self.job_runner.run(job.request)
+        # An injected outcome writes its ocps.log where the runner keeps its jobs' logs.
         return await run_scripted_job(
-            script, job.request, default_duration=10.0, time_scale=self.timing.time_scale
+            script,
+            job.request,
+            default_duration=10.0,
+            time_scale=self.timing.time_scale,
+            log_dir=getattr(self.job_runner, "log_dir", None),
         )
 
     async def _write_job_result(self, job: JobRecord, exit_code: int, result: str) -> None:
