@@ -179,7 +179,10 @@ async def test_camera_goes_to_fault_mid_sequence() -> None:
             state = await camera.evt_summaryState.aget(timeout=10)
             while state.summaryState != State.FAULT:
                 state = await camera.evt_summaryState.next(flush=False, timeout=10)
+            # errorCode is another topic: it may arrive after the FAULT summaryState.
             error = await camera.evt_errorCode.aget(timeout=10)
+            while error.errorCode == 0:
+                error = await camera.evt_errorCode.next(flush=False, timeout=10)
             assert error.errorCode == 42 and "fault" in error.errorReport
             with pytest.raises(AssertionError, match="cccamera"):
                 await comcam.assert_all_enabled()
