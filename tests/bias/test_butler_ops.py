@@ -197,3 +197,23 @@ def test_conflict_found_only_by_the_registry_is_reported(repo: str, monkeypatch:
         butler_ops.certify_biases(repo, run2, CALIB, [3], "2026-11-20", "2026-12-20")
     assert [c.run for c in excinfo.value.conflicts] == [run1]
     assert [c.begin for c in excinfo.value.conflicts] == ["2026-11-01T00:00:00.000"]
+
+
+def test_check_repo_opens_a_butler_repository(base_repo: str) -> None:
+    butler_ops.check_repo(base_repo)  # no error
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty folder", "not a butler config"])
+def test_check_repo_names_repo_and_what_to_fix(tmp_path: os.PathLike, kind: str) -> None:
+    repo = os.path.join(tmp_path, "repo")
+    if kind != "missing":
+        os.makedirs(repo)
+    if kind == "not a butler config":
+        with open(os.path.join(repo, "butler.yaml"), "w") as stream:
+            stream.write("hello: world\n")
+    with pytest.raises(butler_ops.RepoNotUsable) as excinfo:
+        butler_ops.check_repo(repo)
+    message = str(excinfo.value)
+    assert message.startswith(f"repo {repo!r} cannot be opened as a butler repository (")
+    assert "Set repo to the butler repository OCPS:2 runs its jobs on" in message
+    assert message.endswith("Or set do_verify and do_certify to false")

@@ -66,7 +66,7 @@ async def test_all_ingested_with_duplicates_and_early_events() -> None:
     tracker.expect(IDS[:1], [0, 4])
     tracker.expect([obs_id_from_exposure_id(IDS[1])], [0, 4])
     assert tracker.n_ingested == 2 and tracker.n_expected == 4
-    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    waiter = asyncio.create_task(tracker.wait(timeout=10))
     await feed(tracker, [sample(IDS[1], 0), sample(IDS[1], 0), sample(OTHER, 0), sample(IDS[1], 4)])
     report = await waiter
     assert report.exposure_ids == IDS[:2]
@@ -80,7 +80,7 @@ async def test_all_ingested_with_duplicates_and_early_events() -> None:
 async def test_failure_fails_when_every_pair_has_an_outcome() -> None:
     tracker = IngestTracker()
     tracker.expect(IDS, [0, 1])
-    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    waiter = asyncio.create_task(tracker.wait(timeout=10))
     await feed(tracker, [sample(IDS[0], 0), sample(IDS[0], 1, 1, "ingest failure: bad file")])
     await asyncio.sleep(0.01)
     assert not waiter.done()  # other pairs still pending: keep waiting
@@ -105,7 +105,7 @@ async def test_retry_after_failure_counts_as_ingested() -> None:
     tracker = IngestTracker()
     tracker.expect(IDS[:1], [0])
     await feed(tracker, [sample(IDS[0], 0, 1, "ingest failure: locked"), sample(IDS[0], 0)])
-    report = await tracker.wait(timeout=1)
+    report = await tracker.wait(timeout=10)
     assert [r.status_code for r in report.retried] == [1]
 
 
@@ -138,7 +138,7 @@ async def test_unattributed_failure_settles_a_pending_pair() -> None:
     tracker.expect(IDS[:1], [0, 1])
     await feed(tracker, [sample(IDS[0], 0), sample(IDS[0], None, 2, "metadata failure: undef")])
     with pytest.raises(IngestFailed) as excinfo:
-        await tracker.wait(timeout=5)
+        await tracker.wait(timeout=10)
     assert excinfo.value.failed[0].detector is None
     assert "unknown detector: statusCode=2" in str(excinfo.value)
 
@@ -148,7 +148,7 @@ async def test_gives_up_after_consecutive_other_events() -> None:
     tracker.expect(IDS[:1], [0, 1])
     # Other images before waiting do not count.
     await feed(tracker, [sample(OTHER, d) for d in range(9)])
-    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    waiter = asyncio.create_task(tracker.wait(timeout=10))
     await asyncio.sleep(0)
     # 4 others, then one of ours resets the counter, then 4 more: still waiting.
     await feed(tracker, [sample(OTHER, 0)] * 4 + [sample(IDS[0], 0)] + [sample(OTHER, 1)] * 4)
@@ -172,7 +172,7 @@ async def test_540_interleaved_events_none_lost() -> None:
         mixed.append(s)
         if k % 5 == 0 and others:
             mixed.append(others.pop())
-    waiter = asyncio.create_task(tracker.wait(timeout=5))
+    waiter = asyncio.create_task(tracker.wait(timeout=10))
     await feed(tracker, mixed)
     report = await waiter
     assert tracker.n_ingested == 540 and report.n_events == 540
@@ -214,7 +214,7 @@ async def test_failures_of_frames_not_waited_for() -> None:
         ],
     )
     tracker.expect([used], [0])
-    report = await tracker.wait(timeout=5)
+    report = await tracker.wait(timeout=10)
     assert report.exposure_ids == [used]
     failures = tracker.failures_of([discarded])
     assert [(f.exposure_id, f.detector, f.status_code) for f in failures] == [

@@ -50,6 +50,10 @@ class TinyOcps(salobj.Controller):
         self.legacy_cmd_ack = False
         self.json_job_id = True
         self.fail_abort = False
+        self.result_phase = "pending"
+        """The phase of the result JSON (dm_OCPS reports the submission answer: stale)."""
+        self.result_log = True
+        """Whether the result JSON lists the job's log."""
         self.jobs: dict[str, asyncio.Future] = {}
         self.background: set[asyncio.Task] = set()
         # Test controls: each, if set, holds back one step until the test sets it.
@@ -82,27 +86,28 @@ class TinyOcps(salobj.Controller):
         if action == "fail":
             raise salobj.ExpectedError("lost contact with the UWS back end")
         if action == "result_then_fail":
-            await self.write_result(job_id, 1, "error")
+            await self.write_result(job_id, 1)
             raise salobj.ExpectedError("lost contact with the UWS back end")
         delay, exit_code = action
         await asyncio.sleep(delay)
         if self.result_gate is not None:
             self.background.add(asyncio.create_task(self.write_result_later(job_id, exit_code)))
             return
-        await self.write_result(job_id, exit_code, "completed" if exit_code == 0 else "error")
+        await self.write_result(job_id, exit_code)
 
     async def write_result_later(self, job_id: str, exit_code: int) -> None:
         assert self.result_gate is not None
         await self.result_gate.wait()
-        await self.write_result(job_id, exit_code, "completed")
+        await self.write_result(job_id, exit_code)
 
-    async def write_result(self, job_id: str, exit_code: int, final_phase: str) -> None:
+    async def write_result(self, job_id: str, exit_code: int) -> None:
         document: dict[str, typing.Any] = {
-            # dm_OCPS reports the submission document: the phase is stale.
-            "phase": "pending",
+            "phase": self.result_phase,
             "errorSummary": {"message": "" if exit_code == 0 else "pipetask failed: NOISE out of range"},
-            "results": [{"id": "log", "uri": f"file:///jobs/{job_id}/out/ocps.log"}],
+            "results": [],
         }
+        if self.result_log:
+            document["results"].append({"id": "log", "uri": f"file:///jobs/{job_id}/out/ocps.log"})
         if self.json_job_id:
             document["jobId"] = job_id
         await self.evt_job_result.set_write(
@@ -161,7 +166,7 @@ async def wait_until(condition: typing.Callable[[], bool], what: str) -> None:
 @contextlib.asynccontextmanager
 async def ocps_pair(
     stale_result: bool = False,
-    result_grace: float = 0.3,
+    result_grace: float = 10.0,
 ) -> typing.AsyncIterator[tuple[TinyOcps, ocps.OcpsJobClient]]:
     controller = TinyOcps()
     await controller.start_task
@@ -169,7 +174,7 @@ async def ocps_pair(
     if stale_result:
         await controller.evt_job_result.set_write(job_id="old", exit_code=1, result="{}", force_output=True)
     domain = salobj.Domain()
-    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5, result_grace=result_grace)
+    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=10, result_grace=result_grace)
     await client.start()
     try:
         yield controller, client
@@ -187,7 +192,8 @@ async def test_job_completes_and_is_judged_by_exit_code() -> None:
             "cp_bias", "cpBias.yaml", "-j 2 -i LSSTComCam/calib", QUERY, on_job_id=seen.append
         )
         assert result.succeeded and result.exit_code == 0
-        assert result.phase == "pending"  # stale phase does not matter
+        assert result.outcome is ocps.JobOutcome.COMPLETED
+        assert result.submitted_phase == "pending"  # stale phase does not matter
         assert seen == [result.job_id] and len(result.job_id) == 32
         assert result.output_collection == f"u/ocps/{result.job_id}"
         assert result.output_run == f"u/ocps/{result.job_id}/run"
@@ -212,12 +218,47 @@ async def test_failed_job_raises_with_actionable_message() -> None:
         text = str(error)
         # Job id, exit code, what the execution service said, where the log is.
         assert text == (
-            f"cp_bias job {job_id} failed (exit_code 1); execution service said: phase 'pending', "
-            f"errorSummary 'pipetask failed: NOISE out of range'; log: file:///jobs/{job_id}/out/ocps.log"
+            f"cp_bias job {job_id} failed (exit_code 1); execution service said: "
+            f"errorSummary 'pipetask failed: NOISE out of range' (phase at submission 'pending'); "
+            f"log: file:///jobs/{job_id}/out/ocps.log"
         )
         assert client.active_jobs == {}
         result = await client.run_job("cp_bias", "cpBias.yaml", "", QUERY, raise_on_failure=False)
         assert result.exit_code == 1 and not result.succeeded
+
+
+@pytest.mark.parametrize(
+    "result_phase, exit_code, outcome",
+    [
+        ("completed", 1, ocps.JobOutcome.FAILED),
+        ("aborted", 1, ocps.JobOutcome.FAILED),
+        ("error", 0, ocps.JobOutcome.COMPLETED),
+        ("queued", 3, ocps.JobOutcome.FAILED),
+    ],
+)
+async def test_outcome_comes_from_the_exit_code_only(
+    result_phase: str, exit_code: int, outcome: ocps.JobOutcome
+) -> None:
+    """The result's phase is the job's phase at submission: never the job's outcome."""
+    async with ocps_pair() as (controller, client):
+        controller.plan["cpBias.yaml"] = (0.0, exit_code)
+        controller.result_phase = result_phase
+        controller.result_log = False
+        result = await client.run_job("cp_bias", "cpBias.yaml", "", QUERY, raise_on_failure=False)
+        assert result.outcome is outcome
+        assert result.succeeded is (outcome is ocps.JobOutcome.COMPLETED)
+        assert not result.aborted
+        assert result.submitted_phase == result_phase
+        text = result.describe()
+        if outcome is ocps.JobOutcome.FAILED:
+            assert f"failed (exit_code {exit_code})" in text and "aborted" not in text.split(";")[0]
+            # What the service said, labelled as the phase at submission; the log where OCPS keeps it.
+            assert f"(phase at submission {result_phase!r})" in text
+            assert text.endswith(
+                f"log: ocps.log in the output directory of job {result.job_id} on the OCPS execution service"
+            )
+        else:
+            assert text.startswith(f"cp_bias job {result.job_id} completed (exit_code 0)")
 
 
 async def test_instant_job_result_before_final_ack() -> None:
@@ -234,7 +275,7 @@ async def test_instant_job_result_before_final_ack() -> None:
 
         async def finish_before_the_client_waits(job_id: str) -> None:
             final = asyncio.ensure_future(
-                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=5)
+                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=10)
             )
             await asyncio.sleep(0)  # the wait is registered before the job may end
             controller.end_gate.set()
@@ -257,14 +298,14 @@ async def test_instant_job_result_before_final_ack() -> None:
 
 async def test_job_result_after_final_ack() -> None:
     """Topics are not ordered: the final ack may come first, then the job_result."""
-    async with ocps_pair(result_grace=10) as (controller, client):
+    async with ocps_pair() as (controller, client):
         controller.plan["x.yaml"] = (0.0, 0)
         controller.end_gate = asyncio.Event()
         controller.result_gate = asyncio.Event()
 
         async def final_ack_then_result(job_id: str) -> None:
             final = asyncio.ensure_future(
-                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=5)
+                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=10)
             )
             await asyncio.sleep(0)  # the wait is registered before execute may end
             controller.end_gate.set()
@@ -298,7 +339,8 @@ async def test_legacy_cmd_ack_first_is_tolerated() -> None:
 
 
 async def test_execute_fails_after_the_job_started() -> None:
-    async with ocps_pair() as (controller, client):
+    # A short grace where no job_result ever comes; a long one where it must come.
+    async with ocps_pair(result_grace=0.3) as (controller, client):
         controller.plan["lost.yaml"] = "fail"
         # execute fails only once the client waits for its final ack: the client sees the failure.
         controller.end_gate = asyncio.Event()
@@ -320,8 +362,10 @@ async def test_execute_fails_after_the_job_started() -> None:
 
         controller.end_gate = None
         controller.plan["both.yaml"] = "result_then_fail"
+        client.result_grace = 10.0  # the job_result may come after the failed final ack
         with pytest.raises(ocps.JobFailed, match="exit_code 1.*NOISE out of range"):
             await client.run_job("cp_bias", "both.yaml", "", QUERY)
+        client.result_grace = 0.3
 
         # The failed final ack arrives before the client can ask for it (taken here, as any
         # reader could): salobj forgets the command, so only the missing job_result tells.
@@ -330,7 +374,7 @@ async def test_execute_fails_after_the_job_started() -> None:
 
         async def fail_before_the_client_waits(job_id: str) -> None:
             final = asyncio.ensure_future(
-                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=5)
+                client.remote.cmd_execute.next_ackcmd(Ack(controller.executes[-1].private_seqNum), timeout=10)
             )
             await asyncio.sleep(0)  # the wait is registered before execute may fail
             controller.end_gate.set()
@@ -374,7 +418,7 @@ async def test_cancelled_run_is_aborted_at_cleanup_and_abort_failure_tolerated()
         task = asyncio.create_task(
             client.run_job("verify_bias", "hang.yaml", "", QUERY, on_job_id=lambda _: started.set())
         )
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(started.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -423,7 +467,7 @@ async def test_job_id_that_never_comes_is_reported() -> None:
 
 async def test_job_that_ended_at_the_stop_is_reported_with_its_result() -> None:
     """Cancelled while the job ends: abort_unfinished reports its own result, not an abort."""
-    async with ocps_pair(result_grace=10) as (controller, client):
+    async with ocps_pair() as (controller, client):
         controller.plan["x.yaml"] = (0.0, 0)
         controller.end_gate = asyncio.Event()
         started = asyncio.Event()
@@ -469,8 +513,10 @@ async def test_preflight_checks(caplog) -> None:
         ]
         await asyncio.gather(*(r.start_task for r in remotes[1:]))
         try:
-            states = await ocps.check_enabled(remotes[:1], timeout=1)
+            states = await ocps.check_enabled(remotes[:1], timeout=10)
             assert states == {"OCPS:2": State.ENABLED}
+            # The states that come are in; the short limit below is for the one that never comes.
+            assert (await remotes[1].evt_summaryState.aget(timeout=10)).summaryState == State.DISABLED
             with pytest.raises(ocps.CscNotReady) as excinfo:
                 await ocps.check_enabled(remotes, timeout=0.2)
             assert excinfo.value.problems == {
@@ -507,7 +553,7 @@ async def test_preflight_configuration_rule(caplog, configurations, named) -> No
             configurations=configurations, version="v3.2.1", url="file:///config/OCPS/v3", schemaVersion="v3"
         )
         if named is None:
-            applied = await ocps.check_ocps_configuration(client.remote, timeout=5)
+            applied = await ocps.check_ocps_configuration(client.remote, timeout=10)
             assert applied is not None and applied.configurations == configurations
             assert (applied.version, applied.url, applied.schema_version) == (
                 "v3.2.1",
@@ -516,7 +562,7 @@ async def test_preflight_configuration_rule(caplog, configurations, named) -> No
             )
         else:
             with pytest.raises(ocps.CscNotReady) as excinfo:
-                await ocps.check_ocps_configuration(client.remote, timeout=5)
+                await ocps.check_ocps_configuration(client.remote, timeout=10)
             text = str(excinfo.value)
             assert (
                 f"OCPS:2 applied configuration {configurations!r}, named after {named}, not LSSTComCam"
@@ -539,11 +585,11 @@ async def test_against_the_simulated_observatory_ocps() -> None:
     csc = OCPSCsc(job_runner=runner, timing=Timing(time_scale=0.01))
     await csc.start_task
     domain = salobj.Domain()
-    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=5)
+    client = ocps.OcpsJobClient.make(domain, job_timeout=10, ack_timeout=10)
     try:
         await client.start()
-        assert await ocps.check_enabled([client.remote], timeout=2) == {"OCPS:2": State.ENABLED}
-        applied = await ocps.check_ocps_configuration(client.remote, timeout=2)
+        assert await ocps.check_enabled([client.remote], timeout=10) == {"OCPS:2": State.ENABLED}
+        applied = await ocps.check_ocps_configuration(client.remote, timeout=10)
         assert applied is not None and applied.configurations == "_init.yaml,_summit.yaml"
         ok = await client.run_job("cp_bias", "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml", "", QUERY)
         assert ok.succeeded and ok.job_id in csc.jobs
@@ -553,10 +599,7 @@ async def test_against_the_simulated_observatory_ocps() -> None:
             await client.run_job("cp_bias", "hang.yaml", "", QUERY, timeout=0.3)
         outcomes = await client.abort_unfinished()
         assert [(o.job_id, o.ok) for o in outcomes] == [(excinfo.value.job_id, True)]
-        for _ in range(50):
-            if csc.jobs[excinfo.value.job_id].exit_code is not None:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: csc.jobs[excinfo.value.job_id].exit_code is not None, "the abort result")
         assert csc.jobs[excinfo.value.job_id].exit_code == 255
     finally:
         client.close()

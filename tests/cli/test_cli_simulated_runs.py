@@ -122,8 +122,16 @@ def test_simulated_job_failure(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 1, output
     final = final_line(result.stdout)
     assert final.startswith("Final state: FAILED: ")
-    assert "cp_bias" in output and "simulated failure of the cp_bias job" in output
     assert "Fault: the cp_bias job fails." in result.stdout
+    # As with the real OCPS, the result names no log: the reason says where OCPS keeps it,
+    # and the simulation says where its execution service keeps the job's output directory.
+    job_id = final.split("cp_bias job ", 1)[1].split()[0]
+    assert f"cp_bias job {job_id} failed (exit_code 1)" in final
+    assert f"log: ocps.log in the output directory of job {job_id} on the OCPS execution service" in final
+    log_dir = tmp_path / "sim_observatory" / "ocps_logs"
+    assert f"a job's log is {log_dir}/<job_id>/out/ocps.log" in result.stdout
+    log_text = (log_dir / job_id / "out" / "ocps.log").read_text()
+    assert "simulated failure of the cp_bias job" in log_text
     # Quieter than INFO: the command announces the stages itself, up to the failing one.
     assert "Stage 4/8 cp_bias: Run cpBias through OCPS:2" in result.stdout
     assert "Stage 5/8" not in result.stdout

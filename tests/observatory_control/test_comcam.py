@@ -87,7 +87,7 @@ async def test_take_bias_returns_ids_matching_image_names() -> None:
             assert image.detectors == tuple(range(9))
             # endOfImageTelemetry arrives for every image; emulatedImage is a string in ts_xml.
             for name in names:
-                telemetry = await camera.evt_endOfImageTelemetry.next(flush=False, timeout=5)
+                telemetry = await camera.evt_endOfImageTelemetry.next(flush=False, timeout=10)
                 assert (telemetry.imageName, telemetry.emulatedImage) == (name, "")
             # A second call continues the sequence.
             more = await comcam.take_bias(1)
@@ -176,19 +176,20 @@ async def test_camera_goes_to_fault_mid_sequence() -> None:
             assert info.value.ackcmd.ack == SalRetCode.CMD_FAILED
             camera = comcam.rem.cccamera
             # The failed ack may arrive before the summaryState event (no order across topics).
-            state = await camera.evt_summaryState.aget(timeout=1)
+            state = await camera.evt_summaryState.aget(timeout=10)
             while state.summaryState != State.FAULT:
-                state = await camera.evt_summaryState.next(flush=False, timeout=1)
-            error = await camera.evt_errorCode.aget(timeout=1)
-            while error.errorCode == 0:  # the history of a camera that never faulted
-                error = await camera.evt_errorCode.next(flush=False, timeout=1)
+                state = await camera.evt_summaryState.next(flush=False, timeout=10)
+            # errorCode is another topic: it may arrive after the FAULT summaryState.
+            error = await camera.evt_errorCode.aget(timeout=10)
+            while error.errorCode == 0:
+                error = await camera.evt_errorCode.next(flush=False, timeout=10)
             assert error.errorCode == 42 and "fault" in error.errorReport
             with pytest.raises(AssertionError, match="cccamera"):
                 await comcam.assert_all_enabled()
             # A later command is refused in FAULT. (take_bias itself would now wait
             # forever for the endReadout of the image the camera faulted on.)
             with pytest.raises(salobj.AckError) as info:
-                await camera.cmd_takeImages.set_start(numImages=1, keyValueMap="imageType: BIAS", timeout=5)
+                await camera.cmd_takeImages.set_start(numImages=1, keyValueMap="imageType: BIAS", timeout=10)
             assert "not allowed in state=<State.FAULT: 3>" in info.value.ackcmd.result
 
 

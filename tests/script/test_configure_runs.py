@@ -152,6 +152,7 @@ class StandInButler:
         self.noisy = noisy
         self.script: MakeComCamBias | None = None
         self.checked: list[str] = []
+        self.opened: list[str] = []
 
     def read_verify_stats(self, repo: str, collections: typing.Sequence[str]) -> dict[typing.Any, typing.Any]:
         assert self.script is not None
@@ -165,6 +166,10 @@ class StandInButler:
         }
         stats["SUCCESS"] = not failures
         return stats
+
+    def check_repo(self, repo: str) -> None:
+        """``repo`` opens as a butler repository (its own tests cover the refusal)."""
+        self.opened.append(repo)
 
     def check_output_in_repo(self, repo: str, result: typing.Any, ocps_name: str = "OCPS") -> None:
         """The bias job's output is in ``repo`` (its own tests cover the refusal)."""
@@ -284,9 +289,12 @@ async def test_every_accepted_configuration_runs(run_bias, drawn_example) -> Non
         mock.patch.object(butler_ops, "read_verify_stats", butler.read_verify_stats),
         mock.patch.object(butler_ops, "certify_biases", butler.certify_biases),
         mock.patch.object(ocps, "check_output_in_repo", butler.check_output_in_repo),
+        mock.patch.object(butler_ops, "check_repo", butler.check_repo),
     ):
         run = await run_bias(config, use_repo=False, runner="scripted", during=keep_script)
     assert "unexpected" not in run.reason and "Traceback" not in run.reason, run.reason
+    # repo is opened in preflight only when the run reads or certifies in it.
+    assert butler.opened == ([config["repo"]] if config["do_verify"] or config["do_certify"] else [])
     summary = run.script.summary
     if run.state == ScriptState.FAILED:
         # The only failure a fault-free observatory leaves: the verdict on the data.

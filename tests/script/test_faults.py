@@ -87,14 +87,12 @@ async def test_ocps_configured_from_its_site_file_or_own_override(run_bias, over
     assert "schemaVersion='v3'" in caplog.text
 
 
-@pytest.mark.parametrize("elsewhere", ["another repository", "no repository"])
-async def test_repo_is_not_the_ocps_butler(run_bias, tmp_path, elsewhere) -> None:
+async def test_repo_is_not_the_ocps_butler(run_bias, tmp_path) -> None:
     """OCPS ran cpBias on its own butler: the script fails at once, naming both repositories."""
     import shutil
 
     other = str(tmp_path / "other_repo")
-    if elsewhere == "another repository":
-        shutil.copytree(run_bias.template_repo, other, symlinks=True)
+    shutil.copytree(run_bias.template_repo, other, symlinks=True)
     run = await run_bias({**SMALL, "repo": other}, runner="scripted")
     assert run.state == ScriptState.FAILED
     (execute,) = run.executes  # no verification job was started
@@ -102,14 +100,36 @@ async def test_repo_is_not_the_ocps_butler(run_bias, tmp_path, elsewhere) -> Non
     ocps_butler = run.observatory.ocps.settings.butler
     assert ocps_butler == run.repo and ocps_butler != other
     assert run.reason.startswith("Error in run: cp_bias failed: ")
-    if elsewhere == "another repository":
-        assert f"u/ocps/{job_id} is not in repo {other!r}" in run.reason
-    else:
-        assert f"cannot open repo {other!r} to find u/ocps/{job_id}" in run.reason
+    assert f"u/ocps/{job_id} is not in repo {other!r}" in run.reason
     assert f"the cp_bias job ran on its configured butler {ocps_butler!r}" in run.reason
     assert f"Set repo to {ocps_butler!r} and resume with bias_job_id {job_id}" in run.reason
     assert f"bias_job_id: {job_id}" in run.reason
     assert_nothing_certified(run)
+
+
+@pytest.mark.parametrize(
+    "uses_repo", [{}, {"do_certify": False, "do_verify": True}, {"do_verify": False, "do_certify": True}]
+)
+async def test_repo_that_is_no_butler_repository_fails_in_preflight(run_bias, tmp_path, uses_repo) -> None:
+    """A run that reads or certifies in repo fails before any frame if repo does not open."""
+    missing = str(tmp_path / "no_repo_here")
+    run = await run_bias({**SMALL, **uses_repo, "repo": missing}, runner="scripted")
+    assert run.state == ScriptState.FAILED
+    assert run.reason.startswith(
+        f"Error in run: preflight failed: repo {missing!r} cannot be opened as a butler repository ("
+    ), run.reason
+    assert "Set repo to the butler repository OCPS:2 runs its jobs on" in run.reason
+    assert "unexpected" not in run.reason
+    assert run.observatory.images == [] and run.executes == []
+    assert run.report()["failed_stage"] == "preflight"
+    assert_nothing_certified(run)
+
+
+async def test_repo_is_not_opened_when_neither_verifying_nor_certifying(run_bias, tmp_path) -> None:
+    missing = str(tmp_path / "no_repo_here")
+    run = await run_bias({**SMALL, "do_certify": False, "repo": missing}, runner="scripted")
+    assert run.state == ScriptState.DONE, run.reason
+    assert not os.path.exists(missing)
 
 
 async def test_take_images_fails_on_frame_3(run_bias) -> None:
@@ -256,18 +276,20 @@ async def test_bias_job_fails(run_bias) -> None:
     assert run.state == ScriptState.FAILED
     (execute,) = run.executes
     job_id = execute.request.job_id
-    # Job id, exit code, what the execution service said, and where the job's log is.
+    # Job id, exit code, what the execution service said (OCPS reports its answer to the
+    # submission) and where the job's log is: ocps.log in the job's output directory.
     log_path = os.path.join(run.repo + "_ocps_logs", job_id, "out", "ocps.log")
     assert (
         f"cp_bias failed: cp_bias job {job_id} failed (exit_code 1); execution service said: "
-        f"phase 'error', errorSummary 'Job {job_id} failed (scripted failure of "
+        f"no error summary (phase at submission 'queued'); log: ocps.log in the output directory "
+        f"of job {job_id} on the OCPS execution service"
     ) in run.reason
-    assert f"; log: {pathlib.Path(log_path).as_uri()}" in run.reason
     assert f"ERROR: Job {job_id} failed" in pathlib.Path(log_path).read_text()
     assert "bias_job_id" not in run.reason
-    assert run.jobs[job_id].exit_code == 1
+    assert run.jobs[job_id].exit_code == 1 and run.jobs[job_id].phase == "error"
     (record,) = run.report()["jobs"]
     assert record["exit_code"] == 1 and "ocps.log" in record["error"]
+    assert (record["outcome"], record["submitted_phase"]) == ("failed", "queued")
     assert_nothing_certified(run)
 
 

@@ -35,12 +35,17 @@ def output_is_in_repo(*args: object, **kwargs: object) -> None:
     """Stand-in for the repository check of the bias job's output (no repository here)."""
 
 
+def repo_opens(*args: object, **kwargs: object) -> None:
+    """Stand-in for the preflight check that repo opens as a butler repository (no repository here)."""
+
+
 async def test_unexpected_error_reason_names_stage_type_and_message(run_bias, monkeypatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("no such key")
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", broken)
     monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
+    monkeypatch.setattr(butler_ops, "check_repo", repo_opens)
     run = await run_bias({"n_bias": 2, "n_verify_bias": 1, "detectors": [0]}, use_repo=False)
     assert run.state == ScriptState.FAILED
     first_line = run.reason.splitlines()[0]
@@ -66,6 +71,7 @@ async def test_verification_failure_without_certify_does_not_suggest_certifying(
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", failing_stats)
     monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
+    monkeypatch.setattr(butler_ops, "check_repo", repo_opens)
     run = await run_bias(
         {"n_bias": 2, "n_verify_bias": 1, "detectors": [0], "do_certify": False},
         use_repo=False,
@@ -116,6 +122,7 @@ async def test_failure_reason_ends_with_the_report_path(run_bias, monkeypatch) -
 
     monkeypatch.setattr(butler_ops, "read_verify_stats", broken)
     monkeypatch.setattr(ocps, "check_output_in_repo", output_is_in_repo)
+    monkeypatch.setattr(butler_ops, "check_repo", repo_opens)
     run = await run_bias({"n_bias": 2, "n_verify_bias": 1, "detectors": [0]}, use_repo=False)
     assert run.state == ScriptState.FAILED
     summary = run.script.summary

@@ -163,6 +163,7 @@ async def test_stop_before_the_job_id_arrives_aborts_the_job(run_bias) -> None:
     assert run.jobs[job_id].exit_code == 255 and run.jobs[job_id].phase == "aborted"
     (record,) = report["jobs"]
     assert (record["job_id"], record["aborted"], record["exit_code"]) == (job_id, True, 255)
+    assert record["outcome"] == "aborted"
     assert run.script.jobs.active_jobs == {} and run.script.jobs.pending_submissions == []
 
 
@@ -189,7 +190,9 @@ async def test_job_that_ends_at_the_stop_is_recorded(run_bias) -> None:
     assert [code for code, _ in run.jobs[job_id].results] == [0]  # not aborted
     (record,) = report["jobs"]
     assert (record["job_id"], record["aborted"], record["exit_code"]) == (job_id, False, 0)
-    assert record["phase"] == "completed" and record["error"] == ""
+    # The outcome comes from the exit code; OCPS's result holds the phase at submission only.
+    assert record["outcome"] == "completed" and record["error"] == ""
+    assert record["submitted_phase"] == "queued"
     assert run.script.jobs.active_jobs == {}
 
 
@@ -207,7 +210,7 @@ async def test_job_timeout_fails_and_aborts(run_bias) -> None:
 async def test_job_aborted_by_someone_else_fails_the_run(run_bias) -> None:
     """An operator aborts the script's job: the script sees exit_code 255 first and fails.
 
-    dm_OCPS then writes a second result (exit_code 1, phase aborted) from the job's
+    dm_OCPS then writes a second result (exit_code 1) from the job's
     execute; the script keeps the first and does not abort the job again.
     """
     options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.HANG]))
@@ -226,7 +229,7 @@ async def test_job_aborted_by_someone_else_fails_the_run(run_bias) -> None:
     assert "bias_job_id" not in run.reason
     assert run.jobs[job_id].results[0][0] == 255
     (record,) = run.report()["jobs"]
-    assert record["exit_code"] == 255 and record["phase"] == "aborted"
+    assert record["exit_code"] == 255 and record["outcome"] == "aborted"
     assert not record["aborted"]  # the script did not send abort_job itself
     assert run.script.jobs.active_jobs == {}
     assert run.certifications() == []

@@ -94,13 +94,17 @@ async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
                 complete = recorder.data(f"complete{label}")[0]
                 sent = results[job_id].private_sndStamp
                 assert in_progress.private_sndStamp < sent < complete.private_sndStamp
+                # As dm_OCPS since late 2022: the answer to the submission, not the final document.
                 document = json.loads(results[job_id].result)
                 assert document["jobId"] == job_id
-                assert document["phase"] == "completed"
                 assert results[job_id].exit_code == 0
-                assert {"runId", "creationTime", "startTime", "endTime", "results", "errorSummary"} <= set(
-                    document
-                )
+                assert document["phase"] == "queued"
+                assert document["startTime"] is None and document["endTime"] is None
+                assert document["results"] == []
+                assert {"runId", "creationTime", "errorSummary", "parameters"} <= set(document)
+                # The mock keeps the final document in its records.
+                final = observatory.ocps.jobs[job_id].final_document()
+                assert final["phase"] == "completed" and final["endTime"] is not None
             # job_result of B arrived first: scripts must match on job id.
             assert [data.job_id for data in recorder.data("job_result")] == [id_b, id_a]
     records = observatory.ocps.executes
@@ -117,20 +121,25 @@ async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
 
 async def test_failed_job_completes_command_with_exit_code_1() -> None:
     faults = OcpsFaults(job_outcomes=[JobScript(JobAction.FAIL, message="cpBias crashed on detector 4")])
-    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             job_id, final = await submit(ocps)
             assert final.ack == SalRetCode.CMD_COMPLETE
             result = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (result.job_id, result.exit_code) == (job_id, 1)
+            # The submission answer: the phase is stale and says nothing of the failure.
             document = json.loads(result.result)
-            assert document["phase"] == "error"
-            assert document["errorSummary"]["message"] == "cpBias crashed on detector 4"
+            assert document["phase"] == "queued"
+            assert document["errorSummary"]["message"] == ""
+    job = observatory.ocps.jobs[job_id]
+    assert (job.phase, job.exit_code, job.error_message) == ("error", 1, "cpBias crashed on detector 4")
+    assert job.final_document()["errorSummary"]["message"] == "cpBias crashed on detector 4"
+    assert job.final_document()["phase"] == "error"
 
 
 async def test_abort_job_gives_exit_code_255_then_1_then_complete(recorder) -> None:
     """As dm_OCPS: abort_job writes exit_code 255; the aborted execute's poll loop
-    then writes exit_code 1 (phase aborted) and the execute command completes."""
+    then writes exit_code 1 (with the submission answer) and the execute command completes."""
     faults = OcpsFaults(job_outcomes=["hang"])
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
@@ -172,7 +181,9 @@ async def test_abort_job_gives_exit_code_255_then_1_then_complete(recorder) -> N
             assert (polled.job_id, polled.exit_code) == (job_id, 1)
             for data in (aborted, polled):
                 assert json.loads(data.result)["jobId"] == job_id
-                assert json.loads(data.result)["phase"] == "aborted"
+            # abort_job reports the answer to the UWS DELETE; execute the submission answer.
+            assert json.loads(aborted.result)["phase"] == "aborted"
+            assert json.loads(polled.result)["phase"] == "queued"
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_abort_job.set_start(job_id=job_id, timeout=5)  # no longer running
             # No third result.
@@ -199,7 +210,7 @@ async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:
             third_id, _ = await submit(ocps, prereq_jobs=f"{first_id},{second_id}")
             third = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (third.job_id, third.exit_code) == (third_id, 1)
-            assert second_id in json.loads(third.result)["errorSummary"]["message"]
+    assert second_id in jobs[third_id].final_document()["errorSummary"]["message"]
 
 
 @pytest.mark.parametrize("reject", [True, "UWS server returned 503"])
@@ -284,9 +295,12 @@ async def test_configuration_and_index(tmp_path) -> None:
             environment = {e["name"]: e["value"] for e in document["parameters"]["environment"]}
             assert environment["BUTLER_REPO"] == "/repo/main"
             assert environment["RUN_OPTIONS"].startswith("-i LSSTComCam/raw/all -j 2")
-            # The job's log is in its output directory, listed first in the results.
+            # The job's log is in its output directory; the result (the submission answer)
+            # does not name it, the final document on the service lists it first.
             log_path = tmp_path / "jobs" / job_id / "out" / "ocps.log"
-            assert document["results"][0] == {"id": "ocps.log", "uri": log_path.as_uri()}
+            assert document["results"] == []
+            final = observatory.ocps.jobs[job_id].final_document()
+            assert final["results"][0] == {"id": "ocps.log", "uri": log_path.as_uri()}
             assert job_id in log_path.read_text()
         # OCPS:1 (LATISS) does not exist here: a command to it is never acknowledged.
         async with salobj.Remote(domain, "OCPS", 1) as wrong:
@@ -379,9 +393,9 @@ async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> 
                 # Someone else (an operator) aborts the job.
                 await operator.cmd_abort_job.set_start(job_id=job_id, timeout=5)
                 result = await asyncio.wait_for(waiting, 10)
-                assert (result.exit_code, result.aborted, result.phase) == (255, True, "aborted")
+                assert (result.exit_code, result.aborted, result.outcome) == (255, True, "aborted")
                 assert "was aborted (exit_code 255)" in result.describe()
-                # dm_OCPS's second result (exit_code 1, phase aborted) arrives later ...
+                # dm_OCPS's second result (exit_code 1) arrives later ...
                 await recorder.wait_count("job_result", 2)
                 assert [d.exit_code for d in recorder.data("job_result")] == [255, 1]
                 # ... and does not replace the first: waiting again gives 255.

@@ -55,7 +55,10 @@ async def test_state_machine(mini_csc_class: typing.Any) -> None:
         assert csc.summary_state == State.ENABLED and csc.disabled_or_enabled
         await remote.cmd_fault.start(timeout=STD_TIMEOUT)
         assert await next_state(remote) == State.FAULT
-        error = remote.evt_errorCode.get()
+        # errorCode is another topic than summaryState: wait for its own sample.
+        error = await remote.evt_errorCode.aget(timeout=10)
+        while error.errorCode == 0:
+            error = await remote.evt_errorCode.next(flush=False, timeout=10)
         assert (error.errorCode, error.errorReport) == (47, "Asked to fault")
         remote.evt_errorCode.flush()
         await remote.cmd_standby.start(timeout=STD_TIMEOUT)
@@ -110,13 +113,18 @@ async def test_initial_state_and_set_summary_state(mini_csc_class: typing.Any) -
         assert remote.evt_summaryState.get().summaryState == State.ENABLED
         states = await salobj.set_summary_state(remote, State.STANDBY, timeout=STD_TIMEOUT)
         assert states == [State.ENABLED, State.DISABLED, State.STANDBY]
+        # The STANDBY sample may come after the ack of standby (another topic): wait for it.
+        while (await remote.evt_summaryState.aget(timeout=10)).summaryState != State.STANDBY:
+            await remote.evt_summaryState.next(flush=False, timeout=10)
         assert await salobj.set_summary_state(remote, State.STANDBY) == [State.STANDBY]
         states = await salobj.set_summary_state(remote, State.ENABLED, override="a.yaml", timeout=STD_TIMEOUT)
         assert states == [State.STANDBY, State.DISABLED, State.ENABLED]
         with pytest.raises(ValueError):
             await salobj.set_summary_state(remote, State.FAULT)
         await remote.cmd_fault.start(timeout=STD_TIMEOUT)
-        await asyncio.sleep(0.01)
+        # The FAULT summaryState is another topic than the ack: wait for it, not for a time.
+        while (await remote.evt_summaryState.aget(timeout=10)).summaryState != State.FAULT:
+            await remote.evt_summaryState.next(flush=False, timeout=10)
         states = await salobj.set_summary_state(remote, State.DISABLED, timeout=STD_TIMEOUT)
         assert states == [State.FAULT, State.STANDBY, State.DISABLED]
         # A CSC that does not exist: the summary state cannot be read.

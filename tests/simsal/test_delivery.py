@@ -99,7 +99,9 @@ async def _arrival_order(n_pairs: int) -> list[tuple[str, int]]:
         for i in range(n_pairs):
             await controller.evt_scalars.set_write(int0=i)
             await controller.evt_arrays.set_write(int0=[i] * 5)
-        await _bus.delivery_barrier()
+            # Each pair is delivered before the next is written, so that its order depends only
+            # on its own two delays (not on how fast the loop writes nor on earlier delays).
+            await _bus.delivery_barrier()
         assert len(arrived) == 2 * n_pairs
     await controller.close()
     return arrived

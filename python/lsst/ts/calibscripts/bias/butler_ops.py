@@ -28,6 +28,9 @@ module is cheap (the script's ``--schema`` stays fast).
 
 Public API
 ----------
+`check_repo(repo)`
+    Open ``repo`` read-only as a butler repository; `RepoNotUsable` naming
+    ``repo`` and what to fix if it cannot be opened.
 `read_verify_stats(repo, collections, instrument="LSSTComCam", dataset_type="verifyBiasStats")` -> `dict`
     Read the run-level verification statistics; `VerifyStatsNotFound` if absent.
 `certify_biases(repo, run, calib_collection, detectors, timespan_begin, timespan_end, supersede=False, ...)`
@@ -49,7 +52,7 @@ Public API
     2100-01-01 TAI) become unbounded, as daf_butler itself would clamp them.
 
 Errors: `CertificationError` (base, a `RuntimeError`), `CertificationConflict`
-(``.conflicts``), `VerifyStatsNotFound`.
+(``.conflicts``), `VerifyStatsNotFound`, `RepoNotUsable`.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ __all__ = [
     "CertificationResult",
     "CertifiedBias",
     "ExistingCertification",
+    "RepoNotUsable",
     "VerifyStatsNotFound",
     "certify_biases",
+    "check_repo",
     "format_time",
     "list_certifications",
     "parse_validity_range",
@@ -238,6 +243,36 @@ def _open(repo: str, writeable: bool, **kwargs: typing.Any) -> "Butler":
     from lsst.daf.butler import Butler
 
     return Butler.from_config(repo, writeable=writeable, **kwargs)
+
+
+class RepoNotUsable(RuntimeError):
+    """``repo`` cannot be opened as a butler repository."""
+
+
+def check_repo(repo: str) -> None:
+    """Check that ``repo`` opens as a butler repository (blocking: call in a thread).
+
+    Parameters
+    ----------
+    repo : `str`
+        The script's ``repo`` (path or URI of a ``butler.yaml``).
+
+    Raises
+    ------
+    RepoNotUsable
+        ``repo`` cannot be opened; the message names it, daf_butler's error
+        and what to fix.
+    """
+    try:
+        butler = _open(repo, writeable=False)
+    except Exception as e:
+        raise RepoNotUsable(
+            f"repo {repo!r} cannot be opened as a butler repository ({type(e).__name__}: {e}). "
+            "Set repo to the butler repository OCPS:2 runs its jobs on (the butler of its "
+            "configuration): the script reads verification statistics and certifies there. "
+            "Or set do_verify and do_certify to false"
+        ) from e
+    butler.close()
 
 
 def read_verify_stats(

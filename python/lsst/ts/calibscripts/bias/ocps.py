@@ -48,18 +48,19 @@ pipeline job at a time per call (several calls may run concurrently):
    final ack with no ``job_result`` raises `JobFailed`, a missing
    ``job_result`` `JobTimeout`; in both cases, and on the overall timeout,
    the job stays *active* so that `abort_unfinished` aborts it.
-4. The job is judged by ``exit_code`` (0 completed, 1 failed, 255 aborted),
-   not by the result JSON's ``phase`` (dm_OCPS fills ``result`` from the
-   submission response, whose phase is often still ``pending``). A job
-   that did not complete is described by its job id, its exit code, what
-   the execution service said (``phase`` and ``errorSummary.message`` of
-   the result JSON, or its text) and where its log is: the ``results``
-   entry whose URI ends in ``.log`` (the mock OCPS lists ``ocps.log``
-   there), else ``ocps.log`` in the job's output directory on the
-   execution service. An aborted job gets two results from dm_OCPS:
-   ``exit_code`` 255 from ``abort_job``, then ``exit_code`` 1 (phase
-   ``aborted``) from its own ``execute``; the first result of a job is the
-   one kept, and either one says "aborted".
+4. The job is judged by ``exit_code`` only (0 completed, 1 failed, 255
+   aborted): dm_OCPS fills ``result`` with the execution service's answer
+   to the job's submission, whose ``phase`` is still ``queued`` or
+   ``pending`` and which lists no results. That phase is kept only as the
+   "phase at submission", never shown as the job's outcome. A job that did
+   not complete is described by its job id, its exit code, what the
+   execution service said (``errorSummary.message`` and the phase at
+   submission of the result JSON, or its text) and where its log is: the
+   ``results`` entry whose URI ends in ``.log`` if the result has one, else
+   ``ocps.log`` in the job's output directory on the execution service. An
+   aborted job gets two results from dm_OCPS: ``exit_code`` 255 from
+   ``abort_job``, then ``exit_code`` 1 from its own ``execute``; the first
+   result of a job is the one kept.
 5. `abort_unfinished` (at the end of a stopped or failed run) waits for
    job ids still to come, then reports every active job with its
    ``job_result``: a job that ended at the moment of the stop is reported
@@ -73,7 +74,8 @@ Public API
     (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``, ``has_result(job_id)``,
     ``await abort_unfinished()`` -> `list` [`AbortOutcome`], ``pending_submissions``, ``close()``.
 `JobResult`
-    ``job_id, exit_code, phase, error_message, output_collection``
+    ``job_id, exit_code, outcome`` (``completed``/``failed``/``aborted``, from
+    ``exit_code``), ``submitted_phase``, ``error_message, output_collection``
     (``u/ocps/<job_id>``), ``output_run`` (``u/ocps/<job_id>/run``),
     ``log_path``, ``log_location``, ``butler_repo`` (``BUTLER_REPO`` of the
     UWS parameters, if reported), ``result`` (parsed JSON), ``final_ack``,
@@ -98,6 +100,7 @@ __all__ = [
     "AppliedConfiguration",
     "CscNotReady",
     "JobFailed",
+    "JobOutcome",
     "JobResult",
     "JobSubmitError",
     "JobTimeout",
@@ -114,6 +117,7 @@ __all__ = [
 
 import asyncio
 import dataclasses
+import enum
 import json
 import logging
 import re
@@ -168,14 +172,48 @@ class JobSubmitError(OcpsError):
     """OCPS refused ``execute`` or gave no job id."""
 
 
+class JobOutcome(str, enum.Enum):
+    """How an OCPS job ended, from its ``job_result.exit_code``."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
 @dataclasses.dataclass
 class JobResult:
-    """How an OCPS job ended (from its ``job_result``)."""
+    """How an OCPS job ended (from its ``job_result``).
+
+    Attributes
+    ----------
+    name : `str`
+        What the job is (``cp_bias``, ``verify_bias``).
+    job_id : `str`
+        The job id.
+    exit_code : `int`
+        The verdict: 0 completed, 255 aborted, anything else failed.
+    submitted_phase : `str` or `None`
+        The ``phase`` of the result JSON: the execution service's phase of
+        the job when it was submitted (``queued``, ``pending``), not how it
+        ended. None for ``abort_job``'s result (exit_code 255), which
+        carries the answer to the job's deletion instead.
+    error_message : `str`
+        ``errorSummary.message`` of the result JSON (or what the command
+        said when no ``job_result`` came).
+    result : `dict` or `None`
+        The parsed result JSON.
+    raw_result : `str`
+        The result text.
+    final_ack : `str`
+        The final ack of ``execute``.
+    log_path : `str` or `None`
+        The log URI the result names, if any.
+    """
 
     name: str
     job_id: str
     exit_code: int
-    phase: str | None
+    submitted_phase: str | None
     error_message: str
     result: dict[str, typing.Any] | None
     raw_result: str
@@ -188,8 +226,15 @@ class JobResult:
 
     @property
     def aborted(self) -> bool:
-        """True for ``abort_job``'s result (255) or ``execute``'s after an abort (phase aborted)."""
-        return self.exit_code == EXIT_ABORTED or (not self.succeeded and self.phase == "aborted")
+        """True for ``abort_job``'s result (exit_code 255)."""
+        return self.exit_code == EXIT_ABORTED
+
+    @property
+    def outcome(self) -> JobOutcome:
+        """How the job ended, from ``exit_code`` alone."""
+        if self.succeeded:
+            return JobOutcome.COMPLETED
+        return JobOutcome.ABORTED if self.aborted else JobOutcome.FAILED
 
     @property
     def output_collection(self) -> str:
@@ -220,13 +265,13 @@ class JobResult:
         """What the execution service said about the job (from the ``job_result`` JSON)."""
         if self.result is None and not self.raw_result and self.error_message:
             return self.error_message  # no job_result: what the command said
-        parts = []
-        if self.phase:
-            parts.append(f"phase {self.phase!r}")
+        at_submission = (
+            f"phase at submission {self.submitted_phase!r}" if self.submitted_phase is not None else ""
+        )
         if self.error_message:
-            parts.append(f"errorSummary {self.error_message!r}")
-        if parts:
-            return ", ".join(parts)
+            return f"errorSummary {self.error_message!r}" + (f" ({at_submission})" if at_submission else "")
+        if at_submission:
+            return f"no error summary ({at_submission})"
         text = self.raw_result.strip()
         if not text:
             return "nothing (empty result)"
@@ -553,7 +598,7 @@ class OcpsJobClient:
                                     name=name,
                                     job_id=job_id,
                                     exit_code=EXIT_FAILED,
-                                    phase=None,
+                                    submitted_phase=None,
                                     error_message=f"execute ended with {final_ack_text} and no job_result",
                                     result=None,
                                     raw_result="",
@@ -764,7 +809,13 @@ def _make_job_result(name: str, job_id: str, data: typing.Any, final_ack: str) -
     raw = str(getattr(data, "result", "") or "")
     parsed = _parse_json(raw)
     result = parsed if isinstance(parsed, dict) else None
-    phase = str(result["phase"]) if result and result.get("phase") is not None else None
+    exit_code = int(getattr(data, "exit_code", EXIT_FAILED))
+    # abort_job's result (255) carries the answer to the UWS DELETE, not the submission.
+    submitted_phase = (
+        str(result["phase"])
+        if result and result.get("phase") is not None and exit_code != EXIT_ABORTED
+        else None
+    )
     error_message = ""
     log_path = None
     if result:
@@ -777,8 +828,8 @@ def _make_job_result(name: str, job_id: str, data: typing.Any, final_ack: str) -
     return JobResult(
         name=name,
         job_id=job_id,
-        exit_code=int(getattr(data, "exit_code", EXIT_FAILED)),
-        phase=phase,
+        exit_code=exit_code,
+        submitted_phase=submitted_phase,
         error_message=error_message,
         result=result,
         raw_result=raw,

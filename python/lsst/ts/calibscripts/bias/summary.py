@@ -76,7 +76,12 @@ class JobRecord:
     config: str = ""
     data_query: str = ""
     exit_code: int | None = None
-    phase: str | None = None
+    outcome: str | None = None
+    """How the job ended, from ``exit_code``: ``completed``, ``failed`` or ``aborted``
+    (None while unfinished)."""
+    submitted_phase: str | None = None
+    """The execution service's phase of the job at submission, as OCPS reports it
+    (``queued``, ``pending``): not how the job ended."""
     output_collection: str | None = None
     output_run: str | None = None
     error: str = ""

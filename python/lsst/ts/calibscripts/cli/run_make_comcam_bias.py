@@ -66,6 +66,7 @@ from .simulation import (
     SimulationSettings,
     certify_previous_bias,
     default_repo,
+    job_log_dir,
     job_runner,
     observatory_options,
     parse_fail_ingest,
@@ -455,6 +456,9 @@ async def _start_simulation(
     progress.print(
         f"Starting the simulated observatory: repository {settings.repo}, runner {settings.runner}, "
         f"{geometry} geometry, time scale {settings.time_scale:g}."
+    )
+    progress.print(
+        f"Simulated OCPS execution service: a job's log is {job_log_dir(settings)}/<job_id>/out/ocps.log."
     )
     observatory = SimulatedObservatory(observatory_options(settings), job_runner=job_runner(settings))
     await observatory.start()

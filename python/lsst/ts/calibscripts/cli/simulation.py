@@ -32,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "SimulationSettings",
     "certify_previous_bias",
+    "job_log_dir",
     "job_runner",
     "observatory_options",
     "parse_fail_ingest",
@@ -149,12 +150,20 @@ def observatory_options(settings: SimulationSettings) -> typing.Any:
     )
 
 
+def job_log_dir(settings: SimulationSettings) -> str:
+    """Folder of the simulated OCPS jobs' output directories: ``ocps_logs`` beside the repository.
+
+    A job's log is ``<folder>/<job_id>/out/ocps.log``.
+    """
+    return os.path.join(os.path.dirname(os.path.abspath(settings.repo)), "ocps_logs")
+
+
 def job_runner(settings: SimulationSettings) -> typing.Any:
     """Make the OCPS job runner of a simulated run.
 
     Job logs go to ``ocps_logs`` beside the repository.
     """
-    log_dir = os.path.join(os.path.dirname(os.path.abspath(settings.repo)), "ocps_logs")
+    log_dir = job_log_dir(settings)
     os.makedirs(log_dir, exist_ok=True)
     if settings.runner == "inprocess":
         from ..sim.runners.inprocess import InProcessRunner

@@ -24,9 +24,10 @@
 The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stage`):
 
 1. ``preflight``: CCCamera, CCHeaderService, CCOODS and OCPS:2 are ENABLED
-   (OCPS:2 refuses another instrument's settings at start) and no applied
-   OCPS:2 configuration file is named after another instrument; otherwise
-   fail before any exposure.
+   (OCPS:2 refuses another instrument's settings at start), no applied
+   OCPS:2 configuration file is named after another instrument and, if the
+   run verifies or certifies, ``repo`` opens as a butler repository;
+   otherwise fail before any exposure.
 2. ``take_biases``: subscribe to ``CCOODS.imageInOODS``, then take
    ``n_discard_bias + n_bias + n_verify_bias`` frames with ``ComCam.take_bias``
    tagged with the script's group id, reason, program and note, one at a
@@ -115,6 +116,7 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ocps.CscNotReady,
     bias_config.ConfigError,
     butler_ops.CertificationError,
+    butler_ops.RepoNotUsable,
     butler_ops.VerifyStatsNotFound,
 )
 """Errors whose message says it all: no traceback is logged for them."""
@@ -286,10 +288,12 @@ class MakeComCamBias(salobj.BaseScript):
     # Each stage below is a small unit, tested on its own.
 
     async def preflight(self) -> None:
-        """Fail unless the needed CSCs are ENABLED and no OCPS:2 configuration names another instrument.
+        """Fail unless the needed CSCs are ENABLED, no OCPS:2 configuration
+        names another instrument and ``repo`` opens as a butler repository.
 
         The camera, header service and OODS are needed only to take frames
-        (not when resuming from ``exposure_ids``); OCPS:2 only to run jobs.
+        (not when resuming from ``exposure_ids``); OCPS:2 only to run jobs;
+        ``repo`` only to read verification statistics or certify.
         """
         config = self.require_config()
         rem = self.comcam.rem
@@ -308,6 +312,9 @@ class MakeComCamBias(salobj.BaseScript):
             await self.jobs.start()
             if applied is not None:
                 ready += f"; {self.jobs.name} configuration {applied.configurations}"
+        if config.do_verify or config.do_certify:
+            await asyncio.to_thread(butler_ops.check_repo, config.repo)
+            ready += f"; repo {config.repo}"
         self.log.info(f"Ready: {ready}")
 
     async def take_biases(self) -> None:
@@ -542,12 +549,15 @@ class MakeComCamBias(salobj.BaseScript):
     def record_job_result(record: JobRecord, result: ocps.JobResult) -> None:
         """Copy a job's result into its summary record.
 
-        A job that did not complete keeps, as its error, what the execution
-        service said and where its log is.
+        The job's outcome comes from its exit code alone; the phase OCPS
+        reports is the job's phase at submission. A job that did not
+        complete keeps, as its error, what the execution service said and
+        where its log is.
         """
         record.job_id = result.job_id
         record.exit_code = result.exit_code
-        record.phase = result.phase
+        record.outcome = result.outcome.value
+        record.submitted_phase = result.submitted_phase
         record.error = "" if result.succeeded else result.failure_detail()
         record.output_collection = result.output_collection
         record.output_run = result.output_run
@@ -734,6 +744,8 @@ class MakeComCamBias(salobj.BaseScript):
             if outcome.result is not None:
                 self.record_job_result(record, outcome.result)
             record.aborted = outcome.ok
+            if outcome.ok and outcome.result is None:
+                record.outcome = ocps.JobOutcome.ABORTED.value
             if not outcome.ok and outcome.result is None:
                 record.error = f"could not abort: {outcome.message}"
         if self.summary.outcome is Outcome.RUNNING:

@@ -162,12 +162,20 @@ class JobRecord:
     start_time, end_time : `str` or `None`
         ISO times the job started and ended.
     phase : `str`
-        UWS phase: ``executing``, then ``completed``, ``error`` or ``aborted``.
+        UWS phase: ``queued`` when created, ``executing``, then
+        ``completed``, ``error`` or ``aborted``.
     exit_code : `int` or `None`
         The exit code that ended the job: that of its first ``job_result``
         (255 for an aborted job; None while running).
     result : `str`
         The ``result`` JSON of that first ``job_result`` (empty while running).
+    submission : `str`
+        The execution service's answer to the job's submission (the UWS
+        ``PUT``): the job document as created, phase ``queued``, no
+        ``results``. Every ``job_result`` of ``execute`` carries it, as
+        dm_OCPS does.
+    error_message : `str`
+        Why the job did not complete (empty if it did or still runs).
     outcome : `JobOutcome` or `None`
         What the runner reported.
     results : `list` [`tuple` [`int`, `str`]]
@@ -184,6 +192,8 @@ class JobRecord:
     phase: str = "queued"
     exit_code: int | None = None
     result: str = ""
+    submission: str = ""
+    error_message: str = ""
     outcome: JobOutcome | None = None
     results: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     output_glob: str = "*"
@@ -201,8 +211,17 @@ class JobRecord:
             entries.extend(self.outcome.results)
         return entries
 
+    def final_document(self) -> dict[str, typing.Any]:
+        """The job document as the execution service has it now (the UWS ``GET``).
+
+        Once the job ended, its phase is final and its ``results`` start
+        with the job's ``ocps.log``. OCPS does not send this document; it is
+        the mock's own record of the job.
+        """
+        return self.uws_document(error_message=self.error_message)
+
     def uws_document(self, error_message: str = "") -> dict[str, typing.Any]:
-        """Return the UWS job document of this job."""
+        """Return the UWS job document of this job, as it stands."""
         duration = None
         if self.start_time is not None and self.end_time is not None:
             duration = (
@@ -244,17 +263,25 @@ class OCPSCsc(SimCsc):
 
     ``start`` configures it as described in the module docstring.
     ``execute`` is rejected unless ENABLED; it waits for ``prereq_jobs``,
+    creates the job (the UWS ``PUT``, whose answer is the job document with
+    phase ``queued`` and no ``results``: `JobRecord.submission`),
     acknowledges ``CMD_INPROGRESS`` (timeout 600 s) with
     ``result='{"job_id": "<32 hex>"}'``, runs the job through the job runner
     on the configured butler and writes ``job_result(job_id, exit_code,
-    result)`` (0 completed, 1 error) before the final ``CMD_COMPLETE``; the
-    result's UWS ``results`` start with the job's ``ocps.log``. Jobs run
-    concurrently. ``abort_job(job_id)`` stops a running job (the UWS
-    ``DELETE``), writes ``job_result(exit_code=255)`` and completes (unknown
-    or finished job: ``CMD_FAILED``). As in dm_OCPS, the aborted job's own
-    ``execute`` then notices at its next status poll (`POLL_INTERVAL`) that
-    the phase is ``aborted``, writes a second ``job_result(exit_code=1)``
-    whose ``result`` has phase ``aborted``, and ends ``CMD_COMPLETE``.
+    result)`` (0 completed, 1 error) before the final ``CMD_COMPLETE``. As
+    dm_OCPS since late 2022, ``result`` is the submission answer, not the
+    final document: its phase is stale and it names no log; ``exit_code``
+    is the verdict. The job's log is ``ocps.log`` in its output directory
+    (``<log_dir>/<job_id>/out``); the final document, with the log first in
+    its ``results``, is in the mock's records (`JobRecord.final_document`).
+    Jobs run concurrently. ``abort_job(job_id)`` stops a running job (the
+    UWS ``DELETE``, answered with the job document in phase ``aborted``),
+    writes ``job_result(exit_code=255)`` with that answer and completes
+    (unknown or finished job: ``CMD_FAILED``). As in dm_OCPS, the aborted
+    job's own ``execute`` then notices at its next status poll
+    (`POLL_INTERVAL`) that the phase is ``aborted``, writes a second
+    ``job_result(exit_code=1)`` with the submission answer, and ends
+    ``CMD_COMPLETE``.
 
     Parameters
     ----------
@@ -474,6 +501,8 @@ class OCPSCsc(SimCsc):
         record.request = request
         job = JobRecord(request=request, creation_time=_iso_now(), output_glob=settings.output_glob)
         job.finished = asyncio.get_running_loop().create_future()
+        # The UWS PUT answers with the job as created; dm_OCPS reports that answer.
+        job.submission = json.dumps(job.uws_document())
         self.jobs[request.job_id] = job
         if self.in_progress_ack_gate is not None:
             await self.in_progress_ack_gate.wait()
@@ -509,8 +538,13 @@ class OCPSCsc(SimCsc):
         script = self.faults.script_for(job_number, job.request.pipeline)
         if script.action is JobAction.RUN:
             return await self.job_runner.run(job.request)
+        # An injected outcome writes its ocps.log where the runner keeps its jobs' logs.
         return await run_scripted_job(
-            script, job.request, default_duration=10.0, time_scale=self.timing.time_scale
+            script,
+            job.request,
+            default_duration=10.0,
+            time_scale=self.timing.time_scale,
+            log_dir=getattr(self.job_runner, "log_dir", None),
         )
 
     async def _write_job_result(self, job: JobRecord, exit_code: int, result: str) -> None:
@@ -539,11 +573,10 @@ class OCPSCsc(SimCsc):
                     raise
                 await self.timing.sleep(POLL_INTERVAL)
                 job.phase = "aborted"
+                job.error_message = job.error_message or "Job aborted"
                 if job.end_time is None:
                     job.end_time = _iso_now()
-                await self._write_job_result(
-                    job, EXIT_FAILED, json.dumps(job.uws_document(error_message="Job aborted"))
-                )
+                await self._write_job_result(job, EXIT_FAILED, job.submission)
                 return
             except Exception as e:
                 self.log.exception(f"Job runner failed on job {job.request.job_id}")
@@ -558,10 +591,12 @@ class OCPSCsc(SimCsc):
                 job.phase = "completed" if completed else "error"
                 exit_code = EXIT_COMPLETED if completed else EXIT_FAILED
                 message = outcome.error_message
+            job.error_message = message
             job.end_time = _iso_now()
             if self.job_result_gate is not None:
                 await self.job_result_gate.wait()
-            await self._write_job_result(job, exit_code, json.dumps(job.uws_document(error_message=message)))
+            # dm_OCPS reports the submission answer; the final phase and results stay on the service.
+            await self._write_job_result(job, exit_code, job.submission)
         finally:
             if not job.finished.done():
                 job.finished.set_result(None)
@@ -581,10 +616,9 @@ class OCPSCsc(SimCsc):
             raise salobj.ExpectedError(f"Job {data.job_id} is not running (phase {job.phase})")
         # The UWS DELETE: the back end stops the job and answers with its document.
         job.phase = "aborted"
+        job.error_message = "Job aborted"
         job.end_time = _iso_now()
-        await self._write_job_result(
-            job, EXIT_ABORTED, json.dumps(job.uws_document(error_message="Job aborted"))
-        )
+        await self._write_job_result(job, EXIT_ABORTED, json.dumps(job.final_document()))
         job.task.cancel()
 
     async def close_tasks(self) -> None:
