@@ -21,13 +21,14 @@
 
 """The MakeComCamBias stage helpers, each on its own (no observatory)."""
 
+import asyncio
 import types
 import unittest
 
 from lsst.ts.calibscripts.bias.stages import Stage
 from lsst.ts.calibscripts.maintel import MakeComCamBias
-from lsst.ts.calibscripts.maintel.make_comcam_bias import describe_error, tai_isot
-from lsst.ts.calibscripts.sal import SalRetCode, salobj
+from lsst.ts.calibscripts.maintel.make_comcam_bias import describe_camera_fault, describe_error, tai_isot
+from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
 from lsst.ts.calibscripts.testing import BaseScriptTestCase
 
 
@@ -108,3 +109,47 @@ def test_describe_error() -> None:
 def test_tai_isot() -> None:
     text = tai_isot()
     assert len(text) == 23 and text[10] == "T" and text[19] == "."
+
+
+class FakeTopic:
+    """A read topic whose latest sample the test sets."""
+
+    def __init__(self, sample: object = None) -> None:
+        self.sample = sample
+
+    def get(self) -> object:
+        return self.sample
+
+
+def fake_camera(state: State, error: object) -> types.SimpleNamespace:
+    return types.SimpleNamespace(
+        evt_summaryState=FakeTopic(types.SimpleNamespace(summaryState=state)), evt_errorCode=FakeTopic(error)
+    )
+
+
+async def test_camera_fault_that_arrives_after_the_failed_ack_is_described() -> None:
+    """summaryState and errorCode are other topics than the ack: they may come later."""
+    old_error = types.SimpleNamespace(errorCode=0, errorReport="")
+    camera = fake_camera(State.ENABLED, old_error)
+
+    async def fault_later() -> None:
+        await asyncio.sleep(0.05)
+        camera.evt_summaryState.sample = types.SimpleNamespace(summaryState=State.FAULT)
+        await asyncio.sleep(0.05)
+        camera.evt_errorCode.sample = types.SimpleNamespace(errorCode=42, errorReport="shutter stuck")
+
+    faulting = asyncio.create_task(fault_later())
+    description = await describe_camera_fault(camera, old_error, grace=10)
+    await faulting
+    assert description == "CCCamera is in FAULT (errorCode 42: shutter stuck)"
+
+
+async def test_camera_not_in_fault_or_without_a_new_error_code() -> None:
+    old_error = types.SimpleNamespace(errorCode=7, errorReport="an old fault")
+    assert await describe_camera_fault(fake_camera(State.ENABLED, old_error), old_error, grace=0.05) == ""
+    # In FAULT, but the errorCode seen is the one from before the frame: it is not quoted.
+    faulted = fake_camera(State.FAULT, old_error)
+    assert (
+        await describe_camera_fault(faulted, old_error, grace=0.05)
+        == "CCCamera is in FAULT (no new errorCode)"
+    )

@@ -100,6 +100,48 @@ def tai_isot() -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+CAMERA_EVENT_GRACE = 1.0
+"""Seconds to wait, after a frame failed, for CCCamera's FAULT summaryState and errorCode."""
+
+
+async def describe_camera_fault(
+    camera: typing.Any, error_before: typing.Any, grace: float | None = None
+) -> str:
+    """Say whether CCCamera went to FAULT after a failed frame, and with which errorCode.
+
+    ``summaryState`` and ``errorCode`` are other topics than the command's
+    ack, and the SAL keeps order only within a topic, so they may arrive
+    after the failed ack: wait up to ``grace`` seconds for a FAULT state and
+    for an ``errorCode`` sample newer than ``error_before``.
+
+    Parameters
+    ----------
+    camera : `lsst.ts.salobj.Remote`
+        The CCCamera remote.
+    error_before : `typing.Any`
+        The latest ``errorCode`` sample before the frame was started (or None).
+    grace : `float`, optional
+        Seconds to wait; default `CAMERA_EVENT_GRACE`.
+
+    Returns
+    -------
+    description : `str`
+        ``CCCamera is in FAULT (errorCode N: report)``, ``CCCamera is in
+        FAULT (no new errorCode)``, or ``""`` if the camera is not in FAULT.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (CAMERA_EVENT_GRACE if grace is None else grace)
+    while True:
+        state = camera.evt_summaryState.get()
+        error = camera.evt_errorCode.get()
+        faulted = state is not None and state.summaryState == sal.State.FAULT
+        if faulted and error is not None and error is not error_before:
+            return f"CCCamera is in FAULT (errorCode {error.errorCode}: {error.errorReport})"
+        if loop.time() >= deadline:
+            return "CCCamera is in FAULT (no new errorCode)" if faulted else ""
+        await asyncio.sleep(0.01)
+
+
 class VerificationFailed(salobj.ExpectedError):
     """The master bias failed verification and was not certified."""
 
@@ -349,6 +391,7 @@ class MakeComCamBias(salobj.BaseScript):
             is in FAULT, and the exposures already taken.
         """
         config = self.require_config()
+        error_before = self.comcam.rem.cccamera.evt_errorCode.get()
         taking = asyncio.ensure_future(
             self.comcam.take_bias(
                 1,
@@ -376,7 +419,7 @@ class MakeComCamBias(salobj.BaseScript):
             (exposure_id,) = taking.result()
         except (salobj.AckError, RuntimeError) as e:
             command = "CCCamera takeImages " if isinstance(e, salobj.AckError) else ""
-            fault = self.camera_diagnosis() if self.camera_in_fault() else ""
+            fault = await describe_camera_fault(self.comcam.rem.cccamera, error_before)
             raise FrameNotTaken(
                 f"bias {frame} of {n_frames} failed: {command}{describe_error(e)}"
                 + (f"; {fault}" if fault else "")
