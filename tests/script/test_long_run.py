@@ -36,7 +36,15 @@ async def test_200_frames_lose_no_event_and_raise_no_queue_alarm(
     waits for) never back up."""
     with caplog.at_level(logging.WARNING):
         run = await run_bias(
-            {"n_bias": 199, "n_discard_bias": 1, "n_verify_bias": 0, "detectors": list(range(9))},
+            # No repository: nothing is verified or certified (the run stops before cpBias anyway).
+            {
+                "n_bias": 199,
+                "n_discard_bias": 1,
+                "n_verify_bias": 0,
+                "detectors": list(range(9)),
+                "do_verify": False,
+                "do_certify": False,
+            },
             use_repo=False,
             runner="scripted",
             stop_checkpoint="cp_bias",  # the subject ends with the ingest wait
