@@ -46,7 +46,7 @@ import enum
 _TITLES = {
     "preflight": "Check that CCCamera, CCHeaderService, CCOODS and OCPS:2 are ready",
     "take_biases": "Take the bias exposures",
-    "wait_ingest": "Wait until CCOODS has ingested every exposure and detector",
+    "wait_ingest": "Wait until CCOODS has ingested the frames used (combined and verification)",
     "cp_bias": "Run cpBias through OCPS:2",
     "verify_bias": "Run verifyBias through OCPS:2",
     "judge": "Judge the verification statistics",
