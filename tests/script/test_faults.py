@@ -251,8 +251,25 @@ async def test_oods_missing_events(run_bias) -> None:
 async def test_unrelated_images_interleaved(run_bias) -> None:
     """imageInOODS of other scripts' images is ignored; too many in a row gives up."""
     options = ObservatoryOptions(oods=OodsFaults(unrelated_images=1, missing={(2, None)}))
+
+    async def release_frame_2_while_waiting(run) -> None:
+        # Frame 2's 9 unrelated events (its own are missing) come once the script waits
+        # and frame 1 (no frame discarded) is all published: 9 in a row for other images.
+        release = run.observatory.ccoods.hold(2)
+        await run_bias.wait_for(
+            lambda: run.script.ingest_tracker is not None
+            and run.script.ingest_tracker.waiting
+            and run.observatory.ccoods.images_done == 1,
+            timeout=10,
+            what="the ingest wait with frame 1 published",
+        )
+        release.set()
+
     run = await run_bias(
-        {**SMALL, "max_counter_archiver_check": 5, "oods_timeout": 60}, options, runner="scripted"
+        {**SMALL, "n_discard_bias": 0, "max_counter_archiver_check": 5, "oods_timeout": 60},
+        options,
+        runner="scripted",
+        during=release_frame_2_while_waiting,
     )
     assert run.state == ScriptState.FAILED
     assert "Gave up waiting for CCOODS after 5 consecutive imageInOODS events" in run.reason

@@ -317,6 +317,11 @@ class IngestTracker:
 
     # --- state ------------------------------------------------------------
     @property
+    def waiting(self) -> bool:
+        """True while `wait` runs (events for other images count only then)."""
+        return self._waiting
+
+    @property
     def n_expected(self) -> int:
         return len(self._expected)
 

@@ -93,6 +93,7 @@ class CCOODSCsc(SimCsc):
         self.images_received = 0
         self.images_done = 0
         self._queue = image_feed.subscribe()
+        self._holds: dict[int, asyncio.Event] = {}
         super().__init__(name="CCOODS", initial_state=initial_state)
 
     async def start(self) -> None:
@@ -113,8 +114,18 @@ class CCOODSCsc(SimCsc):
         """Simulated seconds from readout to the first event of an image."""
         return self.faults.ingest_delay if self.faults.ingest_delay is not None else self.timing.ingest_delay
 
+    def hold(self, frame: int) -> asyncio.Event:
+        """Publish nothing for the ``frame``-th image (1-based) until the returned event is set.
+
+        Lets a test choose when that image's events come relative to other
+        events, instead of relying on delivery timing.
+        """
+        return self._holds.setdefault(frame, asyncio.Event())
+
     async def _ingest_image(self, image: ImageInfo, frame: int) -> None:
         await self.timing.sleep(self.ingest_delay)
+        if frame in self._holds:
+            await self._holds[frame].wait()
         unrelated: list[ImageName] = []
         for _ in range(self.faults.unrelated_images):
             unrelated.append(self.sequence.allocate(self.clock(), controller="C"))
