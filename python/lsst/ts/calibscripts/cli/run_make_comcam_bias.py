@@ -240,7 +240,7 @@ def expected_counts(config_text: str) -> tuple[int | None, int]:
 
     The number of frames is None if the configuration cannot be read.
     """
-    from ..bias.config import ALL_DETECTORS, parse_detectors
+    from ..calib.config import ALL_DETECTORS, parse_detectors
     from ..schemas import load_schema
 
     config = _config_dict(config_text)

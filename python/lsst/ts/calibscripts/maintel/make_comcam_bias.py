@@ -21,7 +21,7 @@
 
 """MakeComCamBias: take LSSTComCam biases, combine, verify and certify them.
 
-The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.bias.stages.Stage`):
+The procedure, one stage per checkpoint (`~lsst.ts.calibscripts.calib.stages.Stage`):
 
 1. ``preflight``: CCCamera, CCHeaderService, CCOODS and OCPS:2 are ENABLED
    (OCPS:2 refuses another instrument's settings at start), no applied
@@ -68,18 +68,18 @@ import types
 import typing
 
 from .. import sal
-from ..bias import butler_ops
-from ..bias import config as bias_config
-from ..bias import ingest
-from ..bias import metadata as bias_metadata
-from ..bias import naming, ocps
-from ..bias.stages import Stage
-from ..bias.summary import JobRecord, Outcome, RunSummary
+from ..calib import butler_ops
+from ..calib import config as bias_config
+from ..calib import ingest
+from ..calib import metadata as bias_metadata
+from ..calib import naming, ocps
+from ..calib.stages import Stage
+from ..calib.summary import JobRecord, Outcome, RunSummary
 from ..sal import OCPSIndex, ScriptState, salobj
 
 if typing.TYPE_CHECKING:
-    from ..bias.butler_ops import CertificationResult
-    from ..bias.verification import Verdict
+    from ..calib.butler_ops import CertificationResult
+    from ..calib.verification import Verdict
 
 DESCRIPTION = (
     "Take LSSTComCam biases, make a combined bias with cpBias through OCPS:2, "
@@ -607,7 +607,7 @@ class MakeComCamBias(salobj.BaseScript):
 
     async def judge_verification(self) -> None:
         """Read verifyBiasStats (off the event loop) and judge it."""
-        from ..bias import verification
+        from ..calib import verification
 
         config = self.require_config()
         collections = [ocps.output_collection(self.verify_job_id), ocps.output_collection(self.bias_job_id)]

@@ -367,7 +367,7 @@ def write_run_pictures(
 
     Parameters
     ----------
-    summary : `lsst.ts.calibscripts.bias.summary.RunSummary`
+    summary : `lsst.ts.calibscripts.calib.summary.RunSummary`
         The run summary, with ``report_path`` set (``summary.plan_report``
         or ``summary.write``). The master biases are read from the
         completed cp_bias job's output RUN or, for a run resumed from an

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from lsst.daf.butler import Butler, CollectionType
-from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.calib import butler_ops
 from lsst.ts.calibscripts.sim.data import repo as sim_repo
 
 CALIB = "LSSTComCam/calib/daily"
@@ -171,7 +171,7 @@ def test_missing_inputs_and_wrong_collection_types(repo: str) -> None:
 def test_importing_the_units_does_not_import_daf_butler() -> None:
     code = (
         "import sys\n"
-        "from lsst.ts.calibscripts.bias import butler_ops, naming, stages, summary, verification\n"
+        "from lsst.ts.calibscripts.calib import butler_ops, naming, stages, summary, verification\n"
         "assert 'lsst.daf.butler' not in sys.modules, 'daf_butler imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

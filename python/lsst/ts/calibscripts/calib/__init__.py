@@ -23,21 +23,21 @@
 
 Importing this package imports nothing else: pick the module you need.
 
-`~lsst.ts.calibscripts.bias.stages`
+`~lsst.ts.calibscripts.calib.stages`
     `Stage`: the procedure's stages and their checkpoint names.
-`~lsst.ts.calibscripts.bias.naming`
+`~lsst.ts.calibscripts.calib.naming`
     exposure id <-> obs id, detector names, `build_data_query`.
-`~lsst.ts.calibscripts.bias.ingest`
+`~lsst.ts.calibscripts.calib.ingest`
     `IngestTracker`: the ``CCOODS.imageInOODS`` callback and the ingest wait.
-`~lsst.ts.calibscripts.bias.ocps`
+`~lsst.ts.calibscripts.calib.ocps`
     `OcpsJobClient` (execute/job_result/abort_job), `JobResult`, `JobFailed`,
     CSC state and OCPS configuration preflight checks.
-`~lsst.ts.calibscripts.bias.verification`
+`~lsst.ts.calibscripts.calib.verification`
     `judge_verify_stats`: the verdict on ``verifyBiasStats``.
-`~lsst.ts.calibscripts.bias.butler_ops`
+`~lsst.ts.calibscripts.calib.butler_ops`
     synchronous daf_butler work (read ``verifyBiasStats``, certify ``bias``),
     meant for `asyncio.to_thread`.
-`~lsst.ts.calibscripts.bias.summary`
+`~lsst.ts.calibscripts.calib.summary`
     `RunSummary`: the final report (YAML file and log text).
 
 ``config`` and ``metadata`` (configuration schema and script metadata) are

@@ -177,12 +177,12 @@ class RunSummary:
         return next((job for job in self.jobs if job.name == name), None)
 
     def set_verdict(self, verdict: typing.Any) -> None:
-        """Record a `~lsst.ts.calibscripts.bias.verification.Verdict`."""
+        """Record a `~lsst.ts.calibscripts.calib.verification.Verdict`."""
         self.verdict = verdict.to_dict()
         self.verdict_text = verdict.summary()
 
     def set_certification(self, result: typing.Any) -> None:
-        """Record a `~lsst.ts.calibscripts.bias.butler_ops.CertificationResult`."""
+        """Record a `~lsst.ts.calibscripts.calib.butler_ops.CertificationResult`."""
         self.certification = result.to_dict()
         self.certification_text = result.describe()
 
