@@ -76,16 +76,19 @@ __all__ = [
 import dataclasses
 import typing
 
+from ..cameras import COMCAM
+from ..errors import CalibScriptsError
+
 if typing.TYPE_CHECKING:
     import astropy.time
     from lsst.daf.butler import Butler, DatasetRef, Timespan
 
-DEFAULT_INSTRUMENT = "LSSTComCam"
+DEFAULT_INSTRUMENT = COMCAM.instrument
 _MIN_TAI = "1970-01-01T00:00:00"
 _MAX_TAI = "2100-01-01T00:00:00"
 
 
-class CertificationError(RuntimeError):
+class CertificationError(CalibScriptsError, RuntimeError):
     """Certification could not be done; nothing was certified."""
 
 
@@ -103,7 +106,7 @@ class CertificationConflict(CertificationError):
         self.conflicts = conflicts
 
 
-class VerifyStatsNotFound(RuntimeError):
+class VerifyStatsNotFound(CalibScriptsError, RuntimeError):
     """The verification statistics dataset is not in the collections."""
 
 
@@ -245,7 +248,7 @@ def _open(repo: str, writeable: bool, **kwargs: typing.Any) -> "Butler":
     return Butler.from_config(repo, writeable=writeable, **kwargs)
 
 
-class RepoNotUsable(RuntimeError):
+class RepoNotUsable(CalibScriptsError, RuntimeError):
     """``repo`` cannot be opened as a butler repository."""
 
 

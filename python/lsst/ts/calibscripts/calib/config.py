@@ -79,6 +79,8 @@ import typing
 
 import jsonschema.exceptions
 
+from ..errors import CalibScriptsError
+
 ALL_DETECTORS: tuple[int, ...] = tuple(range(9))
 
 # pipetask options the script sets itself; giving them again would change
@@ -110,7 +112,7 @@ _COLLECTION_RE = re.compile(r"^[A-Za-z0-9_.+@/-]+$")
 _LITERAL_CHARACTERS = ("'", '"', "\\")
 
 
-class ConfigError(ValueError):
+class ConfigError(CalibScriptsError, ValueError):
     """A configuration value is invalid.
 
     Parameters

@@ -123,6 +123,7 @@ import logging
 import re
 import typing
 
+from ..errors import CalibScriptsError
 from ..sal import OCPSIndex, SalRetCode, State, salobj
 
 EXIT_COMPLETED = 0
@@ -164,7 +165,7 @@ def component_name(remote: typing.Any) -> str:
 
 
 # --- errors ----------------------------------------------------------------
-class OcpsError(RuntimeError):
+class OcpsError(CalibScriptsError, RuntimeError):
     """An OCPS job could not be run or did not succeed."""
 
 
@@ -310,7 +311,7 @@ class JobTimeout(OcpsError):
         self.job_id = job_id
 
 
-class CscNotReady(RuntimeError):
+class CscNotReady(CalibScriptsError, RuntimeError):
     """One or more CSCs are not ready; the message names each and why.
 
     Attributes

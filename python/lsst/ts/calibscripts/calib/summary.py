@@ -53,6 +53,7 @@ import typing
 
 import yaml
 
+from ..cameras import COMCAM
 from .stages import Stage
 
 
@@ -133,7 +134,7 @@ class RunSummary:
     script: str = "MakeComCamBias"
     salindex: int | None = None
     group_id: str = ""
-    instrument: str = "LSSTComCam"
+    instrument: str = COMCAM.instrument
     repo: str = ""
     detectors: list[int] = dataclasses.field(default_factory=list)
     calib_collection: str = ""

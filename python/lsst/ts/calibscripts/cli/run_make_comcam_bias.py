@@ -60,6 +60,7 @@ import typing
 
 import yaml
 
+from ..sim.runners import pipeline_runner_names
 from .progress import Progress
 from .simulation import (
     JOB_PIPELINES,
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--runner",
-        choices=("pipetask", "inprocess"),
+        choices=pipeline_runner_names(),
         default=None,
         help="How the simulated OCPS runs jobs: the real pipetask command (default) or in-process.",
     )
