@@ -53,9 +53,8 @@ def test_comcam_profile() -> None:
 
 def test_other_cameras_are_new_instances_only() -> None:
     """LSSTCam-like corner rafts and a one-detector LATISS need no new code."""
-    corners = (
-        raft_detectors("R00", 189, "ITL_G", ("SG0", "SG1"), DetectorKind.GUIDER)
-        + raft_detectors("R00W", 191, "ITL", ("SW0", "SW1"), DetectorKind.WAVEFRONT)
+    corners = raft_detectors("R00", 189, "ITL_G", ("SG0", "SG1"), DetectorKind.GUIDER) + raft_detectors(
+        "R00W", 191, "ITL", ("SW0", "SW1"), DetectorKind.WAVEFRONT
     )
     lsstcam_like = CameraProfile(
         instrument="LSSTCam",

@@ -79,9 +79,10 @@ import typing
 
 import jsonschema.exceptions
 
+from ..cameras import COMCAM
 from ..errors import CalibScriptsError
 
-ALL_DETECTORS: tuple[int, ...] = tuple(range(9))
+ALL_DETECTORS: tuple[int, ...] = COMCAM.detector_ids
 
 # pipetask options the script sets itself; giving them again would change
 # what the script reports or break the job.
