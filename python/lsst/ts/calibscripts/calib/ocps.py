@@ -124,8 +124,8 @@ import re
 import typing
 
 from ..errors import CalibScriptsError
-from .config import schema_defaults
 from ..sal import OCPSIndex, SalRetCode, State, salobj
+from .config import schema_defaults
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
