@@ -37,7 +37,7 @@ test-all: venv
 # SEED picks the random delays, so that a failure reproduces.
 SEED ?= 1
 UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/testing \
-	tests/bias/test_ingest_sal.py tests/bias/test_ocps.py tests/cli
+	tests/calib/test_ingest_sal.py tests/calib/test_ocps.py tests/cli
 test-unordered: venv
 	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
 		$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(UNORDERED_TESTS)

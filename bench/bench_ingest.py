@@ -47,8 +47,8 @@ import statistics
 import time
 import types
 
-from lsst.ts.calibscripts.bias.ingest import IngestTracker
-from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor
+from lsst.ts.calibscripts.calib.ingest import IngestTracker
+from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor
 
 FIRST_ID = 2026112500001
 

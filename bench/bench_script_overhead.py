@@ -72,7 +72,7 @@ import yaml
 os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "bench")
 
-from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor  # noqa: E402
+from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor  # noqa: E402
 from lsst.ts.calibscripts.maintel import MakeComCamBias  # noqa: E402
 from lsst.ts.calibscripts.sal import ScriptState, salobj  # noqa: E402
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory  # noqa: E402

@@ -420,7 +420,7 @@ def test_import_does_not_load_matplotlib() -> None:
 
 def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path) -> None:
     """The script's call: pictures beside the RunSummary's YAML, collections from its jobs."""
-    from lsst.ts.calibscripts.bias.summary import JobRecord, RunSummary
+    from lsst.ts.calibscripts.calib.summary import JobRecord, RunSummary
 
     summary = RunSummary(
         salindex=7, repo=str(repo["root"]), detectors=list(range(9)), started="2026-11-25T20:00:00"

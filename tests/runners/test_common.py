@@ -104,3 +104,23 @@ def test_make_runner(tmp_path) -> None:
     assert isinstance(make_runner("pipetask", str(tmp_path), str(tmp_path / "logs")), JobRunner)
     with pytest.raises(ValueError, match="Unknown runner"):
         make_runner("shell", str(tmp_path), str(tmp_path))
+
+
+def test_one_registry_of_runners(monkeypatch) -> None:
+    """make_runner, ObservatoryOptions and the command line all read sim.runners.RUNNERS."""
+    from lsst.ts.calibscripts.cli import run_make_comcam_bias
+    from lsst.ts.calibscripts.sim import ObservatoryOptions, ScriptedRunner
+    from lsst.ts.calibscripts.sim.runners import RUNNERS, RunnerKind, pipeline_runner_names
+
+    assert set(RUNNERS) == {"scripted", "inprocess", "pipetask"}
+    assert isinstance(make_runner("scripted", time_scale=0.5), ScriptedRunner)
+    assert pipeline_runner_names() == ("inprocess", "pipetask")
+    # A kind added to the registry is known to all three readers at once.
+    monkeypatch.setitem(RUNNERS, "again", RunnerKind("again", ".scripted", "ScriptedRunner", False, "test"))
+    assert isinstance(make_runner("again"), ScriptedRunner)
+    ObservatoryOptions(runner="again")
+    monkeypatch.setitem(RUNNERS, "piped", RunnerKind("piped", ".inprocess", "InProcessRunner", True, "test"))
+    parser = run_make_comcam_bias.build_parser()
+    assert parser.parse_args(["--simulate", "--runner", "piped"]).runner == "piped"
+    with pytest.raises(ValueError, match="must be one of"):
+        ObservatoryOptions(runner="shell")

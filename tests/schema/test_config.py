@@ -19,13 +19,13 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""`lsst.ts.calibscripts.bias.config`: the checks the schema cannot make."""
+"""`lsst.ts.calibscripts.calib.config`: the checks the schema cannot make."""
 
 import dataclasses
 import types
 
 import pytest
-from lsst.ts.calibscripts.bias.config import (
+from lsst.ts.calibscripts.calib.config import (
     BiasConfig,
     ConfigError,
     make_config,
@@ -216,7 +216,7 @@ def test_make_config_error_names_option_and_value_first(kwargs: dict, first_word
 
 def test_report_dir_default_from_schema_is_absolute_under_home(monkeypatch, tmp_path) -> None:
     """The default report folder is the schema's, in the user's home, made absolute."""
-    from lsst.ts.calibscripts.bias.config import schema_defaults
+    from lsst.ts.calibscripts.calib.config import schema_defaults
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert schema_defaults()["report_dir"] == "~/calib_reports"
@@ -257,7 +257,7 @@ def test_dates_normalised() -> None:
 
 
 def test_day_obs_validity_range() -> None:
-    from lsst.ts.calibscripts.bias.config import day_obs_validity_range
+    from lsst.ts.calibscripts.calib.config import day_obs_validity_range
 
     assert day_obs_validity_range([2026112500003, 2026112500004]) == (
         "2026-11-25T12:00:00.000",
@@ -274,7 +274,7 @@ def test_day_obs_validity_range() -> None:
 
 def test_every_default_comes_from_the_schema(monkeypatch) -> None:
     """BiasConfig has no defaults of its own: a changed schema default is the config's default."""
-    from lsst.ts.calibscripts.bias import config as bias_config
+    from lsst.ts.calibscripts.calib import config as bias_config
 
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(BiasConfig))
     defaults = {**bias_config.schema_defaults(), "n_bias": 7, "report_dir": ""}
@@ -294,7 +294,7 @@ def test_frame_timeout_default_and_value() -> None:
 
 
 def test_schema_validator_names_the_option_and_forwards_the_rest() -> None:
-    from lsst.ts.calibscripts.bias.config import SchemaValidator
+    from lsst.ts.calibscripts.calib.config import SchemaValidator
     from lsst.ts.calibscripts.sal import salobj
     from lsst.ts.calibscripts.schemas import load_schema
 

@@ -26,7 +26,7 @@ import copy
 import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lsst.ts.calibscripts.bias.config import BiasConfig, ConfigError, make_config
+from lsst.ts.calibscripts.calib.config import BiasConfig, ConfigError, make_config
 from lsst.ts.calibscripts.schemas import load_schema
 
 SCHEMA = load_schema()

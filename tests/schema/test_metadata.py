@@ -19,11 +19,11 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""`lsst.ts.calibscripts.bias.metadata`: the duration estimate."""
+"""`lsst.ts.calibscripts.calib.metadata`: the duration estimate."""
 
 import pytest
-from lsst.ts.calibscripts.bias import metadata
-from lsst.ts.calibscripts.bias.config import make_config
+from lsst.ts.calibscripts.calib import metadata
+from lsst.ts.calibscripts.calib.config import make_config
 
 
 def test_estimate_parts() -> None:

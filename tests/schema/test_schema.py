@@ -27,7 +27,7 @@ import pathlib
 import jsonschema
 import pytest
 import yaml
-from lsst.ts.calibscripts.bias.config import ALL_DETECTORS, make_config
+from lsst.ts.calibscripts.calib.config import ALL_DETECTORS, make_config
 from lsst.ts.calibscripts.schemas import load_schema, load_schema_text
 
 SEED_OPTIONS = {

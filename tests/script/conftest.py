@@ -45,7 +45,7 @@ from unittest import mock
 import pytest
 import yaml
 from lsst.ts.calibscripts import report
-from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.calib import butler_ops
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory

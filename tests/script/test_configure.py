@@ -27,7 +27,7 @@ import sys
 import unittest
 
 import yaml
-from lsst.ts.calibscripts.bias.metadata import estimate_duration
+from lsst.ts.calibscripts.calib.metadata import estimate_duration
 from lsst.ts.calibscripts.data import get_scripts_dir
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState, salobj

@@ -40,8 +40,8 @@ from unittest import mock
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from lsst.ts.calibscripts.bias import butler_ops, ocps
-from lsst.ts.calibscripts.bias.naming import detector_name
+from lsst.ts.calibscripts.calib import butler_ops, ocps
+from lsst.ts.calibscripts.calib.naming import detector_name
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.schemas import load_schema

@@ -26,7 +26,7 @@ import pathlib
 import re
 
 import pytest
-from lsst.ts.calibscripts.bias import ocps
+from lsst.ts.calibscripts.calib import ocps
 from lsst.ts.calibscripts.sal import ScriptState, State
 from lsst.ts.calibscripts.sim import CameraFaults, JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
 

@@ -22,7 +22,7 @@
 """MakeComCamBias end to end: the runs that succeed."""
 
 import pytest
-from lsst.ts.calibscripts.bias.verification import VerdictOutcome
+from lsst.ts.calibscripts.calib.verification import VerdictOutcome
 from lsst.ts.calibscripts.sal import ScriptState
 
 

@@ -24,7 +24,7 @@
 import os
 
 import yaml
-from lsst.ts.calibscripts.bias import butler_ops, ocps
+from lsst.ts.calibscripts.calib import butler_ops, ocps
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, OodsFaults
 

@@ -25,7 +25,7 @@ import asyncio
 import types
 import unittest
 
-from lsst.ts.calibscripts.bias.stages import Stage
+from lsst.ts.calibscripts.calib.stages import Stage
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.maintel.make_comcam_bias import describe_camera_fault, describe_error, tai_isot
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj

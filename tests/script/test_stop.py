@@ -239,7 +239,7 @@ async def test_stop_during_certification_reports_what_was_certified(run_bias, mo
     """A stop cannot interrupt the butler transaction; the summary tells what it did."""
     import time
 
-    from lsst.ts.calibscripts.bias import butler_ops
+    from lsst.ts.calibscripts.calib import butler_ops
 
     real_certify = butler_ops.certify_biases
     started = []

@@ -387,7 +387,7 @@ async def test_in_progress_ack_and_job_result_can_be_held_back() -> None:
 
 async def test_job_client_keeps_the_first_result_of_an_aborted_job(recorder) -> None:
     """The script's OCPS client sees 255 (aborted) and keeps it when exit_code 1 follows."""
-    from lsst.ts.calibscripts.bias import ocps as ocps_client
+    from lsst.ts.calibscripts.calib import ocps as ocps_client
 
     faults = OcpsFaults(job_outcomes=["hang"])
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:

@@ -37,7 +37,7 @@ import dataclasses
 import time
 import typing
 
-from ..bias.stages import NUM_STAGES, Stage
+from ..calib.stages import NUM_STAGES, Stage
 
 #: Stages during which an OCPS job is running.
 JOB_STAGES = (Stage.CP_BIAS.value, Stage.VERIFY_BIAS.value)

@@ -60,6 +60,7 @@ import typing
 
 import yaml
 
+from ..sim.runners import pipeline_runner_names
 from .progress import Progress
 from .simulation import (
     JOB_PIPELINES,
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--runner",
-        choices=("pipetask", "inprocess"),
+        choices=pipeline_runner_names(),
         default=None,
         help="How the simulated OCPS runs jobs: the real pipetask command (default) or in-process.",
     )
@@ -240,11 +241,10 @@ def expected_counts(config_text: str) -> tuple[int | None, int]:
 
     The number of frames is None if the configuration cannot be read.
     """
-    from ..bias.config import ALL_DETECTORS, parse_detectors
-    from ..schemas import load_schema
+    from ..calib.config import ALL_DETECTORS, parse_detectors, schema_defaults
 
     config = _config_dict(config_text)
-    defaults = {name: spec.get("default") for name, spec in load_schema()["properties"].items()}
+    defaults = schema_defaults()
 
     def option(name: str) -> typing.Any:
         return config.get(name, defaults.get(name))
@@ -464,10 +464,13 @@ async def _start_simulation(
     await observatory.start()
     try:
         config_text = patch_config(config_text, repo=settings.repo, report_dir=args.report_dir)
-        if settings.conflicting_certification:
+        # calib_collection is required (no default): without it configure fails, naming it.
+        calib = _config_dict(config_text).get("calib_collection", "")
+        if settings.conflicting_certification and calib:
             from astropy.time import Time, TimeDelta
 
-            calib = _config_dict(config_text).get("calib_collection", "LSSTComCam/calib/daily")
+            from ..calib.config import schema_defaults
+
             now = Time.now().tai
             await asyncio.to_thread(
                 certify_previous_bias,
@@ -476,7 +479,7 @@ async def _start_simulation(
                 now - TimeDelta(2, format="jd"),
                 now + TimeDelta(2, format="jd"),
             )
-            supersede = bool(_config_dict(config_text).get("supersede", False))
+            supersede = bool(_config_dict(config_text).get("supersede", schema_defaults()["supersede"]))
             progress.print(
                 f"Fault: a bias is already certified in {calib} over the run's day"
                 + (" (supersede: true, so the script will replace it)." if supersede else ".")

@@ -165,13 +165,9 @@ def job_runner(settings: SimulationSettings) -> typing.Any:
     """
     log_dir = job_log_dir(settings)
     os.makedirs(log_dir, exist_ok=True)
-    if settings.runner == "inprocess":
-        from ..sim.runners.inprocess import InProcessRunner
+    from ..sim.runners import make_runner
 
-        return InProcessRunner(settings.repo, log_dir)
-    from ..sim.runners.pipetask import PipetaskRunner
-
-    return PipetaskRunner(settings.repo, log_dir)
+    return make_runner(settings.runner, settings.repo, log_dir)
 
 
 def certify_previous_bias(repo: str, calib_collection: str, begin: typing.Any, end: typing.Any) -> list[int]:

@@ -40,10 +40,12 @@ __all__ = [
     "focal_plane_position",
 ]
 
-RAFT = "R22"
+from ..cameras import COMCAM
+
+RAFT = COMCAM.detectors[0].raft
 
 #: Detector names indexed by detector id.
-DETECTOR_NAMES: tuple[str, ...] = tuple(f"{RAFT}_S{row}{col}" for row in range(3) for col in range(3))
+DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in COMCAM.detectors)
 
 #: Amplifier names in the order the verification map draws them (top row of
 #: the CCD left to right, then the bottom row left to right).

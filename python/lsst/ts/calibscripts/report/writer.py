@@ -57,6 +57,7 @@ import typing
 import numpy as np
 import yaml
 
+from ..cameras import COMCAM
 from .figures import plot_focal_plane_mosaic, plot_noise_vs_nominal, plot_verification_map
 from .fits_reader import MasterBiasImage, header_read_noise, read_master_bias
 from .layout import DETECTOR_NAMES, detector_name
@@ -186,7 +187,7 @@ def write_report(
     butler: typing.Any = None,
     bias_collections: str | typing.Sequence[str] | None = None,
     verify_collections: str | typing.Sequence[str] | None = None,
-    instrument: str = "LSSTComCam",
+    instrument: str = COMCAM.instrument,
     detectors: typing.Sequence[int] | None = None,
     nominal_read_noise: typing.Mapping[str, typing.Mapping[str, float]] | None = None,
     det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]] | None = None,
@@ -281,7 +282,7 @@ def write_report(
             picture = plot_focal_plane_mosaic(
                 masters,
                 directory / f"{prefix}{PICTURE_FILES['mosaic']}",
-                title=f"LSSTComCam master bias — {', '.join(bias_list)}",
+                title=f"{instrument} master bias — {', '.join(bias_list)}",
             )
             report.pictures["mosaic"] = picture.path
         except Exception as e:
@@ -367,7 +368,7 @@ def write_run_pictures(
 
     Parameters
     ----------
-    summary : `lsst.ts.calibscripts.bias.summary.RunSummary`
+    summary : `lsst.ts.calibscripts.calib.summary.RunSummary`
         The run summary, with ``report_path`` set (``summary.plan_report``
         or ``summary.write``). The master biases are read from the
         completed cp_bias job's output RUN or, for a run resumed from an
@@ -397,7 +398,7 @@ def write_run_pictures(
         or getattr(summary, "bias_collection", "")
         or None,
         verify_collections=_job_collection(summary, "verify_bias"),
-        instrument=getattr(summary, "instrument", "LSSTComCam"),
+        instrument=getattr(summary, "instrument", COMCAM.instrument),
         detectors=list(getattr(summary, "detectors", []) or []) or None,
         log=log,
         summary_name=None,

@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from ..sal import OCPSIndex, State
 from .faults import CameraFaults, HeaderServiceFaults, OcpsFaults, OodsFaults
 from .interfaces import DataPlane, ImageInfo, JobRunner, NullDataPlane
+from .runners import RUNNERS, make_runner
 from .timing import Timing, simulated_clock
 
 if typing.TYPE_CHECKING:
@@ -52,7 +53,6 @@ if typing.TYPE_CHECKING:
     from .data.options import DataOptions
 
 CSC_NAMES = ("CCCamera", "CCHeaderService", "CCOODS", "OCPS")
-RUNNERS = ("scripted", "inprocess", "pipetask")
 SEQUENCE_STATE_FILE = "sim_cccamera_sequence.json"
 """File in the repository that remembers the camera's sequence numbers across runs."""
 
@@ -130,7 +130,7 @@ class ObservatoryOptions:
             states[name] = state
         self.initial_states = states
         if self.runner not in RUNNERS:
-            raise ValueError(f"runner={self.runner!r} must be one of {RUNNERS}")
+            raise ValueError(f"runner={self.runner!r} must be one of {tuple(RUNNERS)}")
         if self.repo is not None:
             self.repo = os.fspath(self.repo)
         base = self.timing or Timing()
@@ -229,14 +229,10 @@ class SimulatedObservatory:
 
     def _build_job_runner(self) -> JobRunner:
         options = self.options
-        if options.runner == "scripted":
-            from .runners.scripted import ScriptedRunner
-
-            return ScriptedRunner(time_scale=self.timing.time_scale)
+        if not RUNNERS[options.runner].runs_pipelines:
+            return make_runner(options.runner, time_scale=self.timing.time_scale)
         if options.repo_path is None:
             raise ValueError(f"runner={options.runner!r} needs a butler repository (ObservatoryOptions.repo)")
-        from .runners import make_runner
-
         return make_runner(options.runner, repo=options.repo_path, **dict(options.runner_options))
 
     def _set_pipeline_env(self) -> None:

@@ -39,6 +39,7 @@ import enum
 import typing
 from collections.abc import Callable
 
+from ...cameras import COMCAM
 from ...sal import State, salobj
 from ..data.camera_model import PHYSICAL_FILTERS
 from ..faults import CameraFaults
@@ -46,8 +47,8 @@ from ..interfaces import DataPlane, ImageInfo, NullDataPlane
 from ..timing import Timing, simulated_clock, tai_to_astropy
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
 
-RAFT = "R22"
-DETECTOR_NAMES: tuple[str, ...] = tuple(f"{RAFT}_S{i}{j}" for i in range(3) for j in range(3))
+RAFT = COMCAM.detectors[0].raft
+DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in COMCAM.detectors)
 """Detector names by id: 0..8 = R22_S00 .. R22_S22."""
 
 
@@ -408,7 +409,7 @@ class CCCameraCsc(SimCsc):
             imagesInSequence=count,
             imageName=name.name,
             imageIndex=index,
-            imageSource="CC",
+            imageSource=COMCAM.camera_code,
             imageController="O",
             imageDate=str(name.day_obs),
             imageNumber=name.seq_num,

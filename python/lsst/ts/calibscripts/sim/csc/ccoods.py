@@ -28,6 +28,7 @@ __all__ = ["CCOODSCsc"]
 import asyncio
 from collections.abc import Callable
 
+from ...cameras import COMCAM
 from ...sal import State
 from ..faults import OodsFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
@@ -35,7 +36,7 @@ from ..timing import Timing, simulated_clock
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
 from .cccamera import DETECTOR_NAMES
 
-CAMERA = "LSSTComCam"
+CAMERA = COMCAM.instrument
 
 
 class CCOODSCsc(SimCsc):

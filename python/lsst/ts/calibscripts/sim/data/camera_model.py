@@ -81,11 +81,13 @@ import dataclasses
 import enum
 import functools
 
-INSTRUMENT = "LSSTComCam"
+from ...cameras import COMCAM
+
+INSTRUMENT = COMCAM.instrument
 INSTRUMENT_CLASS_NAME = "lsst.obs.lsst.LsstComCam"
-RAFT = "R22"
+RAFT = COMCAM.detectors[0].raft
 RAFT_SERIAL = "LCA-11021_RTM-031"
-SLOTS: tuple[str, ...] = ("S00", "S01", "S02", "S10", "S11", "S12", "S20", "S21", "S22")
+SLOTS: tuple[str, ...] = tuple(d.sensor for d in COMCAM.detectors)
 DETECTOR_IDS: tuple[int, ...] = tuple(range(len(SLOTS)))
 AMP_NAMES: tuple[str, ...] = (
     "C10",
@@ -106,17 +108,10 @@ AMP_NAMES: tuple[str, ...] = (
     "C00",
 )
 
-PHYSICAL_FILTERS: dict[str, str] = {
-    "u_02": "u",
-    "g_01": "g",
-    "r_03": "r",
-    "i_06": "i",
-    "z_03": "z",
-    "y_04": "y",
-}
+PHYSICAL_FILTERS: dict[str, str] = dict(COMCAM.filter_bands)
 """LSSTComCam physical filter → band (obs_lsst's ComCam filter definitions)."""
 
-DEFAULT_PHYSICAL_FILTER = "r_03"
+DEFAULT_PHYSICAL_FILTER = COMCAM.default_filter
 """The filter in the beam unless an image says otherwise."""
 
 FLAT_FLUX: dict[str, float] = {

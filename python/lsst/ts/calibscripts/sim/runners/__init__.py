@@ -21,17 +21,81 @@
 
 """OCPS job runners of the simulated observatory.
 
-``inprocess`` (`InProcessRunner`) and ``pipetask`` (`PipetaskRunner`)
-execute the same pipelines into the same ``u/ocps/<job_id>`` collections;
-`make_runner` picks one by name. Submodules are imported on demand.
+``scripted`` (`~.scripted.ScriptedRunner`: outcomes and durations as
+scripted, no pipeline run), ``inprocess`` (`~.inprocess.InProcessRunner`)
+and ``pipetask`` (`~.pipetask.PipetaskRunner`); the last two execute the
+same pipelines into the same ``u/ocps/<job_id>`` collections.
+
+`RUNNERS` is the one registry of runner kinds: `make_runner` builds from
+it, `lsst.ts.calibscripts.sim.observatory.ObservatoryOptions` checks
+``runner`` against it and ``run_make_comcam_bias --runner`` offers the
+kinds that run pipelines. Submodules are imported on demand.
 """
 
-__all__ = ["make_runner"]
+__all__ = ["RUNNERS", "RunnerKind", "make_runner", "pipeline_runner_names", "runner_class"]
 
+import dataclasses
+import importlib
 import typing
 
 if typing.TYPE_CHECKING:
     from ..interfaces import JobRunner
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerKind:
+    """One kind of OCPS job runner.
+
+    Attributes
+    ----------
+    name : `str`
+        The name options and the command line use.
+    module, class_name : `str`
+        Where the runner class is (module relative to this package).
+    runs_pipelines : `bool`
+        True if it runs the pipelines on a butler repository (then its
+        constructor takes ``(repo, log_dir, **kwargs)``); False for the
+        scripted runner (``**kwargs`` only).
+    description : `str`
+        One line for help texts.
+    """
+
+    name: str
+    module: str
+    class_name: str
+    runs_pipelines: bool
+    description: str
+
+
+RUNNERS: dict[str, RunnerKind] = {
+    kind.name: kind
+    for kind in (
+        RunnerKind("scripted", ".scripted", "ScriptedRunner", False, "scripted outcomes, no pipeline run"),
+        RunnerKind("inprocess", ".inprocess", "InProcessRunner", True, "pipelines run in this process"),
+        RunnerKind("pipetask", ".pipetask", "PipetaskRunner", True, "the real pipetask command"),
+    )
+}
+"""Every runner kind by name: the one registry."""
+
+
+def pipeline_runner_names() -> tuple[str, ...]:
+    """Names of the runner kinds that run pipelines (the command line's ``--runner`` choices)."""
+    return tuple(name for name, kind in RUNNERS.items() if kind.runs_pipelines)
+
+
+def runner_class(kind: str) -> type:
+    """The runner class of a kind (its module imported now).
+
+    Raises
+    ------
+    ValueError
+        Unknown kind; the message lists the known ones.
+    """
+    try:
+        entry = RUNNERS[kind]
+    except KeyError:
+        raise ValueError(f"Unknown runner kind {kind!r}; expected one of {', '.join(RUNNERS)}") from None
+    return getattr(importlib.import_module(entry.module, __name__), entry.class_name)
 
 
 def make_runner(
@@ -42,9 +106,10 @@ def make_runner(
     Parameters
     ----------
     kind : `str`
-        ``"inprocess"`` or ``"pipetask"``.
+        A name in `RUNNERS`: ``"scripted"``, ``"inprocess"`` or ``"pipetask"``.
     repo : `str`, optional
-        Butler repository (else each request's ``butler_repo``).
+        Butler repository (else each request's ``butler_repo``); not used
+        by the scripted runner.
     log_dir : `str`, optional
         Folder for per-job logs (else ``<repo>_ocps_logs``).
     **kwargs
@@ -54,13 +119,15 @@ def make_runner(
     -------
     runner : `lsst.ts.calibscripts.sim.interfaces.JobRunner`
         The runner.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind.
     """
-    if kind == "inprocess":
-        from .inprocess import InProcessRunner
-
-        return InProcessRunner(repo, log_dir, **kwargs)
-    if kind == "pipetask":
-        from .pipetask import PipetaskRunner
-
-        return PipetaskRunner(repo, log_dir, **kwargs)
-    raise ValueError(f"Unknown runner kind {kind!r}; expected 'inprocess' or 'pipetask'")
+    cls = runner_class(kind)
+    if RUNNERS[kind].runs_pipelines:
+        return cls(repo, log_dir, **kwargs)
+    if log_dir is not None:
+        kwargs.setdefault("log_dir", log_dir)
+    return cls(**kwargs)

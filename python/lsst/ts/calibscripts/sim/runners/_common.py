@@ -51,6 +51,8 @@ import shlex
 import string
 import typing
 
+from ...errors import CalibScriptsError
+
 if typing.TYPE_CHECKING:
     from lsst.daf.butler import Butler
 
@@ -72,7 +74,7 @@ _FLAGS = {
 }
 
 
-class RunOptionsError(ValueError):
+class RunOptionsError(CalibScriptsError, ValueError):
     """A ``config`` string that ``pipetask run`` would reject."""
 
 

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of bias.butler_ops on a real temporary butler repository."""
+"""Tests of calib.butler_ops on a real temporary butler repository."""
 
 import os
 import subprocess
@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from lsst.daf.butler import Butler, CollectionType
-from lsst.ts.calibscripts.bias import butler_ops
+from lsst.ts.calibscripts.calib import butler_ops
 from lsst.ts.calibscripts.sim.data import repo as sim_repo
 
 CALIB = "LSSTComCam/calib/daily"
@@ -171,7 +171,7 @@ def test_missing_inputs_and_wrong_collection_types(repo: str) -> None:
 def test_importing_the_units_does_not_import_daf_butler() -> None:
     code = (
         "import sys\n"
-        "from lsst.ts.calibscripts.bias import butler_ops, naming, stages, summary, verification\n"
+        "from lsst.ts.calibscripts.calib import butler_ops, naming, stages, summary, verification\n"
         "assert 'lsst.daf.butler' not in sys.modules, 'daf_butler imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -217,3 +217,95 @@ def test_check_repo_names_repo_and_what_to_fix(tmp_path: os.PathLike, kind: str)
     assert message.startswith(f"repo {repo!r} cannot be opened as a butler repository (")
     assert "Set repo to the butler repository OCPS:2 runs its jobs on" in message
     assert message.endswith("Or set do_verify and do_certify to false")
+
+
+def put_flats(repo: str, job_id: str, detectors: list[int], filters: list[str]) -> str:
+    """Make the OCPS output of a cpFlat job: one flat per (detector, filter)."""
+    run = f"u/ocps/{job_id}/run"
+    butler = Butler.from_config(repo, writeable=True)
+    try:
+        butler.collections.register(run)
+        for physical_filter in filters:
+            for det in detectors:
+                hdus = fits.HDUList(
+                    [fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 4), np.float32), name="IMAGE")]
+                )
+                butler.put(
+                    hdus,
+                    "flat",
+                    instrument="LSSTComCam",
+                    detector=det,
+                    physical_filter=physical_filter,
+                    run=run,
+                )
+    finally:
+        butler.close()
+    return run
+
+
+def test_certify_flats_per_filter(repo: str) -> None:
+    run = put_flats(repo, "flat1", [0, 4], ["r_03", "g_01"])
+    result = butler_ops.certify_calibs(
+        repo, run, CALIB, [0, 4], "2026-11-25", "2026-12-25", dataset_type="flat"
+    )
+    assert result.detectors == [0, 4] and result.physical_filters == ["g_01", "r_03"]
+    assert sorted((c.detector, c.physical_filter) for c in result.certified) == [
+        (0, "g_01"),
+        (0, "r_03"),
+        (4, "g_01"),
+        (4, "r_03"),
+    ]
+    assert result.to_dict()["certified"][0]["physical_filter"] in ("g_01", "r_03")
+    assert "filter(s) ['g_01', 'r_03']" in result.describe()
+    certified = butler_ops.list_certifications(repo, CALIB, dataset_type="flat")
+    assert len(certified) == 4
+    # The same datasets again: nothing new; another flat job for one filter conflicts per filter.
+    again = butler_ops.certify_calibs(
+        repo, run, CALIB, [0, 4], "2026-11-25", "2026-12-25", dataset_type="flat"
+    )
+    assert again.certified == [] and len(again.already_certified) == 4
+    other = put_flats(repo, "flat2", [0, 4], ["r_03"])
+    with pytest.raises(butler_ops.CertificationConflict) as info:
+        butler_ops.certify_calibs(repo, other, CALIB, [0, 4], "2026-12-01", "2027-01-01", dataset_type="flat")
+    assert {c.data_id["physical_filter"] for c in info.value.conflicts} == {"r_03"}
+    superseded = butler_ops.certify_calibs(
+        repo, other, CALIB, [0, 4], "2026-12-01", "2027-01-01", supersede=True, dataset_type="flat"
+    )
+    assert len(superseded.superseded) == 2 and superseded.physical_filters == ["r_03"]
+    # A bias certification still writes no physical_filter key.
+    bias_run = put_biases(repo, "bias1", [0])
+    bias = butler_ops.certify_biases(repo, bias_run, CALIB, [0], "2026-11-25", "2026-12-25")
+    assert "physical_filter" not in bias.to_dict()["certified"][0]
+
+
+def test_certify_flats_needs_every_detector_in_every_filter(repo: str) -> None:
+    run = put_flats(repo, "flat1", [0, 4], ["r_03"])
+    put = Butler.from_config(repo, writeable=True)
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 4), np.float32), name="IMAGE")])
+    put.put(hdus, "flat", instrument="LSSTComCam", detector=0, physical_filter="g_01", run=run)
+    put.close()
+    with pytest.raises(butler_ops.CertificationError, match=r"4 \(g_01\)"):
+        butler_ops.certify_calibs(repo, run, CALIB, [0, 4], "2026-11-25", "2026-12-25", dataset_type="flat")
+    assert butler_ops.list_certifications(repo, CALIB, dataset_type="flat") == []
+
+
+def test_read_filter_stats(repo: str) -> None:
+    butler = Butler.from_config(repo, writeable=True)
+    butler.collections.register("u/ocps/vflat/run")
+    for physical_filter, exposure in (("r_03", 2026112500001), ("g_01", 2026112500002)):
+        stats = {exposure: {"SUCCESS": True}, "SUCCESS": True}
+        butler.put(
+            stats,
+            "verifyFlatStats",
+            instrument="LSSTComCam",
+            physical_filter=physical_filter,
+            run="u/ocps/vflat/run",
+        )
+    butler.close()
+    read = butler_ops.read_filter_stats(repo, ["u/ocps/vflat/run"], "verifyFlatStats")
+    assert read == {
+        "r_03": {2026112500001: {"SUCCESS": True}, "SUCCESS": True},
+        "g_01": {2026112500002: {"SUCCESS": True}, "SUCCESS": True},
+    }
+    with pytest.raises(butler_ops.VerifyStatsNotFound, match="verifyFlatStats"):
+        butler_ops.read_filter_stats(repo, [sim_repo.RAW_RUN], "verifyFlatStats")

@@ -45,6 +45,12 @@ Public API
     overlapping range for those detectors, in the same transaction.
     Re-certifying the same datasets over the same range is a no-op
     (reported as ``already_certified``), so a resumed run is idempotent.
+`read_filter_stats(repo, collections, dataset_type, instrument)` -> {physical_filter: `dict`}
+    Read per-filter run-level statistics (``verifyFlatStats``), every filter found.
+`certify_calibs(repo, run, calib_collection, detectors, begin, end, supersede, instrument, dataset_type)`
+    As `certify_biases` for any calibration dataset type; a dataset type with
+    ``physical_filter`` (``flat``) is certified for every filter in ``run``,
+    conflicts are then per (detector, physical_filter).
 `list_certifications(repo, calib_collection, dataset_type="bias")` -> list of `ExistingCertification`
 `parse_validity_range(begin, end)` -> (begin `Time` or None, end `Time` or None)
     ISO-8601 strings (or `astropy.time.Time`, or None for unbounded) read as
@@ -62,30 +68,41 @@ __all__ = [
     "CertificationError",
     "CertificationResult",
     "CertifiedBias",
+    "CertifiedDataset",
     "ExistingCertification",
     "RepoNotUsable",
     "VerifyStatsNotFound",
     "certify_biases",
+    "certify_calibs",
     "check_repo",
     "format_time",
     "list_certifications",
     "parse_validity_range",
+    "read_filter_stats",
     "read_verify_stats",
 ]
 
 import dataclasses
 import typing
 
+from ..cameras import COMCAM
+from ..errors import CalibScriptsError
+from .types import CALIB_TYPES, CalibType
+
 if typing.TYPE_CHECKING:
     import astropy.time
     from lsst.daf.butler import Butler, DatasetRef, Timespan
 
-DEFAULT_INSTRUMENT = "LSSTComCam"
+DEFAULT_INSTRUMENT = COMCAM.instrument
+DEFAULT_STATS_DATASET_TYPE = CALIB_TYPES[CalibType.BIAS].stats_dataset_type
+"""``verifyBiasStats``: what `read_verify_stats` reads unless told otherwise."""
+DEFAULT_CALIB_DATASET_TYPE = CALIB_TYPES[CalibType.BIAS].dataset_type
+"""``bias``: what `certify_biases` certifies."""
 _MIN_TAI = "1970-01-01T00:00:00"
 _MAX_TAI = "2100-01-01T00:00:00"
 
 
-class CertificationError(RuntimeError):
+class CertificationError(CalibScriptsError, RuntimeError):
     """Certification could not be done; nothing was certified."""
 
 
@@ -103,7 +120,7 @@ class CertificationConflict(CertificationError):
         self.conflicts = conflicts
 
 
-class VerifyStatsNotFound(RuntimeError):
+class VerifyStatsNotFound(CalibScriptsError, RuntimeError):
     """The verification statistics dataset is not in the collections."""
 
 
@@ -130,12 +147,24 @@ class ExistingCertification:
 
 
 @dataclasses.dataclass(frozen=True)
-class CertifiedBias:
-    """One certified bias."""
+class CertifiedDataset:
+    """One certified master calibration (a flat also has its physical filter)."""
 
     detector: int
     dataset_id: str
     run: str
+    physical_filter: str | None = None
+
+    def to_dict(self) -> dict[str, typing.Any]:
+        """Plain data for the YAML report (``physical_filter`` only when there is one)."""
+        data = dataclasses.asdict(self)
+        if self.physical_filter is None:
+            del data["physical_filter"]
+        return data
+
+
+CertifiedBias = CertifiedDataset
+"""A certified bias (the name the bias procedure has always used)."""
 
 
 @dataclasses.dataclass
@@ -147,9 +176,9 @@ class CertificationResult:
     dataset_type: str
     begin: str
     end: str
-    certified: list[CertifiedBias]
+    certified: list[CertifiedDataset]
     """Newly certified datasets."""
-    already_certified: list[CertifiedBias]
+    already_certified: list[CertifiedDataset]
     """Datasets that were already certified over exactly this range."""
     superseded: list[ExistingCertification]
     """Existing certifications whose overlapping range was decertified."""
@@ -157,8 +186,15 @@ class CertificationResult:
 
     @property
     def detectors(self) -> list[int]:
-        """Every detector that now has the bias certified over the range."""
-        return sorted(b.detector for b in self.certified + self.already_certified)
+        """Every detector that now has the calibration certified over the range (once each)."""
+        return sorted({b.detector for b in self.certified + self.already_certified})
+
+    @property
+    def physical_filters(self) -> list[str]:
+        """The physical filters certified (flats; empty for other types)."""
+        return sorted(
+            {b.physical_filter for b in self.certified + self.already_certified if b.physical_filter}
+        )
 
     def to_dict(self) -> dict[str, typing.Any]:
         """Plain data for the YAML report."""
@@ -168,16 +204,17 @@ class CertificationResult:
             "dataset_type": self.dataset_type,
             "begin": self.begin,
             "end": self.end,
-            "certified": [dataclasses.asdict(b) for b in self.certified],
-            "already_certified": [dataclasses.asdict(b) for b in self.already_certified],
+            "certified": [b.to_dict() for b in self.certified],
+            "already_certified": [b.to_dict() for b in self.already_certified],
             "superseded": [dataclasses.asdict(s) for s in self.superseded],
             "collection_created": self.collection_created,
         }
 
     def describe(self) -> str:
         """One line for the log."""
+        filters = f" and filter(s) {self.physical_filters}" if self.physical_filters else ""
         text = (
-            f"Certified {self.dataset_type} for detector(s) {self.detectors} from {self.source_run} "
+            f"Certified {self.dataset_type} for detector(s) {self.detectors}{filters} from {self.source_run} "
             f"into {self.calib_collection} valid [{self.begin}, {self.end})"
         )
         if self.already_certified:
@@ -245,7 +282,7 @@ def _open(repo: str, writeable: bool, **kwargs: typing.Any) -> "Butler":
     return Butler.from_config(repo, writeable=writeable, **kwargs)
 
 
-class RepoNotUsable(RuntimeError):
+class RepoNotUsable(CalibScriptsError, RuntimeError):
     """``repo`` cannot be opened as a butler repository."""
 
 
@@ -279,7 +316,7 @@ def read_verify_stats(
     repo: str,
     collections: str | typing.Sequence[str],
     instrument: str = DEFAULT_INSTRUMENT,
-    dataset_type: str = "verifyBiasStats",
+    dataset_type: str = DEFAULT_STATS_DATASET_TYPE,
 ) -> dict[typing.Any, typing.Any]:
     """Read the run-level verification statistics (blocking).
 
@@ -319,6 +356,57 @@ def read_verify_stats(
     finally:
         butler.close()
     return dict(value)
+
+
+def read_filter_stats(
+    repo: str,
+    collections: str | typing.Sequence[str],
+    dataset_type: str,
+    instrument: str = DEFAULT_INSTRUMENT,
+) -> dict[str, dict[typing.Any, typing.Any]]:
+    """Read per-filter run-level statistics, e.g. ``verifyFlatStats`` (blocking).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    collections : `str` or sequence of `str`
+        Where to look.
+    dataset_type : `str`
+        A dataset type with dimensions ``{instrument, physical_filter}``.
+    instrument : `str`
+        Instrument name.
+
+    Returns
+    -------
+    stats : `dict` [`str`, `dict`]
+        The statistics of every physical filter found (copies).
+
+    Raises
+    ------
+    VerifyStatsNotFound
+        None found; the message names the repository, collections and dataset type.
+    """
+    from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
+
+    search = [collections] if isinstance(collections, str) else list(collections)
+    butler = _open(repo, writeable=False)
+    try:
+        try:
+            refs = butler.query_datasets(
+                dataset_type, collections=search, instrument=instrument, find_first=True, explain=False
+            )
+        except (MissingCollectionError, MissingDatasetTypeError, LookupError) as e:
+            raise VerifyStatsNotFound(
+                f"No {dataset_type} for instrument {instrument} in collection(s) {search} of {repo}: {e}"
+            ) from e
+        if not refs:
+            raise VerifyStatsNotFound(
+                f"No {dataset_type} for instrument {instrument} in collection(s) {search} of {repo}"
+            )
+        return {str(ref.dataId["physical_filter"]): dict(butler.get(ref)) for ref in refs}
+    finally:
+        butler.close()
 
 
 def _association_to_existing(ref: "DatasetRef", timespan: "Timespan") -> ExistingCertification:
@@ -381,7 +469,7 @@ def _resolve_source_run(butler: "Butler", run: str) -> str:
     return run
 
 
-def certify_biases(
+def certify_calibs(
     repo: str,
     run: str,
     calib_collection: str,
@@ -392,27 +480,33 @@ def certify_biases(
     instrument: str = DEFAULT_INSTRUMENT,
     dataset_type: str = "bias",
 ) -> CertificationResult:
-    """Certify the master biases of a RUN into a CALIBRATION collection (blocking).
+    """Certify the master calibrations of a RUN into a CALIBRATION collection (blocking).
+
+    As ``butler certify-calibrations``: every ``dataset_type`` dataset of the
+    RUN for ``detectors``; a dataset type with ``physical_filter`` among its
+    dimensions (``flat``) is certified for every filter found in the RUN,
+    and conflicts are then per (detector, physical_filter).
 
     Parameters
     ----------
     repo : `str`
         Butler repository (root or config URI); opened writeable.
     run : `str`
-        The bias job's RUN ``u/ocps/<job_id>/run`` (a CHAINED collection is
+        The build job's RUN ``u/ocps/<job_id>/run`` (a CHAINED collection is
         resolved to its first child).
     calib_collection : `str`
         Target CALIBRATION collection; registered if missing.
     detectors : iterable of `int`
-        Detectors whose bias must be certified; every one must have a
-        ``bias`` in ``run``.
+        Detectors to certify; every one must have a dataset in ``run`` (for
+        each filter found, when per filter).
     timespan_begin, timespan_end : `str`, `astropy.time.Time` or `None`
         Validity range [begin, end), TAI; see `parse_validity_range`.
     supersede : `bool`
         On overlap with other certified datasets, decertify the overlapping
         range for those detectors first (instead of failing).
     instrument, dataset_type : `str`
-        ``LSSTComCam`` and ``bias``.
+        Butler instrument name and the calibration's dataset type
+        (``bias``, ``dark``, ``flat``).
 
     Returns
     -------
@@ -440,17 +534,31 @@ def certify_biases(
     butler = _open(repo, writeable=True)
     try:
         source_run = _resolve_source_run(butler, run)
+        per_filter = "physical_filter" in butler.get_dataset_type(dataset_type).dimensions.names
+
+        def key_of(data_id: typing.Any) -> tuple[int, str | None]:
+            return int(data_id["detector"]), (str(data_id["physical_filter"]) if per_filter else None)
+
         refs = butler.query_datasets(
             dataset_type, collections=source_run, instrument=instrument, find_first=True, explain=False
         )
-        by_detector = {int(ref.dataId["detector"]): ref for ref in refs}
-        missing = [d for d in wanted if d not in by_detector]
-        if missing:
+        by_key = {key_of(ref.dataId): ref for ref in refs}
+        filters = sorted({f for _, f in by_key if f is not None}) if per_filter else [None]
+        found = sorted({d for d, _ in by_key})
+        missing = [d for d in wanted if d not in found]
+        missing += [
+            f"{d} ({f})"
+            for f in filters
+            if f is not None
+            for d in wanted
+            if d in found and (d, f) not in by_key
+        ]
+        if missing or not by_key:
             raise CertificationError(
-                f"No {dataset_type} in {source_run} for detector(s) {missing} (found detectors "
-                f"{sorted(by_detector)}); nothing certified"
+                f"No {dataset_type} in {source_run} for detector(s) {missing or wanted} (found detectors "
+                f"{found}); nothing certified"
             )
-        to_certify = {d: by_detector[d] for d in wanted}
+        to_certify = {(d, f): by_key[(d, f)] for d in wanted for f in filters}
 
         collection_created = False
         try:
@@ -465,19 +573,25 @@ def certify_biases(
                 "not CALIBRATION"
             )
 
-        already: list[CertifiedBias] = []
+        def certified(ref: typing.Any) -> CertifiedDataset:
+            detector, physical_filter = key_of(ref.dataId)
+            return CertifiedDataset(
+                detector=detector, dataset_id=str(ref.id), run=ref.run, physical_filter=physical_filter
+            )
+
+        already: list[CertifiedDataset] = []
         conflicts: list[tuple[typing.Any, ExistingCertification]] = []
         for association in _associations(butler, calib_collection, dataset_type):
             ref = association.ref
-            detector = int(ref.dataId["detector"])
-            if detector not in to_certify or ref.dataId["instrument"] != instrument:
+            key = key_of(ref.dataId)
+            if key not in to_certify or ref.dataId["instrument"] != instrument:
                 continue
             if not association.timespan.overlaps(timespan):
                 continue
-            if ref.id == to_certify[detector].id and association.timespan == timespan:
-                already.append(CertifiedBias(detector=detector, dataset_id=str(ref.id), run=ref.run))
+            if ref.id == to_certify[key].id and association.timespan == timespan:
+                already.append(certified(ref))
                 continue
-            conflicts.append((ref.dataId, _association_to_existing(ref, association.timespan)))
+            conflicts.append((key, _association_to_existing(ref, association.timespan)))
 
         if conflicts and not supersede:
             raise CertificationConflict(
@@ -487,14 +601,18 @@ def certify_biases(
                 [c for _, c in conflicts],
             )
 
-        already_detectors = {b.detector for b in already}
-        new_refs = [ref for d, ref in to_certify.items() if d not in already_detectors]
+        already_keys = {(b.detector, b.physical_filter) for b in already}
+        new_refs = [ref for key, ref in to_certify.items() if key not in already_keys]
         superseded = [c for _, c in conflicts]
         try:
             with butler.transaction():
                 if conflicts:
-                    conflicted = sorted({c.detector for c in superseded if c.detector is not None})
-                    data_ids = [{"instrument": instrument, "detector": d} for d in conflicted]
+                    data_ids = []
+                    for detector, physical_filter in sorted({k for k, _ in conflicts}, key=str):
+                        data_id: dict[str, typing.Any] = {"instrument": instrument, "detector": detector}
+                        if physical_filter is not None:
+                            data_id["physical_filter"] = physical_filter
+                        data_ids.append(data_id)
                     butler.registry.decertify(calib_collection, dataset_type, timespan, dataIds=data_ids)
                 if new_refs:
                     butler.registry.certify(calib_collection, new_refs, timespan)
@@ -503,7 +621,7 @@ def certify_biases(
             current = [
                 _association_to_existing(a.ref, a.timespan)
                 for a in _associations(butler, calib_collection, dataset_type)
-                if int(a.ref.dataId["detector"]) in to_certify and a.timespan.overlaps(timespan)
+                if key_of(a.ref.dataId) in to_certify and a.timespan.overlaps(timespan)
             ]
             raise CertificationConflict(
                 _conflict_message(calib_collection, dataset_type, begin_text, end_text, current) + f" ({e})",
@@ -518,13 +636,34 @@ def certify_biases(
         dataset_type=dataset_type,
         begin=begin_text,
         end=end_text,
-        certified=[
-            CertifiedBias(detector=int(ref.dataId["detector"]), dataset_id=str(ref.id), run=ref.run)
-            for ref in new_refs
-        ],
+        certified=[certified(ref) for ref in new_refs],
         already_certified=already,
         superseded=superseded,
         collection_created=collection_created,
+    )
+
+
+def certify_biases(
+    repo: str,
+    run: str,
+    calib_collection: str,
+    detectors: typing.Iterable[int],
+    timespan_begin: "str | astropy.time.Time | None",
+    timespan_end: "str | astropy.time.Time | None",
+    supersede: bool = False,
+    instrument: str = DEFAULT_INSTRUMENT,
+) -> CertificationResult:
+    """Certify the master biases of a RUN: `certify_calibs` with ``dataset_type="bias"`` (blocking)."""
+    return certify_calibs(
+        repo,
+        run,
+        calib_collection,
+        detectors,
+        timespan_begin,
+        timespan_end,
+        supersede=supersede,
+        instrument=instrument,
+        dataset_type="bias",
     )
 
 

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of bias.naming and bias.stages."""
+"""Tests of calib.naming and calib.stages."""
 
 import datetime
 
@@ -28,8 +28,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsst.daf.butler.queries.expressions.parser import ParseError, ParserYacc
-from lsst.ts.calibscripts.bias import naming
-from lsst.ts.calibscripts.bias.stages import NUM_STAGES, Stage
+from lsst.ts.calibscripts.calib import naming
+from lsst.ts.calibscripts.calib.stages import NUM_STAGES, Stage
 
 
 def parse_query(query: str) -> str:

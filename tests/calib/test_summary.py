@@ -24,10 +24,10 @@
 import os
 
 import yaml
-from lsst.ts.calibscripts.bias.butler_ops import CertificationResult, CertifiedBias
-from lsst.ts.calibscripts.bias.stages import Stage
-from lsst.ts.calibscripts.bias.summary import JobRecord, Outcome, RunSummary, report_file_name
-from lsst.ts.calibscripts.bias.verification import judge_verify_stats
+from lsst.ts.calibscripts.calib.butler_ops import CertificationResult, CertifiedBias
+from lsst.ts.calibscripts.calib.stages import Stage
+from lsst.ts.calibscripts.calib.summary import JobRecord, Outcome, RunSummary, report_file_name
+from lsst.ts.calibscripts.calib.verification import judge_verify_stats
 
 IDS = [2026112500001 + i for i in range(5)]
 

@@ -54,12 +54,13 @@ __all__ = [
 import dataclasses
 import math
 
+from ..cameras import COMCAM
 from .config import BiasConfig
 
-INSTRUMENT = "LSSTComCam"
+INSTRUMENT = COMCAM.instrument
 """Instrument name for the metadata and butler data ids."""
 
-READ_OUT_TIME = 2.0
+READ_OUT_TIME = COMCAM.read_out_time
 """ComCam readout time (s); ``ComCam.read_out_time``."""
 
 FRAME_OVERHEAD = 3.0

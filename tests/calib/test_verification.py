@@ -23,8 +23,8 @@
 
 import pytest
 import yaml
-from lsst.ts.calibscripts.bias.naming import detector_name
-from lsst.ts.calibscripts.bias.verification import VerdictOutcome, judge_verify_stats, parse_failure
+from lsst.ts.calibscripts.calib.naming import detector_name
+from lsst.ts.calibscripts.calib.verification import VerdictOutcome, judge_verify_stats, parse_failure
 
 AMPS = [f"C1{i}" for i in range(8)] + [f"C0{i}" for i in range(7, -1, -1)]
 BASE = 2026112500001

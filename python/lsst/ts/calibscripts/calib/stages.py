@@ -35,13 +35,26 @@ Public API
     `Stage.title` (human text), `Stage.ordered()`, `Stage.from_name`.
 `NUM_STAGES`
     the number of stages (for ``numCheckpoints``-style progress).
+`StageKind`
+    the stages of the procedure whatever the calibration type
+    (``TAKE``, ``BUILD``, ``VERIFY`` ...).
+`stage_for(kind, spec)`
+    the stage of one type: a `Stage` member when its name is one (every
+    bias stage: ``take_biases``, ``cp_bias``, ``verify_bias``), else a
+    `TypeStage` (``take_darks``, ``cp_dark``, ``verify_flat`` ...) with the
+    same attributes.
 """
 
 from __future__ import annotations
 
-__all__ = ["NUM_STAGES", "Stage"]
+__all__ = ["NUM_STAGES", "Stage", "StageKind", "TypeStage", "stage_for"]
 
+import dataclasses
 import enum
+import typing
+
+if typing.TYPE_CHECKING:
+    from .types import CalibTypeSpec
 
 _TITLES = {
     "preflight": "Check that CCCamera, CCHeaderService, CCOODS and OCPS:2 are ready",
@@ -107,3 +120,71 @@ class Stage(enum.Enum):
 
 
 NUM_STAGES = len(Stage)
+
+
+class StageKind(enum.Enum):
+    """A stage of the procedure whatever the calibration type, in execution order."""
+
+    PREFLIGHT = "preflight"
+    TAKE = "take"
+    WAIT_INGEST = "wait_ingest"
+    BUILD = "build"
+    VERIFY = "verify"
+    JUDGE = "judge"
+    CERTIFY = "certify"
+    SUMMARY = "summary"
+
+
+def plural(noun: str) -> str:
+    """``bias`` -> ``biases``, ``dark`` -> ``darks``."""
+    return noun + ("es" if noun.endswith("s") else "s")
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeStage:
+    """A stage of a calibration type whose name is not a `Stage` (``take_darks``, ``cp_flat``).
+
+    It has the attributes of a `Stage` the procedure and the summary use.
+    """
+
+    kind: StageKind
+    value: str
+    title: str
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The name to pass to ``BaseScript.checkpoint``."""
+        return self.value
+
+    @property
+    def number(self) -> int:
+        """1-based position of the stage in the procedure."""
+        return list(StageKind).index(self.kind) + 1
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def stage_for(kind: StageKind, spec: "CalibTypeSpec") -> "Stage | TypeStage":
+    """The stage ``kind`` of the calibration type ``spec``.
+
+    Its name: ``take_<plural>`` (``take_biases``), the build job's name
+    (``cp_bias``), the verification job's name (``verify_bias``), otherwise
+    the kind's own (``preflight``, ``judge``, ...).
+    """
+    names = {
+        StageKind.TAKE: f"take_{plural(spec.name)}",
+        StageKind.BUILD: spec.build_job_name,
+        StageKind.VERIFY: spec.verify_job_name,
+    }
+    name = names.get(kind, kind.value)
+    try:
+        return Stage(name)
+    except ValueError:
+        titles = {
+            StageKind.TAKE: f"Take the {spec.name} exposures",
+            StageKind.BUILD: f"Run {spec.build_pipeline.removesuffix('.yaml')} through OCPS",
+            StageKind.VERIFY: f"Run {spec.verify_pipeline.removesuffix('.yaml')} through OCPS",
+            StageKind.CERTIFY: f"Certify the combined {plural(spec.name)}",
+        }
+        return TypeStage(kind=kind, value=name, title=titles.get(kind, _TITLES.get(name, name)))

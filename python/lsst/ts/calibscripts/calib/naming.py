@@ -30,8 +30,12 @@ Public API
     (``int(dayobs + seq[1:])``, obs_lsst's ``int(f"{dayobs}{seqnum:05d}")``).
 `parse_obs_id(obs_id)`
     -> `ObsId` (camera_code, controller, day_obs, seq_num).
-`detector_name(detector)` / `detector_id(name)` / `raft_sensor(detector)` / `detector_from_raft_sensor`
-    ComCam detector ids 0..8 <-> ``"R22_S00"`` .. ``"R22_S22"`` <-> (``"R22"``, ``"S00"``).
+`detector_name(detector, camera=COMCAM)` / `detector_id(name, camera)` / `raft_sensor(detector, camera)` /
+`detector_from_raft_sensor(raft, sensor, camera)`
+    detector ids <-> names <-> (raft, sensor) of a `~lsst.ts.calibscripts.cameras.CameraProfile`
+    (ComCam: 0..8 <-> ``"R22_S00"`` .. ``"R22_S22"`` <-> (``"R22"``, ``"S00"``)).
+`camera_obs_id(exposure_id, camera=COMCAM)`
+    the image name with the camera's code and controller.
 `build_data_query(instrument, detectors, exposure_ids)`
     ``"instrument='LSSTComCam' AND detector IN (0, 1) AND exposure IN (2026112500012)"``:
     rendered explicitly (never a Python tuple repr), correct for one exposure
@@ -39,7 +43,7 @@ Public API
 `format_id_list(values)`
     ``"(a, b)"`` / ``"(a)"``.
 `COMCAM_DETECTORS`, `COMCAM_RAFT`, `COMCAM_INSTRUMENT`
-    constants.
+    ComCam constants, taken from `lsst.ts.calibscripts.cameras.COMCAM`.
 
 All functions raise `ValueError` with a message naming the bad value.
 """
@@ -57,6 +61,7 @@ __all__ = [
     "detector_name",
     "exposure_id_from_obs_id",
     "format_id_list",
+    "camera_obs_id",
     "obs_id_from_exposure_id",
     "parse_obs_id",
     "raft_sensor",
@@ -67,11 +72,12 @@ import operator
 import re
 import typing
 
-COMCAM_INSTRUMENT = "LSSTComCam"
-COMCAM_RAFT = "R22"
+from ..cameras import COMCAM, CameraProfile
+
+COMCAM_INSTRUMENT = COMCAM.instrument
+COMCAM_RAFT = COMCAM.detectors[0].raft
 #: ComCam detector ids 0..8 (R22_S00, S01, S02, S10, S11, S12, S20, S21, S22).
-COMCAM_DETECTORS: tuple[int, ...] = tuple(range(9))
-_SENSORS = tuple(f"S{row}{col}" for row in range(3) for col in range(3))
+COMCAM_DETECTORS: tuple[int, ...] = COMCAM.detector_ids
 
 _OBS_ID_RE = re.compile(r"^(?P<code>[A-Z]{2})_(?P<controller>[A-Z])_(?P<day_obs>\d{8})_(?P<seq>\d{6})$")
 _INSTRUMENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -142,7 +148,9 @@ def exposure_id_from_obs_id(obs_id: str) -> int:
     return parse_obs_id(obs_id).exposure_id
 
 
-def obs_id_from_exposure_id(exposure_id: int, camera_code: str = "CC", controller: str = "O") -> str:
+def obs_id_from_exposure_id(
+    exposure_id: int, camera_code: str = COMCAM.camera_code, controller: str = COMCAM.controller
+) -> str:
     """Return the image name of an exposure id.
 
     ``2026112500012`` -> ``"CC_O_20261125_000012"``. The controller is
@@ -160,31 +168,29 @@ def obs_id_from_exposure_id(exposure_id: int, camera_code: str = "CC", controlle
     return f"{camera_code}_{controller}_{text[:8]}_{int(text[8:]):06d}"
 
 
-def detector_name(detector: int) -> str:
-    """Return the full name of a ComCam detector, e.g. 4 -> ``"R22_S11"``."""
-    raft, sensor = raft_sensor(detector)
-    return f"{raft}_{sensor}"
+def camera_obs_id(exposure_id: int, camera: CameraProfile = COMCAM) -> str:
+    """Return the image name of an exposure id on ``camera`` (its camera code and controller)."""
+    return obs_id_from_exposure_id(exposure_id, camera.camera_code, camera.controller)
 
 
-def raft_sensor(detector: int) -> tuple[str, str]:
-    """Return (raft, sensor) of a ComCam detector, e.g. 4 -> (``"R22"``, ``"S11"``)."""
-    value = _as_int(detector, "detector")
-    if value not in COMCAM_DETECTORS:
-        raise ValueError(f"detector {detector!r} is not a ComCam detector (0..8)")
-    return COMCAM_RAFT, _SENSORS[value]
+def detector_name(detector: int, camera: CameraProfile = COMCAM) -> str:
+    """Return the full name of a detector, e.g. 4 -> ``"R22_S11"`` (ComCam)."""
+    return camera.detector_name(detector)
 
 
-def detector_from_raft_sensor(raft: str, sensor: str) -> int:
-    """Return the detector id of (raft, sensor), e.g. (``"R22"``, ``"S11"``) -> 4."""
-    if raft != COMCAM_RAFT or sensor not in _SENSORS:
-        raise ValueError(f"raft={raft!r}, sensor={sensor!r} is not a ComCam detector")
-    return _SENSORS.index(sensor)
+def raft_sensor(detector: int, camera: CameraProfile = COMCAM) -> tuple[str, str]:
+    """Return (raft, sensor) of a detector, e.g. 4 -> (``"R22"``, ``"S11"``) (ComCam)."""
+    return camera.raft_sensor(detector)
 
 
-def detector_id(name: str) -> int:
-    """Return the detector id of a full name, e.g. ``"R22_S11"`` -> 4."""
-    raft, _, sensor = name.strip().partition("_")
-    return detector_from_raft_sensor(raft, sensor)
+def detector_from_raft_sensor(raft: str, sensor: str, camera: CameraProfile = COMCAM) -> int:
+    """Return the detector id of (raft, sensor), e.g. (``"R22"``, ``"S11"``) -> 4 (ComCam)."""
+    return camera.detector_from_raft_sensor(raft, sensor)
+
+
+def detector_id(name: str, camera: CameraProfile = COMCAM) -> int:
+    """Return the detector id of a full name, e.g. ``"R22_S11"`` -> 4 (ComCam)."""
+    return camera.detector_id(name)
 
 
 def format_id_list(values: typing.Iterable[int], what: str = "id") -> str:

@@ -19,25 +19,32 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Units of the MakeComCamBias procedure, each usable and tested on its own.
+"""The calibration engine: one stage flow for any calibration type, and its units.
 
 Importing this package imports nothing else: pick the module you need.
 
-`~lsst.ts.calibscripts.bias.stages`
-    `Stage`: the procedure's stages and their checkpoint names.
-`~lsst.ts.calibscripts.bias.naming`
+`~lsst.ts.calibscripts.calib.procedure`
+    `CalibProcedure`: the stage flow of one calibration type (take, wait for
+    ingest, build, verify, judge, certify, report; resume, stop, cleanup);
+    `TypeConfig`, `RunSettings`, `CalibButler`.
+`~lsst.ts.calibscripts.calib.types`
+    `CalibType`, `CalibTypeSpec`, `CALIB_TYPES`: bias, dark and flat as data.
+
+`~lsst.ts.calibscripts.calib.stages`
+    `Stage`, `StageKind`, `stage_for`: the stages and their checkpoint names.
+`~lsst.ts.calibscripts.calib.naming`
     exposure id <-> obs id, detector names, `build_data_query`.
-`~lsst.ts.calibscripts.bias.ingest`
+`~lsst.ts.calibscripts.calib.ingest`
     `IngestTracker`: the ``CCOODS.imageInOODS`` callback and the ingest wait.
-`~lsst.ts.calibscripts.bias.ocps`
+`~lsst.ts.calibscripts.calib.ocps`
     `OcpsJobClient` (execute/job_result/abort_job), `JobResult`, `JobFailed`,
     CSC state and OCPS configuration preflight checks.
-`~lsst.ts.calibscripts.bias.verification`
-    `judge_verify_stats`: the verdict on ``verifyBiasStats``.
-`~lsst.ts.calibscripts.bias.butler_ops`
-    synchronous daf_butler work (read ``verifyBiasStats``, certify ``bias``),
+`~lsst.ts.calibscripts.calib.verification`
+    `judge_verify_stats`: the verdict on ``verify<Type>Stats``.
+`~lsst.ts.calibscripts.calib.butler_ops`
+    synchronous daf_butler work (read statistics, certify any calibration),
     meant for `asyncio.to_thread`.
-`~lsst.ts.calibscripts.bias.summary`
+`~lsst.ts.calibscripts.calib.summary`
     `RunSummary`: the final report (YAML file and log text).
 
 ``config`` and ``metadata`` (configuration schema and script metadata) are

@@ -98,6 +98,7 @@ import dataclasses
 import logging
 import typing
 
+from ..errors import CalibScriptsError
 from .naming import detector_from_raft_sensor, detector_name, obs_id_from_exposure_id, parse_obs_id
 
 Pair = tuple[int, int]
@@ -155,7 +156,7 @@ def _describe_missing(pairs: typing.Iterable[Pair], all_detectors: set[int], max
     return "; ".join(items)
 
 
-class IngestError(RuntimeError):
+class IngestError(CalibScriptsError, RuntimeError):
     """Not every (exposure, detector) was ingested.
 
     Attributes

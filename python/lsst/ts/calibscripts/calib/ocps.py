@@ -68,7 +68,7 @@ pipeline job at a time per call (several calls may run concurrently):
 
 Public API
 ----------
-`OcpsJobClient(remote, log=None, job_timeout=3600, ack_timeout=60, result_grace=10)`
+`OcpsJobClient(remote, log=None, job_timeout=None, ack_timeout=60, result_grace=10)`
     `OcpsJobClient.make(domain, index=OCPSIndex.LSSTComCam)`, ``await start()``,
     ``await run_job(name, pipeline, config, data_query, ...)`` -> `JobResult`
     (raises `JobFailed`/`JobTimeout`/`JobSubmitError`), ``active_jobs``, ``has_result(job_id)``,
@@ -123,12 +123,13 @@ import logging
 import re
 import typing
 
+from ..errors import CalibScriptsError
 from ..sal import OCPSIndex, SalRetCode, State, salobj
+from .config import schema_defaults
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 255
-DEFAULT_JOB_TIMEOUT = 3600.0
 DEFAULT_ACK_TIMEOUT = 60.0
 #: After the final CMD_COMPLETE, how long to wait for a job_result not yet seen.
 RESULT_GRACE = 10.0
@@ -164,7 +165,7 @@ def component_name(remote: typing.Any) -> str:
 
 
 # --- errors ----------------------------------------------------------------
-class OcpsError(RuntimeError):
+class OcpsError(CalibScriptsError, RuntimeError):
     """An OCPS job could not be run or did not succeed."""
 
 
@@ -310,7 +311,7 @@ class JobTimeout(OcpsError):
         self.job_id = job_id
 
 
-class CscNotReady(RuntimeError):
+class CscNotReady(CalibScriptsError, RuntimeError):
     """One or more CSCs are not ready; the message names each and why.
 
     Attributes
@@ -380,14 +381,14 @@ class OcpsJobClient:
         self,
         remote: typing.Any,
         log: logging.Logger | None = None,
-        job_timeout: float = DEFAULT_JOB_TIMEOUT,
+        job_timeout: float | None = None,
         ack_timeout: float = DEFAULT_ACK_TIMEOUT,
         result_grace: float = RESULT_GRACE,
     ) -> None:
         self.remote = remote
         self.result_grace = result_grace
         self.log = log or logging.getLogger(__name__)
-        self.job_timeout = job_timeout
+        self.job_timeout = float(schema_defaults()["job_timeout"]) if job_timeout is None else job_timeout
         self.ack_timeout = ack_timeout
         self.name = component_name(remote)
         self._results: dict[str, typing.Any] = {}

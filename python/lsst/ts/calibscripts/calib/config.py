@@ -79,7 +79,10 @@ import typing
 
 import jsonschema.exceptions
 
-ALL_DETECTORS: tuple[int, ...] = tuple(range(9))
+from ..cameras import COMCAM
+from ..errors import CalibScriptsError
+
+ALL_DETECTORS: tuple[int, ...] = COMCAM.detector_ids
 
 # pipetask options the script sets itself; giving them again would change
 # what the script reports or break the job.
@@ -110,7 +113,7 @@ _COLLECTION_RE = re.compile(r"^[A-Za-z0-9_.+@/-]+$")
 _LITERAL_CHARACTERS = ("'", '"', "\\")
 
 
-class ConfigError(ValueError):
+class ConfigError(CalibScriptsError, ValueError):
     """A configuration value is invalid.
 
     Parameters

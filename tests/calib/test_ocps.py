@@ -28,7 +28,7 @@ import typing
 import uuid
 
 import pytest
-from lsst.ts.calibscripts.bias import ocps
+from lsst.ts.calibscripts.calib import ocps
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
 
 QUERY = "instrument='LSSTComCam' AND detector IN (0) AND exposure IN (2026112500001)"

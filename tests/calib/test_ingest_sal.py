@@ -26,8 +26,8 @@ import contextlib
 import typing
 
 import pytest
-from lsst.ts.calibscripts.bias.ingest import IngestFailed, IngestTracker
-from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor
+from lsst.ts.calibscripts.calib.ingest import IngestFailed, IngestTracker
+from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor
 from lsst.ts.calibscripts.sal import salobj
 
 IDS = [2026112500001 + i for i in range(60)]

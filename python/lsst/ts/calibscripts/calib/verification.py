@@ -19,10 +19,12 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The verdict on cp_verify's ``verifyBiasStats``.
+"""The verdict on cp_verify's run-level statistics (``verifyBiasStats``, ``verifyDarkStats``,
+``verifyFlatStats``), for any calibration type.
 
 The input is the run-level dictionary that cp_verify's run merge writes
-(dimensions ``{instrument}``, storage class ``StructuredDataDict``)::
+(dimensions ``{instrument}``, ``{instrument, physical_filter}`` for flats;
+storage class ``StructuredDataDict``)::
 
     {2026112500012: {"SUCCESS": True},
      2026112500013: {"SUCCESS": False,
@@ -33,7 +35,8 @@ Keys are integer exposure ids (numeric strings are accepted too) plus
 ``"SUCCESS"``; optional ``"RUN"``/``"VERIFY"`` blocks are ignored. A failure
 string is ``"<detector> <amp> <TEST>"`` for an amplifier test (MEAN, NOISE,
 CR_NOISE, AMP_CORNER, READ_NOISE_CONSISTENT, PROCESSING) or
-``"<detector> <TEST>"`` for a detector-level test.
+``"<detector> <TEST>"`` for a detector-level test, or ``"<TEST>"`` for an
+exposure-level one (the flat's focal-plane ``SCATTER``).
 
 The counting rule
 -----------------
@@ -55,6 +58,15 @@ It keeps the meaning of upstream's ``number_verification_tests_threshold_bias``
   an odd number of exposures it needed one more failed exposure than a
   majority (5 exposures: 4 instead of 3; 20 exposures: 11 either way).
   This module counts exposures only.
+* The type's tests (`~lsst.ts.calibscripts.calib.types.CalibTypeSpec.tests`)
+  set the limit of a detector-level or exposure-level test it makes: a
+  detector-level test (the flat's per-detector ``SCATTER``) fails the
+  exposure when a majority of the detectors, ``n_detectors // 2 + 1``, fail
+  it; an exposure-level test (the flat's focal-plane ``SCATTER``) fails the
+  exposure on its own. Failures of any other test (all of the bias's and
+  the dark's, which are amplifier tests) count with the amplifier limit
+  above. The counts of detector and exposure tests are keyed
+  ``"detector SCATTER"`` and ``"exposure SCATTER"``.
 * An exposure that was expected (``expected_exposures``) but has no entry
   is counted as failed ("not verified"). No exposure at all fails the
   verification.
@@ -65,7 +77,8 @@ failing amplifier under its detector (the per-amplifier details are capped).
 
 Public API
 ----------
-`judge_verify_stats(verify_stats, n_detectors, threshold=8, expected_exposures=None)` -> `Verdict`
+`judge_verify_stats(verify_stats, n_detectors, threshold=8, expected_exposures=None, spec=BIAS)` -> `Verdict`
+`merge_filter_stats(stats_by_filter)` -> one run-level dictionary from per-filter ones
 `Verdict` (``outcome``, ``passed``, ``failed_exposures``, ``exposures``, thresholds,
 ``summary()`` multi-line text, ``to_dict()``), `VerdictOutcome`,
 `ExposureVerdict`, `Failure`, `parse_failure`, `DEFAULT_THRESHOLD`.
@@ -80,6 +93,7 @@ __all__ = [
     "Verdict",
     "VerdictOutcome",
     "judge_verify_stats",
+    "merge_filter_stats",
     "parse_failure",
 ]
 
@@ -88,7 +102,9 @@ import dataclasses
 import enum
 import typing
 
-DEFAULT_THRESHOLD = 8
+from .types import CALIB_TYPES, CalibType, CalibTypeSpec, VerifyLevel
+
+DEFAULT_THRESHOLD = CALIB_TYPES[CalibType.BIAS].default_threshold
 
 _TOP_LEVEL_KEYS = frozenset({"SUCCESS", "RUN", "VERIFY"})
 
@@ -170,6 +186,8 @@ class Verdict:
     """Failures of one test type at which an exposure fails."""
     max_failed_exposures: int
     """Failed exposures at which the verification fails."""
+    stats_dataset_type: str = CALIB_TYPES[CalibType.BIAS].stats_dataset_type
+    """The statistics judged (for the texts)."""
 
     @property
     def passed(self) -> bool:
@@ -232,7 +250,7 @@ class Verdict:
                 f"(limit {self.max_failed_exposures}); {sum(self.counts_by_test().values())} failed test(s)."
             )
         if not self.exposures:
-            return "Verification failed: verifyBiasStats holds no exposure."
+            return f"Verification failed: {self.stats_dataset_type} holds no exposure."
         return (
             f"Verification failed: {n_failed} of {self.n_exposures} exposure(s) failed, "
             f"reaching the limit of {self.max_failed_exposures}."
@@ -299,7 +317,7 @@ class Verdict:
 
 
 def _exposure_key(key: typing.Any) -> int | None:
-    """Return the exposure id of a ``verifyBiasStats`` key, or None for other keys."""
+    """Return the exposure id of a run-level statistics key, or None for other keys."""
     if isinstance(key, bool):
         return None
     if isinstance(key, int):
@@ -309,26 +327,40 @@ def _exposure_key(key: typing.Any) -> int | None:
     return None
 
 
+def _limit(failure: Failure, spec: CalibTypeSpec, amp_limit: int, n_detectors: int) -> tuple[str, int]:
+    """The count key of a failure and the count at which it fails its exposure."""
+    if failure.amp is None and failure.detector == "?" and spec.test(failure.test, VerifyLevel.EXPOSURE):
+        return f"exposure {failure.test}", 1
+    if failure.amp is None and failure.detector != "?" and spec.test(failure.test, VerifyLevel.DETECTOR):
+        return f"detector {failure.test}", n_detectors // 2 + 1
+    return failure.test, amp_limit
+
+
 def judge_verify_stats(
     verify_stats: typing.Mapping[typing.Any, typing.Any],
     n_detectors: int,
     threshold: int = DEFAULT_THRESHOLD,
     expected_exposures: typing.Iterable[int] | None = None,
+    spec: CalibTypeSpec = CALIB_TYPES[CalibType.BIAS],
 ) -> Verdict:
-    """Judge ``verifyBiasStats`` with the counting rule of the module docstring.
+    """Judge run-level verification statistics with the counting rule of the module docstring.
 
     Parameters
     ----------
     verify_stats : `~collections.abc.Mapping`
-        The ``verifyBiasStats`` dictionary.
+        The run-level statistics (``verifyBiasStats``; for flats, see
+        `merge_filter_stats`).
     n_detectors : `int`
         Number of detectors that were verified (>= 1).
     threshold : `int`, optional
-        Failures of one test type per detector (>= 1), upstream's
-        ``number_verification_tests_threshold_bias``.
+        Failures of one amplifier test type per detector (>= 1), upstream's
+        ``number_verification_tests_threshold_<type>``.
     expected_exposures : iterable of `int`, optional
         The exposures that were verified; any without an entry counts as
         failed ("not verified").
+    spec : `~lsst.ts.calibscripts.calib.types.CalibTypeSpec`, optional
+        The calibration type (default bias): its detector- and
+        exposure-level tests and its statistics dataset type.
 
     Returns
     -------
@@ -340,8 +372,9 @@ def judge_verify_stats(
         If ``n_detectors`` or ``threshold`` is < 1, or ``verify_stats`` is not
         a mapping.
     """
+    what = spec.stats_dataset_type
     if not isinstance(verify_stats, typing.Mapping):
-        raise ValueError(f"verifyBiasStats must be a mapping, not {type(verify_stats).__name__}")
+        raise ValueError(f"{what} must be a mapping, not {type(verify_stats).__name__}")
     if n_detectors < 1:
         raise ValueError(f"n_detectors={n_detectors} must be >= 1")
     if threshold < 1:
@@ -355,10 +388,16 @@ def judge_verify_stats(
             continue
         value = value if isinstance(value, typing.Mapping) else {}
         failures = [parse_failure(text) for text in (value.get("FAILURES") or [])]
-        counts = dict(collections.Counter(f.test for f in failures))
+        limits: dict[str, int] = {}
+        counter: collections.Counter[str] = collections.Counter()
+        for failure in failures:
+            label, limit = _limit(failure, spec, per_exposure_limit, n_detectors)
+            limits[label] = limit
+            counter[label] += 1
+        counts = dict(counter)
         success = value.get("SUCCESS") is True
-        over = sorted(test for test, count in counts.items() if count >= per_exposure_limit)
-        reasons = [f"{test} failed {counts[test]} times (limit {per_exposure_limit})" for test in over]
+        over = sorted(label for label, count in counts.items() if count >= limits[label])
+        reasons = [f"{label} failed {counts[label]} times (limit {limits[label]})" for label in over]
         if not success and not failures:
             # SUCCESS False with nothing listed: cp_verify could not judge it.
             reasons.append("SUCCESS is False with no failure listed")
@@ -379,7 +418,7 @@ def judge_verify_stats(
                 failures=[],
                 counts={},
                 failed=True,
-                reason="not verified: no entry in verifyBiasStats",
+                reason=f"not verified: no entry in {what}",
                 verified=False,
             )
 
@@ -401,4 +440,35 @@ def judge_verify_stats(
         n_detectors=n_detectors,
         per_exposure_limit=per_exposure_limit,
         max_failed_exposures=max_failed_exposures,
+        stats_dataset_type=what,
     )
+
+
+def merge_filter_stats(
+    stats_by_filter: typing.Mapping[str, typing.Mapping[typing.Any, typing.Any]],
+) -> dict[typing.Any, typing.Any]:
+    """Merge per-filter run-level statistics (``verifyFlatStats`` per physical_filter) into one.
+
+    Exposure ids are unique across filters, so the exposures are put side by
+    side; the top-level ``SUCCESS`` is True only if every filter's is.
+
+    Raises
+    ------
+    ValueError
+        An exposure appears under two filters.
+    """
+    merged: dict[typing.Any, typing.Any] = {}
+    success = True
+    for physical_filter, stats in stats_by_filter.items():
+        for key, value in stats.items():
+            exposure_id = _exposure_key(key)
+            if exposure_id is None:
+                continue
+            if exposure_id in merged:
+                raise ValueError(
+                    f"exposure {exposure_id} appears under two filters (second: {physical_filter})"
+                )
+            merged[exposure_id] = value
+        success = success and stats.get("SUCCESS") is True
+    merged["SUCCESS"] = success
+    return merged

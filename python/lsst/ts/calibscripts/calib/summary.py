@@ -53,7 +53,8 @@ import typing
 
 import yaml
 
-from .stages import Stage
+from ..cameras import COMCAM
+from .stages import Stage, TypeStage
 
 
 class Outcome(str, enum.Enum):
@@ -131,9 +132,11 @@ class RunSummary:
     """Everything the run did; see the module docstring."""
 
     script: str = "MakeComCamBias"
+    calib_type: str = "bias"
+    """The calibration type made (``bias``, ``dark``, ``flat``)."""
     salindex: int | None = None
     group_id: str = ""
-    instrument: str = "LSSTComCam"
+    instrument: str = COMCAM.instrument
     repo: str = ""
     detectors: list[int] = dataclasses.field(default_factory=list)
     calib_collection: str = ""
@@ -162,7 +165,7 @@ class RunSummary:
     """Full path of every file this run wrote (summary and pictures)."""
 
     # --- filling -----------------------------------------------------------
-    def mark_done(self, stage: Stage) -> None:
+    def mark_done(self, stage: "Stage | TypeStage") -> None:
         """Record that ``stage`` completed."""
         if stage.value not in self.stages_completed:
             self.stages_completed.append(stage.value)
@@ -177,17 +180,21 @@ class RunSummary:
         return next((job for job in self.jobs if job.name == name), None)
 
     def set_verdict(self, verdict: typing.Any) -> None:
-        """Record a `~lsst.ts.calibscripts.bias.verification.Verdict`."""
+        """Record a `~lsst.ts.calibscripts.calib.verification.Verdict`."""
         self.verdict = verdict.to_dict()
         self.verdict_text = verdict.summary()
 
     def set_certification(self, result: typing.Any) -> None:
-        """Record a `~lsst.ts.calibscripts.bias.butler_ops.CertificationResult`."""
+        """Record a `~lsst.ts.calibscripts.calib.butler_ops.CertificationResult`."""
         self.certification = result.to_dict()
         self.certification_text = result.describe()
 
     def finish(
-        self, outcome: Outcome, reason: str = "", failed_stage: Stage | None = None, finished: str = ""
+        self,
+        outcome: Outcome,
+        reason: str = "",
+        failed_stage: "Stage | TypeStage | None" = None,
+        finished: str = "",
     ) -> None:
         """Record how the run ended."""
         self.outcome = Outcome(outcome)
@@ -207,12 +214,13 @@ class RunSummary:
         """The "already done" text for a FAILED/STOPPED reason."""
         parts: list[str] = []
         if self.exposures_taken:
-            text = f"{len(self.exposures_taken)} bias(es) taken ({_id_range(self.exposures_taken)})"
+            many = self.calib_type + ("(es)" if self.calib_type.endswith("s") else "(s)")
+            text = f"{len(self.exposures_taken)} {many} taken ({_id_range(self.exposures_taken)})"
             if self.exposures_discarded:
                 text += f", {len(self.exposures_discarded)} of them discarded"
             parts.append(text)
         else:
-            parts.append("no bias taken")
+            parts.append(f"no {self.calib_type} taken")
         if Stage.WAIT_INGEST.value in self.stages_completed:
             n_used = len(set(self.exposures_combined) | set(self.exposures_verify))
             parts.append(

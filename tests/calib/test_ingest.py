@@ -25,14 +25,14 @@ import asyncio
 import types
 
 import pytest
-from lsst.ts.calibscripts.bias.ingest import (
+from lsst.ts.calibscripts.calib.ingest import (
     IngestFailed,
     IngestGaveUp,
     IngestTimeout,
     IngestTracker,
     compact_ids,
 )
-from lsst.ts.calibscripts.bias.naming import obs_id_from_exposure_id, raft_sensor
+from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor
 
 IDS = [2026112500001, 2026112500002, 2026112500003]
 OTHER = 2026112500099
@@ -274,7 +274,7 @@ async def test_each_event_costs_the_same_whatever_the_number_pending(
     detectors. The work per event is counted, not timed: walks of the
     expected and ingested sets and calls of ``sorted`` in the module.
     """
-    from lsst.ts.calibscripts.bias import ingest
+    from lsst.ts.calibscripts.calib import ingest
 
     sorts = []
 
