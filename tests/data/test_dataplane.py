@@ -267,7 +267,10 @@ async def test_ingest_image_gives_each_detector_its_own_status(fresh_repo: str) 
     finally:
         await dp.close()
     assert results[0][0] == OodsStatus.INGEST_FAILURE and "already ingested" in results[0][1]
-    assert results[1] == (OodsStatus.INGEST_FAILURE, f"ingest failure: {im.obs_id} R22_S01: simulated ingest fault")
+    assert results[1] == (
+        OodsStatus.INGEST_FAILURE,
+        f"ingest failure: {im.obs_id} R22_S01: simulated ingest fault",
+    )
     assert results[2] == results[3] == (OodsStatus.INGESTED, "file ingested")
     assert results[5][0] == OodsStatus.INGEST_FAILURE and "not found" in results[5][1]
     assert raws_in_repo(fresh_repo) == {(im.exposure_id, d) for d in (0, 2, 3)}

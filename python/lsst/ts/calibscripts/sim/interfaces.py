@@ -106,7 +106,9 @@ class DataPlane(typing.Protocol):
         """
         ...
 
-    async def ingest_image(self, image: ImageInfo, detectors: typing.Sequence[int]) -> dict[int, tuple[int, str]]:
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
         """Ingest the raws of several detectors of one image together.
 
         Returns (statusCode, description) by detector, as `ingest` would
@@ -125,7 +127,9 @@ class NullDataPlane:
     async def ingest(self, image: ImageInfo, detector: int) -> tuple[int, str]:
         return 0, "Ingested (no data plane)"
 
-    async def ingest_image(self, image: ImageInfo, detectors: typing.Sequence[int]) -> dict[int, tuple[int, str]]:
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
         """Call `ingest` for each detector in turn."""
         return {detector: await self.ingest(image, detector) for detector in detectors}
 

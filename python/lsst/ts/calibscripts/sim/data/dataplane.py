@@ -138,7 +138,9 @@ class ButlerDataPlane:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._butler_thread, self._ingest_blocking, image, detector, path)
 
-    async def ingest_image(self, image: ImageInfo, detectors: typing.Sequence[int]) -> dict[int, tuple[int, str]]:
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
         """Wait for the raws of ``detectors`` and ingest them in one butler call.
 
         Returns (statusCode, description) by detector, the same as `ingest`
