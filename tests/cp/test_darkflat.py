@@ -35,7 +35,9 @@ from lsst.ts.calibscripts.sim.data.options import DataOptions
 
 from .darkflat_chain import Chain, make_frames
 
-# One worker runs this whole module, so its module fixtures (the good and faulty chains) are built once.
+# One worker runs this whole module. The good and faulty chains are session fixtures: pytest-xdist
+# may run other modules' tests between this module's, which would tear module fixtures down and
+# build them again.
 pytestmark = pytest.mark.xdist_group("cp_darkflat")
 
 GEOM = cm.amp_geometry("reduced")
@@ -66,7 +68,7 @@ def _run(chain: Chain) -> dict:
     return result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def good() -> dict:
     return _run(Chain(make_frames()))
 
@@ -74,7 +76,7 @@ def good() -> dict:
 FAULT_FLAT_SEQ = 10  # the second flat (flats are seq 10..13)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def faulty() -> dict:
     options = DataOptions(
         dark_current_factors={4: 1000.0},

@@ -22,8 +22,10 @@
 """Tests of ButlerDataPlane: raws written off the loop and ingested before imageInOODS."""
 
 import asyncio
+import dataclasses
 import os
 import threading
+from unittest import mock
 
 import pytest
 from lsst.ts.calibscripts.sim.data import frames, repo
@@ -231,3 +233,44 @@ async def test_closed_plane_refuses_images(tmp_path) -> None:
     await dp.close()
     with pytest.raises(RuntimeError):
         dp.begin_image(image(1))
+
+
+async def test_ingest_image_is_one_butler_ingest(plane: ButlerDataPlane) -> None:
+    from lsst.daf.butler.direct_butler import DirectButler
+
+    calls: list[int] = []
+    real_ingest = DirectButler.ingest
+
+    def counting_ingest(self, *datasets, **kwargs):
+        calls.append(len(datasets))
+        return real_ingest(self, *datasets, **kwargs)
+
+    im = image(1, detectors=tuple(range(9)))
+    plane.begin_image(im)
+    with mock.patch.object(DirectButler, "ingest", counting_ingest):
+        results = await plane.ingest_image(im, [8, 0, 4])
+    assert calls == [3]
+    assert list(results) == [8, 0, 4]
+    assert set(results.values()) == {(OodsStatus.INGESTED, "file ingested")}
+    assert raws_in_repo(plane.repo) == {(im.exposure_id, d) for d in (0, 4, 8)}
+
+
+async def test_ingest_image_gives_each_detector_its_own_status(fresh_repo: str) -> None:
+    im = image(1, detectors=(0, 1, 2, 3))
+    dp = ButlerDataPlane(DataOptions(repo=fresh_repo, ingest_failures={(im.obs_id, 1)}))
+    try:
+        dp.begin_image(im)
+        assert await dp.ingest(im, 0) == (0, "file ingested")
+        dp.begin_image(dataclasses.replace(im, detectors=(0,)))  # the camera re-sends detector 0
+        # No file was ever written for detector 5; 1 fails by injection.
+        results = await dp.ingest_image(im, [0, 1, 2, 3, 5])
+    finally:
+        await dp.close()
+    assert results[0][0] == OodsStatus.INGEST_FAILURE and "already ingested" in results[0][1]
+    assert results[1] == (
+        OodsStatus.INGEST_FAILURE,
+        f"ingest failure: {im.obs_id} R22_S01: simulated ingest fault",
+    )
+    assert results[2] == results[3] == (OodsStatus.INGESTED, "file ingested")
+    assert results[5][0] == OodsStatus.INGEST_FAILURE and "not found" in results[5][1]
+    assert raws_in_repo(fresh_repo) == {(im.exposure_id, d) for d in (0, 2, 3)}

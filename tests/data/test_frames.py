@@ -21,6 +21,10 @@
 
 """Tests of the simulated raw frames."""
 
+import dataclasses
+import io
+from unittest import mock
+
 import astropy.time
 import numpy as np
 import pytest
@@ -249,6 +253,86 @@ def test_write_raw_is_readable(tmp_path) -> None:
         np.testing.assert_array_equal(hdul[9].data, frames.make_raw(info, 6)[9].data)
     files = frames.write_bias_frames(tmp_path / "many", 2, (0, 1), first_seq_num=7)
     assert [(f.image.seq_num, f.detector) for f in files] == [(7, 0), (7, 1), (8, 0), (8, 1)]
+
+
+def fits_bytes(hdulist: fits.HDUList) -> bytes:
+    stream = io.BytesIO()
+    hdulist.writeto(stream)
+    return stream.getvalue()
+
+
+# Every DataOptions field, with a value that changes the pixels of some frame, or
+# None for the fields that only say where and how raws are stored.
+OPTION_VARIANTS: dict[str, object] = {
+    "repo": None,
+    "staging_dir": None,
+    "transfer": None,
+    "ingest_failures": None,
+    "seed": 2,
+    "cosmic_rays": False,
+    "cosmic_ray_rate": 20.0,
+    "read_noise_factors": {2: 1.5},
+    "mean_offsets": {3: 10.0},
+    "cosmic_ray_storm": {3: 300.0},
+    "cosmic_ray_rate_per_second": 50.0,
+    "dark_current_factors": {2: 50.0},
+    "flat_nonuniformity": {3: 0.3},
+    "flat_amp_response": {(2, "C10"): 0.5},
+}
+# Options the variant is applied on top of (default: DataOptions()).
+OPTION_BASES: dict[str, dict[str, object]] = {"cosmic_rays": {"cosmic_ray_rate": 2000.0}}
+
+
+def test_every_option_is_in_the_cache_key_test() -> None:
+    # A new knob must be added to OPTION_VARIANTS (and, if it changes pixels,
+    # to frames._pixel_key), or cached frames would ignore it.
+    names = {field.name for field in dataclasses.fields(DataOptions)}
+    assert names - {"geometry"} == set(OPTION_VARIANTS)
+
+
+@pytest.mark.parametrize("option", [name for name, value in OPTION_VARIANTS.items() if value is not None])
+def test_raw_bytes_is_make_raw_written_out_even_from_the_cache(option: str) -> None:
+    # The first frames warm the segment cache; the same frames on another day,
+    # in another group, and with one fault knob changed must still be exactly
+    # what make_raw writes.
+    frames._segment_cache.clear()
+    base = DataOptions(**OPTION_BASES.get(option, {}))
+    images = [
+        image(3),
+        image(3, image_type="DARK", exp_time=30.0),
+        image(3, image_type="FLAT", exp_time=5.0),
+    ]
+    for info in images:
+        assert frames.raw_bytes(info, 2, base) == fits_bytes(frames.make_raw(info, 2, base))
+    later = [
+        frames.make_image_info(20261201, 3, group_id="other", image_type=i.image_type, exp_time=i.exp_time)
+        for i in images
+    ]
+    with mock.patch.object(frames, "make_raw", side_effect=AssertionError("not from the cache")):
+        cached = [frames.raw_bytes(info, 2, base) for info in later]
+    assert cached == [fits_bytes(frames.make_raw(info, 2, base)) for info in later]
+    knob = dataclasses.replace(base, **{option: OPTION_VARIANTS[option]})
+    changed = False
+    for info in images:
+        expected = fits_bytes(frames.make_raw(info, 2, knob))
+        assert frames.raw_bytes(info, 2, knob) == expected
+        changed |= expected[2880:] != frames.raw_bytes(info, 2, base)[2880:]
+    assert changed, f"{option} changes no pixel of these frames"
+
+
+def test_segment_cache_keeps_at_most_its_size() -> None:
+    cache = frames._SegmentCache(max_bytes=100)
+    cache.put(("a",), b"x" * 20, 1)
+    cache.put(("b",), b"y" * 20, 2)
+    assert cache.get(("a",)) == (b"x" * 20, 1)  # now used more recently than b
+    cache.put(("c",), b"z" * 26, 3)  # over a quarter of the size: not kept
+    assert cache.get(("c",)) is None
+    for key in "def":
+        cache.put((key,), b"w" * 20, 0)
+    assert cache.get(("b",)) is not None  # 100 bytes: all kept
+    cache.put(("g",), b"w" * 20, 0)  # 120 bytes: the least recently used goes
+    assert cache.get(("a",)) is None
+    assert [cache.get((key,)) is not None for key in "bdefg"] == [True] * 5
 
 
 def test_isr_corrected_noise_is_nominal() -> None:

@@ -35,7 +35,7 @@ from lsst.ts.calibscripts.sim.data import dataplane, frames, repo
 from lsst.ts.calibscripts.sim.data.options import DataOptions
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded_repo(tmp_path_factory, template_repo: str) -> tuple[str, list]:
     """A repository with 3 bias exposures × detectors 0 and 4 (seeded on a template copy)."""
     path = tmp_path_factory.mktemp("repo") / "repo"

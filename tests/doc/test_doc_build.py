@@ -50,7 +50,7 @@ def build(source: pathlib.Path, out: pathlib.Path) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("html")
     result = build(DOC, out)

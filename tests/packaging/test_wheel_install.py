@@ -54,7 +54,8 @@ import pytest
 import yaml
 from lsst.ts.calibscripts.schemas import load_schema
 
-# One worker builds the wheel and the environment once for the whole module.
+# One worker builds the wheel and the environment once (session fixtures: pytest-xdist may run
+# other modules' tests between this module's, which would rebuild module fixtures).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("wheel")]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """Build the wheel from a copy of the source tree (so the tree is left untouched)."""
     work = tmp_path_factory.mktemp("build")
@@ -97,7 +98,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return built
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def venv(wheel: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A fresh virtual environment with the wheel installed and this environment's dependencies."""
     root = tmp_path_factory.mktemp("venv") / "venv"

@@ -58,7 +58,7 @@ PIPELINES = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chain_repo(tmp_path_factory) -> tuple[str, dict[str, list[int]]]:
     """Repository with the raws of the chain; returns it and the exposure ids per type."""
     path = repo.create_or_open_repo(tmp_path_factory.mktemp("darkflat") / "repo")
@@ -105,7 +105,7 @@ async def _run_chain(runner, path: str, ids: dict[str, list[int]]) -> dict[str, 
     return jobs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def inprocess_jobs(chain_repo, tmp_path_factory) -> dict[str, str]:
     path, ids = chain_repo
     runner = InProcessRunner(path, str(tmp_path_factory.mktemp("ip_logs")))

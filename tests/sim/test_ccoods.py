@@ -180,3 +180,36 @@ async def test_data_plane_called_per_image_and_detector() -> None:
     assert sorted(data_plane.ingested) == [(name, d) for d in range(1, 9)]
     failed = [e for e in events if e.statusCode != 0]
     assert [(e.sensor, e.description) for e in failed] == [("S12", "ingest failure: no raw file")]
+
+
+class BatchRecordingDataPlane(NullDataPlane):
+    """A data plane that records its ``ingest_image`` calls."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[int]]] = []
+
+    async def ingest(self, image: ImageInfo, detector: int) -> tuple[int, str]:
+        raise AssertionError("CCOODS ingests each image in one call")
+
+    async def ingest_image(self, image: ImageInfo, detectors) -> dict[int, tuple[int, str]]:
+        self.batches.append((image.obs_id, list(detectors)))
+        return {d: (1, "ingest failure: no raw file") if d == 6 else (0, "file ingested") for d in detectors}
+
+
+async def test_one_data_plane_call_per_image_without_the_faulted_detectors() -> None:
+    data_plane = BatchRecordingDataPlane()
+    faults = OodsFaults(status_codes={(1, 3): 1}, missing={(1, 0)})
+    options = ObservatoryOptions(time_scale=SCALE, oods=faults)
+    async with SimulatedObservatory(options, data_plane=data_plane) as observatory:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "CCOODS") as oods:
+            async with salobj.Remote(domain, "CCCamera") as camera:
+                await take(camera, observatory, 2)
+            events = await collect(oods, 8 + 9)
+            await assert_no_more(oods)
+    first, second = (image.obs_id for image in observatory.images)
+    assert sorted(data_plane.batches) == [(first, [1, 2, 4, 5, 6, 7, 8]), (second, list(range(9)))]
+    codes = {(e.obsid, e.sensor): (e.statusCode, e.description) for e in events}
+    assert codes[(first, "S10")][0] == 1 and "simulated failure" in codes[(first, "S10")][1]
+    assert codes[(first, "S20")] == codes[(second, "S20")] == (1, "ingest failure: no raw file")
+    assert codes[(second, "S00")] == (0, "file ingested")
+    assert (first, "S00") not in codes

@@ -21,6 +21,7 @@
 
 """The test tiers: what ``make test`` leaves out, what runs first, what runs alone."""
 
+import os
 import pathlib
 import re
 import subprocess
@@ -83,3 +84,26 @@ def test_make_test_and_ci_run_both_tiers() -> None:
     recipe = makefile.split("\ntest-unordered: venv\n", 1)[1].split("\n\n", 1)[0]
     assert "CALIBSCRIPTS_SIM_DELIVERY=unordered" in recipe
     assert "$(PYTEST_PARALLEL)" in recipe and '-m "not slow"' in recipe
+    # It leaves out only modules that exchange no message, and the pipetask run.
+    skipped = re.search(r"^UNORDERED_SKIP \?= (.+?)(?<!\\)\n", makefile, flags=re.MULTILINE | re.DOTALL)
+    assert skipped is not None and "$(UNORDERED_SKIP)" in recipe
+    ignored = set(re.findall(r"--ignore=(\S+)", skipped.group(1)))
+    assert ignored == {
+        "tests/script/test_configure.py",
+        "tests/script/test_configure_property.py",
+        "tests/script/test_pipetask_integration.py",
+        "tests/cli/test_cli_options.py",
+    }
+
+
+@pytest.mark.parametrize("cpus, workers", [(1, 2), (2, 4), (3, 6), (16, 8)])
+def test_auto_workers_are_two_per_cpu_at_most_eight(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cpus: int, workers: int
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    hook = request.config.pluginmanager.hook
+    assert hook.pytest_xdist_auto_num_workers(config=request.config) == workers
+    # The environment variable pytest-xdist documents still decides.
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    assert hook.pytest_xdist_auto_num_workers(config=request.config) == 3

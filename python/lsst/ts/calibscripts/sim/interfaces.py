@@ -106,6 +106,17 @@ class DataPlane(typing.Protocol):
         """
         ...
 
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
+        """Ingest the raws of several detectors of one image together.
+
+        Returns (statusCode, description) by detector, as `ingest` would
+        for each. CCOODS calls this once per image with the detectors it
+        ingests, then publishes one event per detector.
+        """
+        ...
+
 
 class NullDataPlane:
     """A data plane that makes no files; every ingest succeeds."""
@@ -115,6 +126,12 @@ class NullDataPlane:
 
     async def ingest(self, image: ImageInfo, detector: int) -> tuple[int, str]:
         return 0, "Ingested (no data plane)"
+
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
+        """Call `ingest` for each detector in turn."""
+        return {detector: await self.ingest(image, detector) for detector in detectors}
 
 
 class JobPhase(str, enum.Enum):

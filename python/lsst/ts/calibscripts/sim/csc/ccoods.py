@@ -43,10 +43,10 @@ class CCOODSCsc(SimCsc):
     """Mock CCOODS ingesting the raws of each image the camera reads out.
 
     For each image taken from the `ImageFeed` it waits the ingest delay,
-    then for each detector asks the data plane to ingest the file and
-    publishes ``imageInOODS(camera="LSSTComCam", obsid, raft="R22",
-    sensor="Sxy", statusCode, description)``, one detector every
-    `Timing.ingest_detector_interval`. Images are handled concurrently,
+    asks the data plane to ingest the image's files (one call per image,
+    `DataPlane.ingest_image`), then publishes ``imageInOODS(camera="LSSTComCam",
+    obsid, raft="R22", sensor="Sxy", statusCode, description)`` for each
+    detector, one every `Timing.ingest_detector_interval`. Images are handled concurrently,
     so the events of consecutive images interleave. Nothing is ingested
     or published unless ENABLED.
 
@@ -132,15 +132,19 @@ class CCOODSCsc(SimCsc):
             unrelated.append(self.sequence.allocate(self.clock(), controller="C"))
         if unrelated:
             await self.sequence.save()
+        if self.summary_state != State.ENABLED:
+            self.log.warning(f"{image.obs_id} not ingested: state {self.summary_state!r}")
+            return
+        results = await self._ingest_files(image, frame)
         for i, detector in enumerate(image.detectors):
             if i > 0:
                 await self.timing.sleep(self.timing.ingest_detector_interval)
             if self.summary_state != State.ENABLED:
                 self.log.warning(
-                    f"{image.obs_id} detector {detector} not ingested: state {self.summary_state!r}"
+                    f"{image.obs_id} detector {detector} not published: state {self.summary_state!r}"
                 )
                 return
-            await self._ingest_one(image, frame, detector)
+            await self._publish(image, frame, detector, results)
             for other in unrelated:
                 if detector < len(DETECTOR_NAMES):
                     await self._write(other.name, detector, 0, "file ingested")
@@ -149,7 +153,33 @@ class CCOODSCsc(SimCsc):
             if self.summary_state != State.FAULT:
                 await self.fault(code=1, report=f"Simulated OODS fault after {self.images_done} images")
 
-    async def _ingest_one(self, image: ImageInfo, frame: int, detector: int) -> None:
+    async def _ingest_files(self, image: ImageInfo, frame: int) -> dict[int, tuple[int, str]]:
+        """Ingest the image's files in one data-plane call; return (code, description) by detector.
+
+        Detectors with an injected status code or a missing event are not
+        ingested. One butler ingest per image instead of one per file: the
+        events still come one per detector, `Timing.ingest_detector_interval`
+        apart (`_ingest_image`).
+        """
+        wanted = [
+            detector
+            for detector in image.detectors
+            if not self.faults.is_missing(frame, image.obs_id, image.exposure_id, detector)
+            and self.faults.status_code_for(frame, image.obs_id, image.exposure_id, detector) == 0
+        ]
+        if not wanted:
+            return {}
+        try:
+            return await self.data_plane.ingest_image(image, wanted)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.log.exception(f"Ingest of {image.obs_id} detectors {wanted} raised")
+            return {detector: (1, f"ingest failure: {e!r}") for detector in wanted}
+
+    async def _publish(
+        self, image: ImageInfo, frame: int, detector: int, results: dict[int, tuple[int, str]]
+    ) -> None:
         if self.faults.is_missing(frame, image.obs_id, image.exposure_id, detector):
             self.log.warning(f"Simulated fault: no imageInOODS for {image.obs_id} detector {detector}")
             return
@@ -159,13 +189,9 @@ class CCOODSCsc(SimCsc):
         elif code == 2:
             description = f"metadata failure: simulated bad header in {image.obs_id} detector {detector}"
         else:
-            try:
-                code, description = await self.data_plane.ingest(image, detector)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self.log.exception(f"Ingest of {image.obs_id} detector {detector} raised")
-                code, description = 1, f"ingest failure: {e!r}"
+            code, description = results.get(
+                detector, (1, f"ingest failure: {image.obs_id} detector {detector} was not ingested")
+            )
         await self._write(image.obs_id, detector, code, description)
 
     async def _write(self, obsid: str, detector: int, code: int, description: str) -> None:

@@ -24,10 +24,11 @@
 The mock CCCamera calls `ButlerDataPlane.begin_image` right after
 ``endReadout``; it returns at once and a writer thread writes the raws of all
 the image's detectors (one at a time) into the staging folder. The mock
-CCOODS then awaits `ButlerDataPlane.ingest` once per detector: it waits for
-that file, syncs the image's day_obs/group/exposure records (once per image),
-ingests the file into ``LSSTComCam/raw/all`` and returns
-``(statusCode, description)`` for ``imageInOODS``:
+CCOODS then awaits `ButlerDataPlane.ingest_image` once per image (or
+`ButlerDataPlane.ingest` for one detector): it waits for those files, syncs
+the image's day_obs/group/exposure records (once per image), ingests the
+files into ``LSSTComCam/raw/all`` in one butler call and returns
+``(statusCode, description)`` by detector for ``imageInOODS``:
 
 * ``(0, "file ingested")``;
 * ``(1, "ingest failure: <cause>")`` — raw file missing or not written, already
@@ -137,6 +138,45 @@ class ButlerDataPlane:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._butler_thread, self._ingest_blocking, image, detector, path)
 
+    async def ingest_image(
+        self, image: ImageInfo, detectors: typing.Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
+        """Wait for the raws of ``detectors`` and ingest them in one butler call.
+
+        Returns (statusCode, description) by detector, the same as `ingest`
+        would give for each. If the one ingest fails, each raw is ingested
+        on its own, so that every detector gets its own status.
+        """
+        results: dict[int, tuple[int, str]] = {}
+        paths: dict[int, str | None] = {}
+        for detector in detectors:
+            name = f"{image.obs_id} {camera_model.detector_name(detector)}"
+            future = self._files.pop((image.obs_id, detector), None)
+            path: str | None = None
+            if future is not None:
+                try:
+                    path = await asyncio.wrap_future(future)
+                except Exception as e:
+                    self.log.warning("Writing raw %s failed: %r", name, e)
+                    results[detector] = (
+                        OodsStatus.INGEST_FAILURE,
+                        f"ingest failure: writing raw {name} failed: {e!r}",
+                    )
+                    continue
+            if self.options.ingest_fails(image.obs_id, detector):
+                results[detector] = (
+                    OodsStatus.INGEST_FAILURE,
+                    f"ingest failure: {name}: simulated ingest fault",
+                )
+                continue
+            paths[detector] = path
+        if paths:
+            loop = asyncio.get_running_loop()
+            results.update(
+                await loop.run_in_executor(self._butler_thread, self._ingest_image_blocking, image, paths)
+            )
+        return {detector: results[detector] for detector in detectors}
+
     # Other public methods
 
     async def start(self) -> None:
@@ -173,6 +213,36 @@ class ButlerDataPlane:
     def _ingest_blocking(self, image: ImageInfo, detector: int, path: str | None) -> tuple[int, str]:
         with repo.registry_lock(self.repo):
             return self._ingest_locked(image, detector, path)
+
+    def _ingest_image_blocking(
+        self, image: ImageInfo, paths: dict[int, str | None]
+    ) -> dict[int, tuple[int, str]]:
+        with repo.registry_lock(self.repo):
+            try:
+                butler = self._get_butler()
+                if image.exposure_id not in self._registered:
+                    repo.register_exposure(butler, image)
+                    self._registered.add(image.exposure_id)
+                expected = {
+                    detector: path or os.path.join(self.staging_dir, frames.raw_filename(image, detector))
+                    for detector, path in paths.items()
+                }
+                if not all(os.path.isfile(path) for path in expected.values()):
+                    raise FileNotFoundError("a raw file is missing")
+                datasets = [
+                    FileDataset(
+                        path=path, refs=[repo.raw_ref(butler, image, detector)], formatter=repo.FORMATTER_NAME
+                    )
+                    for detector, path in expected.items()
+                ]
+                butler.ingest(*datasets, transfer=self.options.transfer.value)
+            except Exception:
+                # One at a time, for each detector's own status (the batch
+                # ingest is one transaction: nothing of it was ingested).
+                return {
+                    detector: self._ingest_locked(image, detector, path) for detector, path in paths.items()
+                }
+        return {detector: (OodsStatus.INGESTED, "file ingested") for detector in paths}
 
     def _ingest_locked(self, image: ImageInfo, detector: int, path: str | None) -> tuple[int, str]:
         name = f"{image.obs_id} {camera_model.detector_name(detector)}"

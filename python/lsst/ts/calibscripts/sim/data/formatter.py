@@ -57,8 +57,8 @@ FORMATTER_NAME = "lsst.ts.calibscripts.sim.data.formatter.HduListFitsFormatter"
 class HduListFitsFormatter(FormatterV2):
     """Read and write an `astropy.io.fits.HDUList` as a FITS file.
 
-    Reading returns a fully loaded, detached copy of the file, so the file
-    handle is closed when `read_from_local_file` returns.
+    Reading returns the file's HDUs fully loaded in memory; the file handle
+    is closed when `read_from_local_file` returns.
     """
 
     default_extension = ".fits"
@@ -69,8 +69,12 @@ class HduListFitsFormatter(FormatterV2):
     def read_from_local_file(
         self, path: str, component: str | None = None, expected_size: int = -1
     ) -> typing.Any:
+        # memmap=False reads every HDU's data into memory of its own, so
+        # the list stays whole after the file is closed (no copy needed).
         with fits.open(path, memmap=False, lazy_load_hdus=False) as hdulist:
-            return fits.HDUList([hdu.copy() for hdu in hdulist])
+            for hdu in hdulist:
+                hdu.data
+        return hdulist
 
     def to_bytes(self, in_memory_dataset: typing.Any) -> bytes:
         buffer = io.BytesIO()

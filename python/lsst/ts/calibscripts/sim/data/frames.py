@@ -88,6 +88,9 @@ Public API
     Build an `~lsst.ts.calibscripts.sim.interfaces.ImageInfo` as the mock
     camera would (for tests and seeding repositories without the camera).
 `make_raw` (image, detector, options) -> `astropy.io.fits.HDUList`
+`raw_bytes` (image, detector, options) -> the raw's FITS file as bytes; the
+    segments of a frame made before in this process (same pixels) are
+    reused from a cache, only the primary header is made again
 `write_raw` (image, detector, directory, options) -> path (atomic write)
 `write_bias_frames` (directory, n_exposures, detectors, options, ...) ->
     list of `RawFile`
@@ -111,6 +114,7 @@ __all__ = [
     "hot_columns",
     "fixed_pattern",
     "make_raw",
+    "raw_bytes",
     "write_raw",
     "write_bias_frames",
     "write_frames",
@@ -123,10 +127,13 @@ __all__ = [
     "flat_response",
 ]
 
+import collections
 import dataclasses
 import functools
+import io
 import os
 import tempfile
+import threading
 import typing
 
 import astropy.time
@@ -686,25 +693,148 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
         header = _segment_header(geometry, index).copy()
         hdus.append(fits.ImageHDU(data=pix.astype(np.int32), header=header))
 
-    ph = primary.header
-    ph["HIERARCH SIM SEED"] = (options.seed, "Simulation base seed")
-    ph["HIERARCH SIM GEOMETRY"] = (options.geometry.value, "Simulated geometry scale")
-    ph["HIERARCH SIM RN FACTOR"] = (rn_factor, "True / nominal read noise")
-    ph["HIERARCH SIM DATA OFFSET"] = (offset_adu, "[adu] fault offset on data regions")
-    ph["HIERARCH SIM CR TRACKS"] = (n_tracks, "Cosmic-ray tracks added")
-    if photon_rng is not None:
-        ph["HIERARCH SIM DARK FACTOR"] = (
+    _add_sim_cards(primary.header, image, detector, options, n_tracks)
+    return fits.HDUList([primary, *hdus])
+
+
+def _add_sim_cards(
+    header: fits.Header, image: ImageInfo, detector: int, options: DataOptions, n_tracks: int
+) -> None:
+    """Add the ``SIM ...`` cards (the simulation's truth) to a raw's primary header."""
+    header["HIERARCH SIM SEED"] = (options.seed, "Simulation base seed")
+    header["HIERARCH SIM GEOMETRY"] = (options.geometry.value, "Simulated geometry scale")
+    header["HIERARCH SIM RN FACTOR"] = (options.read_noise_factor(detector), "True / nominal read noise")
+    header["HIERARCH SIM DATA OFFSET"] = (options.mean_offset(image), "[adu] fault offset on data regions")
+    header["HIERARCH SIM CR TRACKS"] = (n_tracks, "Cosmic-ray tracks added")
+    if image.image_type.upper() in _PHOTON_TYPES:
+        header["HIERARCH SIM DARK FACTOR"] = (
             options.dark_current_factor(detector),
             "True / nominal dark current",
         )
-        ph["HIERARCH SIM FLAT GRADIENT"] = (options.flat_gradient(image), "Fault illumination gradient")
-    return fits.HDUList([primary, *hdus])
+        header["HIERARCH SIM FLAT GRADIENT"] = (options.flat_gradient(image), "Fault illumination gradient")
+
+
+def _pixel_key(image: ImageInfo, detector: int, options: DataOptions) -> tuple[typing.Any, ...]:
+    """Every input of the pixels (not the primary header) of one raw made by `make_raw`.
+
+    Two raws with the same key have the same segment HDUs, byte for byte:
+    the noise streams are seeded by (seed, seq_num, detector), the fixed
+    patterns by (seed, detector), and the rest is the fault knobs resolved
+    for this image and detector. The date, names and group id only reach
+    the primary header.
+    """
+    geometry = amp_geometry(options.geometry)
+    key: tuple[typing.Any, ...] = (
+        options.seed,
+        options.geometry.value,
+        image.seq_num,
+        detector,
+        options.read_noise_factor(detector),
+        options.mean_offset(image),
+        cosmic_ray_mean(image, geometry, options),
+    )
+    if image.image_type.upper() in _PHOTON_TYPES:
+        key += (
+            image.image_type.upper(),
+            dark_time(image),
+            shutter_time(image),
+            image.physical_filter,
+            options.dark_current_factor(detector),
+            options.flat_gradient(image),
+            tuple(options.amp_response_factor(detector, amp) for amp in camera_model.AMP_NAMES),
+        )
+    return key
+
+
+class _SegmentCache:
+    """Recently written raws' segment HDUs, as FITS bytes, by `_pixel_key`.
+
+    Simulated runs take the same frames again and again (the k-th bias of
+    a day has the same pixels on any day and in any run with the same
+    seed and faults), so the data plane writes a cached frame's segments
+    as they are and makes only its primary header. Holds at most
+    ``max_bytes`` (least recently used dropped first); a single raw larger
+    than a quarter of that (a full-size detector) is never kept. Thread
+    safe: data planes write raws in their own threads.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: collections.OrderedDict[tuple[typing.Any, ...], tuple[bytes, int]] = (
+            collections.OrderedDict()
+        )
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[typing.Any, ...]) -> tuple[bytes, int] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[typing.Any, ...], segments: bytes, n_tracks: int) -> None:
+        if len(segments) > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old[0])
+            self._entries[key] = (segments, n_tracks)
+            self._size += len(segments)
+            while self._size > self.max_bytes:
+                _, (dropped, _) = self._entries.popitem(last=False)
+                self._size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
+
+_segment_cache = _SegmentCache(max_bytes=256 * 2**20)
+
+
+def _header_bytes(data: bytes) -> int:
+    """Length of the primary HDU (header, no data) at the start of a FITS file's bytes."""
+    block = 2880
+    offset = block
+    while offset < len(data) and not data.startswith(b"XTENSION", offset):
+        offset += block
+    return offset
+
+
+def raw_bytes(image: ImageInfo, detector: int, options: DataOptions | None = None) -> bytes:
+    """Return the FITS file of one raw: `make_raw` written out, byte for byte.
+
+    The segments of a frame made before in this process (same
+    `_pixel_key`) come from a cache, so only the primary header is made.
+    """
+    options = options or DataOptions()
+    key = _pixel_key(image, detector, options)
+    cached = _segment_cache.get(key)
+    if cached is not None:
+        segments, n_tracks = cached
+        geometry = amp_geometry(options.geometry)
+        primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
+        _add_sim_cards(primary.header, image, detector, options, n_tracks)
+        # As HDUList.writeto does for a primary HDU followed by extensions.
+        primary.header.set("EXTEND", True, after="NAXIS")
+        stream = io.BytesIO()
+        primary.writeto(stream)
+        return stream.getvalue() + segments
+    hdulist = make_raw(image, detector, options)
+    stream = io.BytesIO()
+    hdulist.writeto(stream)
+    data = stream.getvalue()
+    _segment_cache.put(key, data[_header_bytes(data) :], int(hdulist[0].header["HIERARCH SIM CR TRACKS"]))
+    return data
 
 
 def write_raw(
     image: ImageInfo, detector: int, directory: str | os.PathLike[str], options: DataOptions | None = None
 ) -> str:
-    """Make one raw and write it atomically into ``directory``.
+    """Make one raw (`raw_bytes`) and write it atomically into ``directory``.
 
     The file appears under its final name (`raw_filename`) only when
     complete. Returns its path.
@@ -712,11 +842,11 @@ def write_raw(
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, raw_filename(image, detector))
-    hdulist = make_raw(image, detector, options)
+    data = raw_bytes(image, detector, options)
     fd, tmp_path = tempfile.mkstemp(prefix=".tmp_", suffix=".fits", dir=directory)
     try:
         with os.fdopen(fd, "wb") as stream:
-            hdulist.writeto(stream)
+            stream.write(data)
         os.replace(tmp_path, path)
     except BaseException:
         if os.path.exists(tmp_path):
