@@ -358,12 +358,13 @@ def exposure_times(
         or below ``minimum``.
     """
     n_taken = n_frames + n_discard
-    counts = f"n_{option.removeprefix('exp_times_')}={n_frames} + n_discard_{option.removeprefix('exp_times_')}="
+    kind = option.removeprefix("exp_times_")
+    counts = f"n_{kind}={n_frames} + n_discard_{kind}={n_discard}"
     if isinstance(value, (list, tuple)):
         if len(value) != n_taken:
             raise ConfigError(
                 option,
-                f"{list(value)!r} has {len(value)} value(s) for {n_taken} frames ({counts}{n_discard}); "
+                f"{list(value)!r} has {len(value)} value(s) for {n_taken} frames ({counts}); "
                 "give one time per frame taken, discarded frames first, or a single number",
             )
         times = tuple(_positive_number(v, option, f"item [{i}] ") for i, v in enumerate(value))
@@ -373,7 +374,7 @@ def exposure_times(
     if short:
         raise ConfigError(
             option,
-            f"{short[0]!r} s is shorter than {minimum} s, the shortest open-shutter exposure the camera takes",
+            f"{short[0]!r} s is shorter than {minimum} s, the camera's shortest open-shutter exposure",
         )
     return times
 
@@ -400,7 +401,9 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
         exp_times = (0.0,) * (n_frames + n_discard)
     else:
         minimum = MIN_OPEN_SHUTTER_TIME if calib_type == "FLAT" else 0.0
-        exp_times = exposure_times(values[f"exp_times_{lower}"], f"exp_times_{lower}", n_frames, n_discard, minimum)
+        exp_times = exposure_times(
+            values[f"exp_times_{lower}"], f"exp_times_{lower}", n_frames, n_discard, minimum
+        )
 
     if values["take_only"]:
         processing = Processing.TAKE_ONLY
@@ -456,7 +459,9 @@ def _check_filter(mode_types: tuple[str, ...], script_mode: str, value: typing.A
             )
         return None
     if not isinstance(value, str) or value not in filters:
-        raise ConfigError("filter", f"{value!r} is not an LSSTComCam filter; give one of {', '.join(filters)}")
+        raise ConfigError(
+            "filter", f"{value!r} is not an LSSTComCam filter; give one of {', '.join(filters)}"
+        )
     if not takes_flats:
         raise ConfigError(
             "filter",
@@ -530,7 +535,8 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
             else ("certify_calib_begin_date", "certify_calib_end_date")
         )
         raise ConfigError(
-            missing, f"not given, but {other} is {begin or end}; give both (or neither, for the frames' day_obs)"
+            missing,
+            f"not given, but {other} is {begin or end}; give both (or neither, for the frames' day_obs)",
         )
     if begin is not None and end is not None and not begin < end:
         raise ConfigError("certify_calib_end_date", f"{end} is not after certify_calib_begin_date {begin}")
@@ -548,7 +554,7 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
         if not values[name] > 0:
             raise ConfigError(name, f"{values[name]!r} is not > 0")
 
-    filter_name = _check_filter(mode_types, script_mode, values["filter"])
+    values["filter"] = _check_filter(mode_types, script_mode, values["filter"])
     if values["take_only"] and values["generate_calibrations"]:
         raise ConfigError(
             "take_only",
