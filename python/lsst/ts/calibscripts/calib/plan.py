@@ -550,9 +550,9 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
                 "commas, so the text after it would become other header keys; leave the comma out",
             )
     for name in ("job_timeout", "frame_timeout", "oods_timeout"):
-        values[name] = float(values[name])
-        if not values[name] > 0:
+        if not float(values[name]) > 0:
             raise ConfigError(name, f"{values[name]!r} is not > 0")
+        values[name] = float(values[name])
 
     values["filter"] = _check_filter(mode_types, script_mode, values["filter"])
     if values["take_only"] and values["generate_calibrations"]:
