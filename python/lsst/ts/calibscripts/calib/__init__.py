@@ -47,6 +47,12 @@ Importing this package imports nothing else: pick the module you need.
 `~lsst.ts.calibscripts.calib.summary`
     `RunSummary`: the final report (YAML file and log text).
 
+`~lsst.ts.calibscripts.calib.plan`
+    `make_plan`: a calibration sequence's configuration -> `CalibrationPlan`.
+`~lsst.ts.calibscripts.calib.sequence`
+    `CalibrationSequence`: serial takes, processing overlapping the next
+    take, dependencies, stop with cleanup.
+
 ``config`` and ``metadata`` (configuration schema and script metadata) are
 written alongside the script.
 """
