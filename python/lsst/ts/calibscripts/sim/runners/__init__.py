@@ -73,6 +73,7 @@ RUNNERS: dict[str, RunnerKind] = {
         RunnerKind("scripted", ".scripted", "ScriptedRunner", False, "scripted outcomes, no pipeline run"),
         RunnerKind("inprocess", ".inprocess", "InProcessRunner", True, "pipelines run in this process"),
         RunnerKind("pipetask", ".pipetask", "PipetaskRunner", True, "the real pipetask command"),
+        RunnerKind("bps", ".bps", "BpsRunner", True, "bps submit with the parsl plugin"),
     )
 }
 """Every runner kind by name: the one registry."""
