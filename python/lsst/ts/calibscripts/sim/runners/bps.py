@@ -75,8 +75,11 @@ __all__ = [
     "build_submit_command",
     "build_submit_config",
     "failed_quanta",
+    "remove_job_outputs",
     "find_executable",
+    "session_pids",
     "stack_env",
+    "stop_session",
 ]
 
 import asyncio
@@ -125,6 +128,8 @@ OPERATOR = "ocps"
 BPS_DIR_NAME = "bps"
 SUBMIT_YAML = "submit.yaml"
 REPORT_YAML = "report.yaml"
+ERROR_CHARS = 400
+"""Characters kept of each failed quantum's error in the job's error message."""
 
 
 def find_executable(name: str) -> str:
@@ -278,6 +283,8 @@ class QuantumFailure:
         (e.g. never run).
     data_ids : `list` [`str`]
         Data ids of the failed quanta, when the report lists them.
+    errors : `list` [`str`]
+        The first error of each failed quantum (shortened), when listed.
     """
 
     task: str
@@ -285,12 +292,21 @@ class QuantumFailure:
     blocked: int
     missing: int
     data_ids: list[str] = dataclasses.field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
 
     def describe(self) -> str:
-        """One line for the operator."""
-        parts = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.blocked, "blocked by an upstream failure"), (self.missing, "not run")) if n]
-        where = f" ({'; '.join(self.data_ids)})" if self.data_ids else ""
-        return f"{self.task}: {', '.join(parts)}{where}"
+        """One line for the operator: counts, data ids and first errors."""
+        counts = (
+            (self.failed, "failed"),
+            (self.blocked, "blocked by an upstream failure"),
+            (self.missing, "not run"),
+        )
+        text = f"{self.task}: {', '.join(f'{n} {what}' for n, what in counts if n)}"
+        if self.data_ids:
+            text += f" ({'; '.join(self.data_ids)})"
+        if self.errors:
+            text += ": " + " | ".join(self.errors)
+        return text
 
 
 def _count(value: typing.Any) -> int:
@@ -298,6 +314,11 @@ def _count(value: typing.Any) -> int:
     if isinstance(value, (list, dict)):
         return len(value)
     return int(value or 0)
+
+
+def _shorten(text: str, limit: int = ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def failed_quanta(report: typing.Mapping[str, typing.Any]) -> list[QuantumFailure]:
@@ -334,13 +355,18 @@ def failed_quanta(report: typing.Mapping[str, typing.Any]) -> list[QuantumFailur
         succeeded = _count(summary.get("n_succeeded", 0))
         missing = max(0, expected - succeeded - failed - blocked)
         if failed or blocked or missing:
-            data_ids = []
+            data_ids, errors = [], []
             if isinstance(failed_entries, typing.Mapping):
                 for entry in failed_entries.values():
-                    data_id = entry.get("data_id") if isinstance(entry, typing.Mapping) else None
-                    if data_id:
-                        data_ids.append(", ".join(f"{k}={v}" for k, v in dict(data_id).items()))
-            failures.append(QuantumFailure(str(task), failed, blocked, missing, data_ids))
+                    if not isinstance(entry, typing.Mapping):
+                        continue
+                    if entry.get("data_id"):
+                        data_ids.append(", ".join(f"{k}={v}" for k, v in dict(entry["data_id"]).items()))
+                    error = entry.get("error")
+                    first = error[0] if isinstance(error, list) and error else error
+                    if first:
+                        errors.append(_shorten(" ".join(str(first).split())))
+            failures.append(QuantumFailure(str(task), failed, blocked, missing, data_ids, errors))
     return failures
 
 
@@ -458,8 +484,8 @@ class BpsRunner:
             try:
                 returncode = await process.wait()
             except asyncio.CancelledError:
-                await self._stop(process)
-                await asyncio.to_thread(self._remove_outputs, repo, request.job_id)
+                await stop_session(process, self.terminate_timeout)
+                await asyncio.to_thread(remove_job_outputs, repo, request.job_id)
                 raise
         if returncode != 0:
             message = log_tail(log_path) or f"bps submit exited with code {returncode}"
@@ -500,7 +526,7 @@ class BpsRunner:
             try:
                 returncode = await process.wait()
             except asyncio.CancelledError:
-                await self._stop(process)
+                await stop_session(process, self.terminate_timeout)
                 raise
         if returncode != 0:
             return f"pipetask report on {graphs[0]} exited with code {returncode}; see the log above"
@@ -518,36 +544,6 @@ class BpsRunner:
             + f". Per-quantum logs: {logs}"
         )
 
-    async def _stop(self, process: asyncio.subprocess.Process) -> None:
-        """Signal every process of the submission's session until none is left, and reap it."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            _signal_session(process.pid, sig)
-            deadline = asyncio.get_running_loop().time() + self.terminate_timeout
-            while asyncio.get_running_loop().time() < deadline:
-                if process.returncode is None:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(process.wait()), 0.1)
-                else:
-                    await asyncio.sleep(0.1)
-                if process.returncode is not None and not _session_pids(process.pid):
-                    return
-        await process.wait()
-
-    def _remove_outputs(self, repo: str, job_id: str) -> None:
-        """Remove the job's collections if the final job had begun to register them (worker thread)."""
-        from lsst.daf.butler import Butler, MissingCollectionError
-
-        output, run = job_collections(job_id)
-        butler = Butler.from_config(repo, writeable=True)
-        try:
-            with contextlib.suppress(MissingCollectionError):
-                butler.collections.x_remove(output)
-            with contextlib.suppress(MissingCollectionError):
-                butler.collections.get_info(run)
-                butler.removeRuns([run], unstore=True)
-        finally:
-            butler.close()
-
     def _results(self, repo: str, run: str, glob_: str) -> list[dict[str, str]]:
         """Query the job's output datasets (worker thread)."""
         from lsst.daf.butler import Butler
@@ -559,7 +555,73 @@ class BpsRunner:
             butler.close()
 
 
-def _session_pids(session: int) -> list[int]:
+def remove_job_outputs(repo: str, job_id: str) -> bool:
+    """Remove a job's ``u/ocps/<job_id>`` CHAINED and RUN collections and their datasets, if any.
+
+    After an abort during BPS's final job, which registers the outputs,
+    nothing of the job must stay registered.
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    job_id : `str`
+        The job.
+
+    Returns
+    -------
+    removed : `bool`
+        True if there was something to remove.
+    """
+    from lsst.daf.butler import Butler, MissingCollectionError
+
+    output, run = job_collections(job_id)
+    removed = False
+    butler = Butler.from_config(repo, writeable=True)
+    try:
+        with contextlib.suppress(MissingCollectionError):
+            butler.collections.x_remove(output)
+            removed = True
+        with contextlib.suppress(MissingCollectionError):
+            butler.collections.get_info(run)
+            butler.removeRuns([run])
+            removed = True
+    finally:
+        butler.close()
+    return removed
+
+
+async def stop_session(process: asyncio.subprocess.Process, terminate_timeout: float) -> None:
+    """Stop every process of the session that ``process`` leads, and reap ``process``.
+
+    SIGTERM to all of them, then SIGKILL to those left after
+    ``terminate_timeout`` seconds; returns once ``process`` has exited and
+    no other live process of its session is left (or after SIGKILL's
+    timeout).
+
+    Parameters
+    ----------
+    process : `asyncio.subprocess.Process`
+        A process started with ``start_new_session=True``.
+    terminate_timeout : `float`
+        Seconds to wait after each signal.
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal_session(process.pid, sig)
+        deadline = loop.time() + terminate_timeout
+        while loop.time() < deadline:
+            if process.returncode is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(process.wait()), 0.1)
+            else:
+                await asyncio.sleep(0.1)
+            if process.returncode is not None and not session_pids(process.pid):
+                return
+    await process.wait()
+
+
+def session_pids(session: int) -> list[int]:
     """Live (not zombie) processes of a session, from ``/proc``; empty where there is none."""
     pids = []
     with contextlib.suppress(OSError):
@@ -589,7 +651,7 @@ def _signal_session(session: int, sig: int) -> None:
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(session, sig)
-    for pid in _session_pids(session):
+    for pid in session_pids(session):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
 
