@@ -410,8 +410,9 @@ async def test_abort_stops_every_process(bps_repo, tmp_path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert session_pids(session) == []
+    # Every process of the submission has ended (an orphan may stay a zombie until its new parent reaps it).
     gone, alive = psutil.wait_procs(members, timeout=1)
-    assert alive == []
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
     butler = Butler.from_config(bps_repo)
     try:
         for name in (f"u/ocps/{request.job_id}", f"u/ocps/{request.job_id}/run"):
