@@ -28,6 +28,7 @@ runner, a failed quantum failing the job, an abort leaving no process.
 """
 
 import asyncio
+import contextlib
 import os
 import shlex
 import shutil
@@ -243,9 +244,10 @@ async def test_stop_session_reaches_processes_in_their_own_group() -> None:
     )
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, start_new_session=True)
     try:
-        for _ in range(500):
-            if len(session_pids(process.pid)) == 2:
-                break
+        for _ in range(1000):  # until the grandchild has moved to its own group
+            with contextlib.suppress(ProcessLookupError):
+                if len({os.getpgid(pid) for pid in session_pids(process.pid)}) == 2:
+                    break
             await asyncio.sleep(0.01)
         pids = session_pids(process.pid)
         assert len(pids) == 2
@@ -282,6 +284,22 @@ def test_registered_and_made_by_make_runner(tmp_path) -> None:
     runner = make_runner("bps", str(tmp_path), str(tmp_path / "logs"), cluster=PER_DETECTOR, cores=1)
     assert isinstance(runner, BpsRunner)
     assert runner.cluster == PER_DETECTOR and runner.site_config["site"]["ocps_local"]["cores"] == 1
+
+
+def test_thread_pool_site_builds_a_parsl_config(tmp_path) -> None:
+    """The default site's parsl configuration, built without the checkpoint arguments newer parsl rejects."""
+    from lsst.ctrl.bps import BpsConfig
+    from lsst.ts.calibscripts.sim.runners.bps_site import ThreadPoolSite
+    from parsl.executors import ThreadPoolExecutor
+
+    config = build_submit_config(_request(), "/repo", "/p.yaml", str(tmp_path), cluster=PER_DETECTOR)
+    site = ThreadPoolSite(BpsConfig(config))
+    parsl_config = site.get_parsl_config()
+    (executor,) = parsl_config.executors
+    assert isinstance(executor, ThreadPoolExecutor) and executor.max_threads == 2
+    assert parsl_config.retries == 0
+    assert parsl_config.run_dir == str(tmp_path / "runinfo")
+    assert site.select_executor(None) == executor.label
 
 
 # --- slow: real bps submit -------------------------------------------------------------------
