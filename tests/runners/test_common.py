@@ -112,9 +112,9 @@ def test_one_registry_of_runners(monkeypatch) -> None:
     from lsst.ts.calibscripts.sim import ObservatoryOptions, ScriptedRunner
     from lsst.ts.calibscripts.sim.runners import RUNNERS, RunnerKind, pipeline_runner_names
 
-    assert set(RUNNERS) == {"scripted", "inprocess", "pipetask"}
+    assert set(RUNNERS) == {"scripted", "inprocess", "pipetask", "bps"}
     assert isinstance(make_runner("scripted", time_scale=0.5), ScriptedRunner)
-    assert pipeline_runner_names() == ("inprocess", "pipetask")
+    assert pipeline_runner_names() == ("inprocess", "pipetask", "bps")
     # A kind added to the registry is known to all three readers at once.
     monkeypatch.setitem(RUNNERS, "again", RunnerKind("again", ".scripted", "ScriptedRunner", False, "test"))
     assert isinstance(make_runner("again"), ScriptedRunner)

@@ -60,7 +60,7 @@ import typing
 
 import yaml
 
-from ..sim.runners import pipeline_runner_names
+from ..sim.runners import RUNNERS, pipeline_runner_names
 from .progress import Progress
 from .simulation import (
     JOB_PIPELINES,
@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--runner",
         choices=pipeline_runner_names(),
         default=None,
-        help="How the simulated OCPS runs jobs: the real pipetask command (default) or in-process.",
+        help="How the simulated OCPS runs jobs (default pipetask): "
+        + "; ".join(f"{name}: {RUNNERS[name].description}" for name in pipeline_runner_names())
+        + ".",
     )
     sim.add_argument(
         "--full-size", action="store_true", help="Full-size 4072x4000 CCDs instead of the reduced geometry."

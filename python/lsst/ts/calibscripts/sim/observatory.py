@@ -91,10 +91,11 @@ class ObservatoryOptions:
         and ``CP_VERIFY_DIR`` are set in `os.environ`, and the camera's
         sequence numbers are remembered in the repository.
     runner : `str`
-        Job runner: ``scripted`` (no work; default), ``inprocess`` or
-        ``pipetask`` (real pipetask on the repository).
+        Job runner, a name in `lsst.ts.calibscripts.sim.runners.RUNNERS`:
+        ``scripted`` (no work; default), ``inprocess``, ``pipetask`` (real
+        pipetask on the repository) or ``bps`` (``bps submit``).
     runner_options : `dict` [`str`, `typing.Any`]
-        Extra keyword arguments of the ``inprocess``/``pipetask`` runner
+        Extra keyword arguments of the pipeline runner
         (e.g. ``log_dir``).
     data : `lsst.ts.calibscripts.sim.data.options.DataOptions` or `None`
         Data-plane options (its ``repo`` defaults to ``repo``).

@@ -22,9 +22,10 @@
 """OCPS job runners of the simulated observatory.
 
 ``scripted`` (`~.scripted.ScriptedRunner`: outcomes and durations as
-scripted, no pipeline run), ``inprocess`` (`~.inprocess.InProcessRunner`)
-and ``pipetask`` (`~.pipetask.PipetaskRunner`); the last two execute the
-same pipelines into the same ``u/ocps/<job_id>`` collections.
+scripted, no pipeline run), ``inprocess`` (`~.inprocess.InProcessRunner`),
+``pipetask`` (`~.pipetask.PipetaskRunner`) and ``bps``
+(`~.bps.BpsRunner`: ``bps submit`` with the parsl plugin); the last three
+execute the same pipelines into the same ``u/ocps/<job_id>`` collections.
 
 `RUNNERS` is the one registry of runner kinds: `make_runner` builds from
 it, `lsst.ts.calibscripts.sim.observatory.ObservatoryOptions` checks
@@ -73,6 +74,7 @@ RUNNERS: dict[str, RunnerKind] = {
         RunnerKind("scripted", ".scripted", "ScriptedRunner", False, "scripted outcomes, no pipeline run"),
         RunnerKind("inprocess", ".inprocess", "InProcessRunner", True, "pipelines run in this process"),
         RunnerKind("pipetask", ".pipetask", "PipetaskRunner", True, "the real pipetask command"),
+        RunnerKind("bps", ".bps", "BpsRunner", True, "bps submit with the parsl plugin"),
     )
 }
 """Every runner kind by name: the one registry."""
@@ -106,7 +108,8 @@ def make_runner(
     Parameters
     ----------
     kind : `str`
-        A name in `RUNNERS`: ``"scripted"``, ``"inprocess"`` or ``"pipetask"``.
+        A name in `RUNNERS`: ``"scripted"``, ``"inprocess"``, ``"pipetask"``
+        or ``"bps"``.
     repo : `str`, optional
         Butler repository (else each request's ``butler_repo``); not used
         by the scripted runner.
