@@ -508,7 +508,6 @@ class BaseCamera(RemoteGroup, abc.ABC):
                     f"Invalid argument {key}. Valid arguments are: {self.instrument_setup_attributes}"
                 )
 
-
     @abc.abstractmethod
     async def setup_instrument(self, **kwargs: typing.Any) -> None:
         """Set up the instrument for a FLAT (each group's own keywords)."""
@@ -617,7 +616,8 @@ class FilterChangerCamera(BaseCamera):
         except asyncio.TimeoutError:
             raise RuntimeError(
                 f"Could not determine current filter: no {self.components[0]} endSetFilter within "
-                f"{self.fast_timeout} s. Check that {self.components[0]} is running and publishing its filter."
+                f"{self.fast_timeout} s. Check that {self.components[0]} is running and publishing "
+                "its filter."
             )
         return end_set_filter.filterName
 
@@ -635,4 +635,3 @@ class FilterChangerCamera(BaseCamera):
     async def get_available_instrument_setup(self) -> list[str]:
         """Return the instrument setups available: the filter names."""
         return await self.get_available_filters()
-

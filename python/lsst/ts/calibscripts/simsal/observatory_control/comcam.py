@@ -50,6 +50,7 @@ from .base_camera import CAMERA_TOPICS, FILTER_TOPICS, CameraSubstate, FilterCha
 
 COMPONENTS = ["CCCamera", "CCHeaderService", "CCOODS"]
 
+
 class ComCamUsages(enum.IntEnum):
     """Intended usages of the ComCam group (ts_observatory_control values)."""
 
@@ -126,4 +127,3 @@ class ComCam(FilterChangerCamera):
             self.log.debug(f"Filter {filter_name} already in place.")
             return
         await self.setup_filter(filter=filter_name)
-

@@ -136,7 +136,9 @@ class LATISS(BaseCamera):
         """
         self._check_kwargs(**kwargs)
         await self.setup_atspec(
-            filter=kwargs.get("filter"), grating=kwargs.get("grating"), linear_stage=kwargs.get("linear_stage")
+            filter=kwargs.get("filter"),
+            grating=kwargs.get("grating"),
+            linear_stage=kwargs.get("linear_stage"),
         )
 
     async def setup_atspec(

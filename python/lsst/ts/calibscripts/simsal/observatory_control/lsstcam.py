@@ -118,7 +118,9 @@ class LSSTCam(FilterChangerCamera):
         if filter_name is not None:
             await self.setup_filter(filter=filter_name)
 
-    async def setup_filter(self, filter: str) -> salobj.type_hints.BaseMsgType | None:  # type: ignore[override]
+    async def setup_filter(  # type: ignore[override]
+        self, filter: str
+    ) -> salobj.type_hints.BaseMsgType | None:
         """Put ``filter`` in the beam unless it is there; ``endSetFilter`` of the change, if any.
 
         Raises
