@@ -240,7 +240,9 @@ class SimulatedObservatory:
         options = options or ObservatoryOptions()
         if camera is not None:
             name = camera if isinstance(camera, str) else camera.instrument
-            options = dataclasses.replace(options, instrument=name)
+            # Keep the states asked for (those not ENABLED); the others are the new camera's.
+            asked = {csc: state for csc, state in options.initial_states.items() if state != State.ENABLED}
+            options = dataclasses.replace(options, instrument=name, initial_states=asked)
         self.options = options
         self.profile: CameraProfile = options.profile
         self.timing: Timing = typing.cast(Timing, self.options.timing)
