@@ -227,3 +227,11 @@ async def test_latiss_initial_filter_is_the_spectrographs() -> None:
             )
         ):
             pass
+
+
+@pytest.mark.parametrize("camera", ["LSSTCam", "LATISS"])
+async def test_raws_are_refused_for_other_cameras(tmp_path, camera: str) -> None:
+    options = ObservatoryOptions(time_scale=SCALE, instrument=camera, repo=str(tmp_path / "repo"))
+    with pytest.raises(ValueError, match=f"makes LSSTComCam raws only; a {camera} observatory runs without"):
+        async with SimulatedObservatory(options):
+            pass
