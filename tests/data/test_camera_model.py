@@ -124,3 +124,23 @@ def test_reduced_geometry_keeps_structure() -> None:
         ys = sorted(int(v) for v in y.split(":"))
         tiles[ys[0] - 1 : ys[1], xs[0] - 1 : xs[1]] += 1
     assert (tiles == 1).all()
+
+
+@pytest.mark.parametrize("scale", ["full", "reduced"])
+def test_vendor_amp_geometry(scale: str) -> None:
+    """ComCam's geometry is the ITL layout; e2v amps have their own prescan and overscans."""
+    from lsst.ts.calibscripts.cameras import COMCAM, LATISS, LSSTCAM
+    from lsst.ts.calibscripts.sim.data.camera_model import amp_geometry, detector_amp_geometry
+
+    assert detector_amp_geometry(COMCAM, 4, scale) == amp_geometry(scale)
+    assert detector_amp_geometry(LSSTCAM, 0, scale) == amp_geometry(scale)  # R01: ITL
+    assert detector_amp_geometry(LATISS, 0, scale) == amp_geometry(scale)
+    e2v = detector_amp_geometry(LSSTCAM, 94, scale)  # R22_S11: e2v
+    assert (e2v.prescan, e2v.serial_overscan, e2v.parallel_overscan) == (10, 54, 46)
+    if scale == "full":
+        assert (e2v.ccd_width, e2v.ccd_height) == (4096, 4004)
+        assert e2v.raw_shape == (2048, 576) and e2v.datasec == "[11:522,1:2002]"
+    else:
+        assert (e2v.data_width, e2v.data_height) == (52, 200)
+    with pytest.raises(ValueError, match="not a LSSTCam detector"):
+        detector_amp_geometry(LSSTCAM, 205, scale)

@@ -194,3 +194,48 @@ def test_formatter_round_trip_and_type_check(seeded_repo) -> None:
             butler.put(np.zeros(3), "bias", instrument="LSSTComCam", detector=7, run=run)
     finally:
         butler.close()
+
+
+def test_add_camera_registers_lsstcam_and_latiss(fresh_repo: str) -> None:
+    from lsst.ts.calibscripts.cameras import LATISS, LSSTCAM
+
+    assert repo.add_camera(fresh_repo, LSSTCAM) == fresh_repo
+    repo.add_camera(fresh_repo, "LATISS")
+    repo.add_camera(fresh_repo, "LATISS")  # idempotent
+    butler = Butler(fresh_repo)
+    try:
+        registry = butler.registry
+        lsstcam = {r.id: r for r in registry.queryDimensionRecords("detector", instrument="LSSTCam")}
+        assert sorted(lsstcam) == list(range(205))
+        assert (lsstcam[94].full_name, lsstcam[94].raft, lsstcam[94].name_in_raft) == (
+            "R22_S11",
+            "R22",
+            "S11",
+        )
+        assert (lsstcam[191].full_name, lsstcam[191].purpose) == ("R00W_SW0", "WAVEFRONT")
+        assert (lsstcam[190].full_name, lsstcam[190].purpose) == ("R00_SG1", "GUIDER")
+        assert sum(r.purpose == "SCIENCE" for r in lsstcam.values()) == 189
+        latiss = list(registry.queryDimensionRecords("detector", instrument="LATISS"))
+        assert [(r.id, r.full_name, r.raft, r.name_in_raft) for r in latiss] == [(0, "RXX_S00", "RXX", "S00")]
+        filters = {
+            r.name: r.band for r in registry.queryDimensionRecords("physical_filter", instrument="LATISS")
+        }
+        assert filters["SDSSr_65mm~empty"] == "r" and filters["SDSSg_65mm~holo4_003"] == "g"
+        assert len(filters) == len(LATISS.physical_filter_bands)
+        bands = {
+            r.name: r.band for r in registry.queryDimensionRecords("physical_filter", instrument="LSSTCam")
+        }
+        assert bands == dict(LSSTCAM.filter_bands)
+        instruments = {r.name: r.class_name for r in registry.queryDimensionRecords("instrument")}
+        assert instruments == {
+            "LSSTComCam": "lsst.obs.lsst.LsstComCam",
+            "LSSTCam": "lsst.obs.lsst.LsstCam",
+            "LATISS": "lsst.obs.lsst.Latiss",
+        }
+        assert butler.collections.get_info("LSSTCam/raw/all").type == CollectionType.RUN
+        assert butler.collections.get_info("LATISS/calib").children == ("LATISS/calib/unbounded",)
+        # ComCam's records are as before.
+        comcam = list(registry.queryDimensionRecords("detector", instrument="LSSTComCam"))
+        assert sorted(r.full_name for r in comcam) == [f"R22_S{i}{j}" for i in range(3) for j in range(3)]
+    finally:
+        butler.close()

@@ -29,6 +29,7 @@ import dataclasses
 import pytest
 from lsst.ts.calibscripts.sal import SalRetCode, State, salobj
 from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory, Timing
+from lsst.ts.calibscripts.sim.csc.camera import CCCameraCsc
 
 SCALE = 0.001
 SHUTTER_EVENTS = ("startShutterOpen", "endShutterOpen", "startShutterClose", "endShutterClose")
@@ -162,9 +163,16 @@ async def test_filter_state_is_history_for_late_joiners() -> None:
     assert observatory.images[0].physical_filter == "z_03"
 
 
-def test_initial_filter_must_be_a_comcam_filter() -> None:
-    with pytest.raises(ValueError, match="initial_filter='HSC-R' is not an LSSTComCam filter.*u_02"):
+def test_initial_filter_must_be_a_filter_of_the_camera() -> None:
+    with pytest.raises(
+        ValueError, match="initial_filter='HSC-R' is not a filter of any camera.*LSSTComCam: u_02"
+    ):
         CameraFaults(initial_filter="HSC-R")
+    # An LSSTCam filter is a filter, but not ComCam's: refused when the ComCam camera is made.
+    with pytest.raises(
+        ValueError, match="initial_filter='r_57' is not an LSSTComCam filter; use one of u_02"
+    ):
+        CCCameraCsc(faults=CameraFaults(initial_filter="r_57"))
 
 
 async def test_set_filter_changes_the_filter(recorder) -> None:

@@ -29,7 +29,7 @@ import datetime
 import pytest
 from lsst.ts.calibscripts.sal import salobj
 from lsst.ts.calibscripts.sim.csc.base import SequenceCounter, make_image_name
-from lsst.ts.calibscripts.sim.csc.cccamera import parse_key_value_map, parse_sensors
+from lsst.ts.calibscripts.sim.csc.camera import parse_key_value_map, parse_sensors
 from lsst.ts.calibscripts.sim.faults import CameraFaults, JobAction, OcpsFaults, OodsFaults, image_key_matches
 from lsst.ts.calibscripts.sim.timing import SIM_DATE_ENV_VAR, Timing, day_obs_of, simulated_clock
 

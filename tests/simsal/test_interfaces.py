@@ -165,3 +165,59 @@ def test_data_type_shared_and_arrays_independent() -> None:
     b = info.make_dataclass()()
     a.int0[0] = 5
     assert b.int0 == [0] * 5
+
+
+def test_lsstcam_and_latiss_components() -> None:
+    """MTCamera/ATCamera take images as CCCamera does; LATISS filters are ATSpectrograph's."""
+    names = component_info.get_component_names()
+    for name in (
+        "MTCamera",
+        "MTHeaderService",
+        "MTOODS",
+        "ATCamera",
+        "ATHeaderService",
+        "ATOODS",
+        "ATSpectrograph",
+        "MTDome",
+        "MTDomeTrajectory",
+    ):
+        assert name in names, name
+        assert not component_info.get_component_info(name).indexed
+    comcam = component_info.get_component_info("CCCamera")
+    for camera_name in ("MTCamera", "ATCamera"):
+        camera = component_info.get_component_info(camera_name)
+        for topic in ("cmd_takeImages", "evt_startIntegration", "evt_endReadout", "evt_endOfImageTelemetry"):
+            assert {f: i.sal_type for f, i in camera.topics[topic].fields.items()} == {
+                f: i.sal_type for f, i in comcam.topics[topic].fields.items()
+            }, (camera_name, topic)
+        assert "initGuiders" in camera.command_names and "ccsCommandState" in camera.event_names
+        assert camera.topics["evt_endOfImageTelemetry"].fields["emulatedImage"].sal_type == "string"
+    mtcamera = component_info.get_component_info("MTCamera")
+    assert {"setFilter"} <= set(mtcamera.command_names)
+    assert {"startSetFilter", "endSetFilter", "availableFilters"} <= set(mtcamera.event_names)
+    assert mtcamera.topics["evt_imageReadoutParameters"].fields["readRows"].count == 201
+    atcamera = component_info.get_component_info("ATCamera")
+    assert "setFilter" not in atcamera.command_names and "endSetFilter" not in atcamera.event_names
+    assert atcamera.topics["evt_imageReadoutParameters"].fields["readRows"].count == 1
+    spectrograph = component_info.get_component_info("ATSpectrograph")
+    change_filter = spectrograph.topics["cmd_changeFilter"].fields
+    assert {f: i.sal_type for f, i in change_filter.items()} == {"filter": "long", "name": "string"}
+    change_disperser = spectrograph.topics["cmd_changeDisperser"].fields
+    assert {f: i.sal_type for f, i in change_disperser.items()} == {"disperser": "long", "name": "string"}
+    assert spectrograph.topics["cmd_moveLinearStage"].fields["distanceFromHome"].sal_type == "double"
+    reported = spectrograph.topics["evt_reportedFilterPosition"].fields
+    assert (reported["slot"].sal_type, reported["name"].sal_type, reported["pointingOffsets"].count) == (
+        "long",
+        "string",
+        2,
+    )
+    settings = spectrograph.topics["evt_settingsAppliedValues"].fields
+    assert settings["gratingNames"].sal_type == "string" and settings["linearStageMaxPos"].sal_type == "float"
+    for oods in ("MTOODS", "ATOODS"):
+        fields = component_info.get_component_info(oods).topics["evt_imageInOODS"].fields
+        assert {f: i.sal_type for f, i in fields.items()} == {
+            f: i.sal_type
+            for f, i in component_info.get_component_info("CCOODS").topics["evt_imageInOODS"].fields.items()
+        }
+    for dome in ("MTDome", "MTDomeTrajectory"):
+        assert "summaryState" in component_info.get_component_info(dome).event_names

@@ -48,9 +48,10 @@ so that they never run on the in-process simulated bus by accident: there
 the bus has no other participant, and the queue would wait for a script
 that never appears.
 
-Importing this module is cheap and prints nothing. ``ComCam`` and
-``ComCamUsages`` are resolved on first access because
-ts_observatory_control is slow to import.
+Importing this module is cheap and prints nothing. The camera groups
+``ComCam``, ``LSSTCam``, ``LATISS`` and their ``*Usages`` are resolved on
+first access because ts_observatory_control is slow to import;
+`camera_group` returns the group class of a camera profile's ``group_name``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ __all__ = [
     "Backend",
     "ComCam",
     "ComCamUsages",
+    "LATISS",
+    "LATISSUsages",
+    "LSSTCam",
+    "LSSTCamUsages",
     "MetadataCoordSys",
     "MetadataDome",
     "MetadataRotSys",
@@ -68,6 +73,7 @@ __all__ = [
     "SalRetCode",
     "ScriptState",
     "State",
+    "camera_group",
     "current_tai",
     "REQUESTED",
     "real_salobj_installed",
@@ -235,7 +241,11 @@ if BACKEND is Backend.REAL:
             LSSTCam = 3
 
     current_tai = utils.current_tai
-    _COMCAM_MODULE = "lsst.ts.observatory.control.maintel.comcam"
+    _GROUP_MODULES = {
+        "ComCam": "lsst.ts.observatory.control.maintel.comcam",
+        "LSSTCam": "lsst.ts.observatory.control.maintel.lsstcam",
+        "LATISS": "lsst.ts.observatory.control.auxtel.latiss",
+    }
 else:
     from .simsal import salobj, utils  # type: ignore[no-redef]
     from .simsal.xml.enums.OCPS import SalIndex as OCPSIndex  # type: ignore[no-redef]
@@ -247,7 +257,11 @@ else:
     )
 
     current_tai = utils.current_tai
-    _COMCAM_MODULE = "lsst.ts.calibscripts.simsal.observatory_control.comcam"
+    _GROUP_MODULES = {
+        "ComCam": "lsst.ts.calibscripts.simsal.observatory_control.comcam",
+        "LSSTCam": "lsst.ts.calibscripts.simsal.observatory_control.lsstcam",
+        "LATISS": "lsst.ts.calibscripts.simsal.observatory_control.latiss",
+    }
 
 State = salobj.State
 SalRetCode = salobj.SalRetCode
@@ -255,12 +269,30 @@ SalRetCode = salobj.SalRetCode
 if typing.TYPE_CHECKING:  # pragma: no cover
     ComCam: typing.Any
     ComCamUsages: typing.Any
+    LSSTCam: typing.Any
+    LSSTCamUsages: typing.Any
+    LATISS: typing.Any
+    LATISSUsages: typing.Any
+
+
+def camera_group(group_name: str) -> typing.Any:
+    """Return the camera group class of the selected stack (``ComCam``, ``LSSTCam``, ``LATISS``).
+
+    Raises
+    ------
+    ValueError
+        Not a camera group; the message lists them.
+    """
+    if group_name not in _GROUP_MODULES:
+        raise ValueError(f"Unknown camera group {group_name!r}; known: {', '.join(_GROUP_MODULES)}")
+    return __getattr__(group_name)
 
 
 def __getattr__(name: str) -> typing.Any:
-    """Resolve ``ComCam`` and ``ComCamUsages`` lazily from the selected stack."""
-    if name in ("ComCam", "ComCamUsages"):
-        module = importlib.import_module(_COMCAM_MODULE)
+    """Resolve the camera groups and their usages lazily from the selected stack."""
+    group = name.removesuffix("Usages")
+    if group in _GROUP_MODULES:
+        module = importlib.import_module(_GROUP_MODULES[group])
         value = getattr(module, name)
         globals()[name] = value
         return value

@@ -85,7 +85,7 @@ import enum
 import typing
 from collections.abc import Mapping, Sequence
 
-from .data.camera_model import DEFAULT_PHYSICAL_FILTER, PHYSICAL_FILTERS
+from ..cameras import PROFILES
 
 ImageKey = typing.Union[int, str]
 """Frame index (1-based, < 100000), exposure id (int) or image name (str)."""
@@ -185,9 +185,12 @@ class CameraFaults:
         affected.
     shutter_fault_code : `int`
         ``errorCode`` used with ``shutter_fails_on_frame``.
-    initial_filter : `str`
-        The physical filter in the beam when the camera starts (one of
-        ``u_02 g_01 r_03 i_06 z_03 y_04``).
+    initial_filter : `str` or `None`
+        The filter in the beam when the camera (LATISS: ATSpectrograph)
+        starts; None means the camera profile's default filter (ComCam
+        ``r_03``, LSSTCam ``r_57``, LATISS ``SDSSr_65mm``). It must be a
+        filter of some camera (checked here) and of the observatory's camera
+        (checked when its mock starts).
     fail_set_filter : `bool` or `str`
         If True (or a reason), every ``setFilter`` to another filter fails
         with ``CMD_FAILED`` after ``startSetFilter``: no ``endSetFilter``
@@ -209,17 +212,19 @@ class CameraFaults:
     publish_previous_image: bool = True
     shutter_fails_on_frame: int | None = None
     shutter_fault_code: int = 1
-    initial_filter: str = DEFAULT_PHYSICAL_FILTER
+    initial_filter: str | None = None
     fail_set_filter: bool | str = False
     never_end_set_filter: bool = False
 
     def __post_init__(self) -> None:
         _check_frame("fail_take_images_on_frame", self.fail_take_images_on_frame)
         _check_frame("shutter_fails_on_frame", self.shutter_fails_on_frame)
-        if self.initial_filter not in PHYSICAL_FILTERS:
+        if self.initial_filter is not None and not any(
+            self.initial_filter in camera.filters for camera in PROFILES.values()
+        ):
+            known = "; ".join(f"{name}: {', '.join(camera.filters)}" for name, camera in PROFILES.items())
             raise ValueError(
-                f"initial_filter={self.initial_filter!r} is not an LSSTComCam filter; "
-                f"use one of {', '.join(PHYSICAL_FILTERS)}"
+                f"initial_filter={self.initial_filter!r} is not a filter of any camera ({known})"
             )
         _check_frame("never_ack_on_frame", self.never_ack_on_frame)
         _check_frame("fault_on_frame", self.fault_on_frame)

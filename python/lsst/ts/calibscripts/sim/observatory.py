@@ -19,18 +19,27 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The simulated observatory: the four mock CSCs, a data plane and a job runner.
+"""The simulated observatory: a camera's mock CSCs and OCPS, a data plane and a job runner.
+
+The camera (``ObservatoryOptions.instrument``, or ``camera=``) decides the
+set: its camera, header service and OODS (CCCamera/CCHeaderService/CCOODS
+for LSSTComCam, MTCamera/MTHeaderService/MTOODS for LSSTCam,
+ATCamera/ATHeaderService/ATOODS and ATSpectrograph for LATISS), the OCPS of
+its index (2, 3, 1), and for LSSTCam the dome components its flats check
+(MTDome, MTDomeTrajectory; summary state only).
 
 Example::
 
     options = ObservatoryOptions(time_scale=0.001, oods=OodsFaults(missing={(2, 4)}))
     async with SimulatedObservatory(options) as observatory:
         ...  # run a script; then e.g. observatory.ocps.executes[0].data_query
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=0.001), camera=LSSTCAM) as observatory:
+        ...  # observatory.mtcamera, observatory.mtoods, observatory.ocps (OCPS:3)
 """
 
 from __future__ import annotations
 
-__all__ = ["ObservatoryOptions", "SimulatedObservatory", "CSC_NAMES"]
+__all__ = ["ObservatoryOptions", "SimulatedObservatory", "CSC_NAMES", "csc_names"]
 
 import asyncio
 import dataclasses
@@ -39,26 +48,44 @@ import os
 import typing
 from collections.abc import Callable, Mapping
 
-from ..sal import OCPSIndex, State
+from ..cameras import COMCAM, CameraProfile, profile
+from ..sal import State
 from .faults import CameraFaults, HeaderServiceFaults, OcpsFaults, OodsFaults
 from .interfaces import DataPlane, ImageInfo, JobRunner, NullDataPlane
 from .runners import RUNNERS, make_runner
 from .timing import Timing, simulated_clock
 
 if typing.TYPE_CHECKING:
-    from .csc.cccamera import CCCameraCsc
-    from .csc.ccheaderservice import CCHeaderServiceCsc
-    from .csc.ccoods import CCOODSCsc
+    from .csc.camera import CameraCsc, FilterChangerCameraCsc
+    from .csc.header_service import HeaderServiceCsc
     from .csc.ocps import ExecuteRecord, OCPSCsc
+    from .csc.oods import OodsCsc
+    from .csc.spectrograph import ATSpectrographCsc
     from .data.options import DataOptions
 
-CSC_NAMES = ("CCCamera", "CCHeaderService", "CCOODS", "OCPS")
-SEQUENCE_STATE_FILE = "sim_cccamera_sequence.json"
-"""File in the repository that remembers the camera's sequence numbers across runs."""
+FLAT_CHECKED_COMPONENTS: dict[str, tuple[str, ...]] = {"LSSTCam": ("MTDome", "MTDomeTrajectory")}
+"""Components whose state upstream checks before a camera's flats (state-only mocks)."""
+
+
+def csc_names(camera: CameraProfile) -> tuple[str, ...]:
+    """The mock CSCs of a camera's observatory, in start order (OCPS last but the domes)."""
+    return (*camera.sal_components, "OCPS", *FLAT_CHECKED_COMPONENTS.get(camera.instrument, ()))
+
+
+CSC_NAMES = csc_names(COMCAM)
+"""The CSCs of the LSSTComCam observatory: CCCamera, CCHeaderService, CCOODS, OCPS."""
+
+
+def sequence_state_file(camera: CameraProfile) -> str:
+    """File in the repository that remembers the camera's sequence numbers across runs."""
+    return f"sim_{camera.camera_component.lower()}_sequence.json"
+
+
+SEQUENCE_STATE_FILE = sequence_state_file(COMCAM)
 
 
 def _default_states() -> dict[str, State]:
-    return {name: State.ENABLED for name in CSC_NAMES}
+    return {}
 
 
 @dataclasses.dataclass
@@ -72,19 +99,25 @@ class ObservatoryOptions:
     timing : `Timing` or `None`
         Durations (real seconds); its ``time_scale`` is replaced by
         ``time_scale``.
+    instrument : `str`
+        The camera: ``LSSTComCam`` (default), ``LSSTCam`` or ``LATISS``
+        (`lsst.ts.calibscripts.cameras.PROFILES`).
     initial_states : `dict` [`str`, `State`]
-        Initial summary state per CSC (``CCCamera``, ``CCHeaderService``,
-        ``CCOODS``, ``OCPS``); missing names are ENABLED.
+        Initial summary state per CSC (`csc_names` of the camera, e.g.
+        ``CCCamera``, ``CCHeaderService``, ``CCOODS``, ``OCPS``); missing
+        names are ENABLED.
     camera : `CameraFaults`
-        CCCamera faults and sequence options.
+        Camera faults and sequence options (LATISS: also the filter of
+        ATSpectrograph).
     header_service : `HeaderServiceFaults`
-        CCHeaderService faults.
+        Header service faults.
     oods : `OodsFaults`
-        CCOODS faults.
+        OODS faults.
     ocps : `OcpsFaults`
         OCPS faults, scripted job outcomes and configuration.
-    ocps_index : `int`
-        SAL index of the OCPS (2 = LSSTComCam).
+    ocps_index : `int` or `None`
+        SAL index of the OCPS; None (default) is the camera's (LSSTComCam 2,
+        LSSTCam 3, LATISS 1).
     repo : `str` or `None`
         Butler repository. When set (or ``data`` is given) the data plane is
         a `lsst.ts.calibscripts.sim.data.ButlerDataPlane`, ``CP_PIPE_DIR``
@@ -107,12 +140,13 @@ class ObservatoryOptions:
 
     time_scale: float = 1.0
     timing: Timing | None = None
+    instrument: str = COMCAM.instrument
     initial_states: Mapping[str, State] = dataclasses.field(default_factory=_default_states)
     camera: CameraFaults = dataclasses.field(default_factory=CameraFaults)
     header_service: HeaderServiceFaults = dataclasses.field(default_factory=HeaderServiceFaults)
     oods: OodsFaults = dataclasses.field(default_factory=OodsFaults)
     ocps: OcpsFaults = dataclasses.field(default_factory=OcpsFaults)
-    ocps_index: int = int(OCPSIndex.LSSTComCam)
+    ocps_index: int | None = None
     repo: str | None = None
     runner: str = "scripted"
     runner_options: Mapping[str, typing.Any] = dataclasses.field(default_factory=dict)
@@ -120,10 +154,13 @@ class ObservatoryOptions:
     clock: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
-        unknown = set(self.initial_states) - set(CSC_NAMES)
+        names = csc_names(profile(self.instrument))
+        unknown = set(self.initial_states) - set(names)
         if unknown:
-            raise ValueError(f"initial_states: unknown CSC names {sorted(unknown)}; use {CSC_NAMES}")
-        states = _default_states()
+            raise ValueError(
+                f"initial_states: unknown CSC names {sorted(unknown)} for {self.instrument}; use {names}"
+            )
+        states = {name: State.ENABLED for name in names}
         for name, state in self.initial_states.items():
             state = State(state)
             if state in (State.FAULT, State.OFFLINE):
@@ -136,6 +173,16 @@ class ObservatoryOptions:
             self.repo = os.fspath(self.repo)
         base = self.timing or Timing()
         self.timing = dataclasses.replace(base, time_scale=self.time_scale)
+
+    @property
+    def profile(self) -> CameraProfile:
+        """The camera's profile."""
+        return profile(self.instrument)
+
+    @property
+    def ocps_sal_index(self) -> int:
+        """SAL index of the OCPS: ``ocps_index``, else the camera's."""
+        return self.profile.ocps_index if self.ocps_index is None else int(self.ocps_index)
 
     @property
     def uses_repo(self) -> bool:
@@ -153,13 +200,16 @@ class ObservatoryOptions:
 
 
 class SimulatedObservatory:
-    """The mock CCCamera, CCHeaderService, CCOODS and OCPS, started together.
+    """A camera's mock CSCs and OCPS (and LSSTCam's domes), started together.
 
     Parameters
     ----------
     options : `ObservatoryOptions`, optional
-        Options; defaults: real time, everything ENABLED, no faults,
-        `NullDataPlane` and a `ScriptedRunner` that succeeds.
+        Options; defaults: LSSTComCam, real time, everything ENABLED, no
+        faults, `NullDataPlane` and a `ScriptedRunner` that succeeds.
+    camera : `CameraProfile` or `str`, optional
+        The camera (a profile or instrument name); replaces
+        ``options.instrument``.
     data_plane : `DataPlane`, optional
         Overrides the data plane built from ``options``.
     job_runner : `JobRunner`, optional
@@ -170,31 +220,48 @@ class SimulatedObservatory:
     Notes
     -----
     Use as ``async with SimulatedObservatory(options) as observatory``, or
-    call `start` and `close`. The CSCs are attributes (``cccamera``,
-    ``ccheaderservice``, ``ccoods``, ``ocps``) for assertions, e.g.
-    ``observatory.ocps.executes`` (every ``execute`` received) or
-    ``observatory.cccamera.images`` (every image taken).
+    call `start` and `close`. Each CSC is an attribute named after its
+    component in lower case (``cccamera``, ``ccheaderservice``, ``ccoods``,
+    ``ocps``; ``mtcamera``, ``mtdome``...; ``atcamera``,
+    ``atspectrograph``...), and by role: `camera`, `header_service`,
+    `oods`, `spectrograph`. E.g. ``observatory.ocps.executes`` (every
+    ``execute`` received) or ``observatory.camera.images`` (every image
+    taken).
     """
 
     def __init__(
         self,
         options: ObservatoryOptions | None = None,
         *,
+        camera: CameraProfile | str | None = None,
         data_plane: DataPlane | None = None,
         job_runner: JobRunner | None = None,
         log: logging.Logger | None = None,
     ) -> None:
-        self.options = options or ObservatoryOptions()
+        options = options or ObservatoryOptions()
+        if camera is not None:
+            name = camera if isinstance(camera, str) else camera.instrument
+            # Keep the states asked for (those not ENABLED); the others are the new camera's.
+            asked = {csc: state for csc, state in options.initial_states.items() if state != State.ENABLED}
+            options = dataclasses.replace(options, instrument=name, initial_states=asked)
+        self.options = options
+        self.profile: CameraProfile = options.profile
         self.timing: Timing = typing.cast(Timing, self.options.timing)
         self.log = log or logging.getLogger("SimulatedObservatory")
         self._data_plane_arg = data_plane
         self._job_runner_arg = job_runner
         self.data_plane: DataPlane = data_plane if data_plane is not None else NullDataPlane()
         self.job_runner: JobRunner | None = job_runner
-        self.cccamera: CCCameraCsc
-        self.ccheaderservice: CCHeaderServiceCsc
-        self.ccoods: CCOODSCsc
+        self.camera: CameraCsc
+        self.header_service: HeaderServiceCsc
+        self.oods: OodsCsc
         self.ocps: OCPSCsc
+        self.spectrograph: ATSpectrographCsc | None = None
+        # ComCam's, by component name (others are set the same way).
+        self.cccamera: FilterChangerCameraCsc
+        self.ccheaderservice: HeaderServiceCsc
+        self.ccoods: OodsCsc
+        self._cscs: list[typing.Any] = []
         self._started = False
         self._closed = False
         self._saved_env: dict[str, str | None] = {}
@@ -202,8 +269,17 @@ class SimulatedObservatory:
 
     @property
     def cscs(self) -> list[typing.Any]:
-        """The four CSCs, in start order."""
-        return [self.cccamera, self.ccheaderservice, self.ccoods, self.ocps]
+        """The CSCs, in start order (`csc_names`)."""
+        return list(self._cscs)
+
+    def csc(self, name: str) -> typing.Any:
+        """The mock CSC of a SAL component name (``MTCamera``, ``OCPS``...)."""
+        for csc in self._cscs:
+            if csc.salinfo.name == name:
+                return csc
+        raise ValueError(
+            f"No {name} in the {self.profile.instrument} observatory; it has {csc_names(self.profile)}"
+        )
 
     @property
     def execute_requests(self) -> list[ExecuteRecord]:
@@ -213,12 +289,18 @@ class SimulatedObservatory:
     @property
     def images(self) -> list[ImageInfo]:
         """Every image the camera started."""
-        return self.cccamera.images
+        return self.camera.images
 
     def _build_data_plane(self) -> DataPlane:
         options = self.options
         if not options.uses_repo:
             return NullDataPlane()
+        if self.profile is not COMCAM:
+            raise ValueError(
+                f"The simulated data plane makes {COMCAM.instrument} raws only; a {self.profile.instrument} "
+                "observatory runs without a repository (no raws; the scripted job runner) or with a "
+                "data_plane given to SimulatedObservatory."
+            )
         from .data.dataplane import ButlerDataPlane
         from .data.options import DataOptions
 
@@ -252,17 +334,19 @@ class SimulatedObservatory:
         self._saved_env = {}
 
     async def start(self) -> None:
-        """Build and start the data plane, the job runner and the four CSCs."""
+        """Build and start the data plane, the job runner and the CSCs."""
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
         from .csc.base import ImageFeed, SequenceCounter
-        from .csc.cccamera import CCCameraCsc
-        from .csc.ccheaderservice import CCHeaderServiceCsc
-        from .csc.ccoods import CCOODSCsc
+        from .csc.camera import make_camera_csc
+        from .csc.header_service import HeaderServiceCsc
         from .csc.ocps import OCPSCsc
+        from .csc.oods import OodsCsc
+        from .csc.spectrograph import ATSpectrographCsc, StateOnlyCsc
 
         options = self.options
+        camera = self.profile
         try:
             if options.uses_repo:
                 self._set_pipeline_env()
@@ -275,57 +359,87 @@ class SimulatedObservatory:
                 await start()
             state_path = None
             if options.repo_path is not None:
-                state_path = os.path.join(options.repo_path, SEQUENCE_STATE_FILE)
+                state_path = os.path.join(options.repo_path, sequence_state_file(camera))
             sequence = await asyncio.to_thread(
-                SequenceCounter, first_seq_num=options.camera.first_seq_num, state_path=state_path
+                SequenceCounter,
+                first_seq_num=options.camera.first_seq_num,
+                state_path=state_path,
+                camera_code=camera.camera_code,
             )
             feed = ImageFeed()
             clock = options.clock or simulated_clock()
             states = options.initial_states
-            self.cccamera = CCCameraCsc(
-                initial_state=states["CCCamera"],
+            filter_source = None
+            if camera.filter_component not in ("", camera.camera_component):
+                self.spectrograph = ATSpectrographCsc(
+                    profile=camera,
+                    initial_state=states[camera.filter_component],
+                    timing=self.timing,
+                    faults=options.camera,
+                )
+                spectrograph = self.spectrograph
+                filter_source = lambda: spectrograph.physical_filter  # noqa: E731
+            self.camera = make_camera_csc(
+                camera,
+                initial_state=states[camera.camera_component],
                 timing=self.timing,
                 faults=options.camera,
                 data_plane=self.data_plane,
                 sequence=sequence,
                 image_feed=feed,
                 clock=clock,
+                filter_source=filter_source,
             )
-            await self.cccamera.start_task
-            self.ccheaderservice = CCHeaderServiceCsc(
-                initial_state=states["CCHeaderService"], timing=self.timing, faults=options.header_service
+            self._add(self.camera)
+            await self.camera.start_task
+            if self.spectrograph is not None:
+                self._add(self.spectrograph)
+            self.header_service = HeaderServiceCsc(
+                profile=camera,
+                initial_state=states[camera.header_service_component],
+                timing=self.timing,
+                faults=options.header_service,
             )
-            self.ccoods = CCOODSCsc(
+            self._add(self.header_service)
+            self.oods = OodsCsc(
                 image_feed=feed,
-                initial_state=states["CCOODS"],
+                profile=camera,
+                initial_state=states[camera.oods_component],
                 timing=self.timing,
                 faults=options.oods,
                 data_plane=self.data_plane,
                 sequence=sequence,
                 clock=clock,
             )
+            self._add(self.oods)
             self.ocps = OCPSCsc(
-                index=options.ocps_index,
+                index=options.ocps_sal_index,
                 initial_state=states["OCPS"],
                 job_runner=self.job_runner,
                 butler_repo=options.repo_path or "",
                 timing=self.timing,
                 faults=options.ocps,
             )
-            await asyncio.gather(
-                self.ccheaderservice.start_task, self.ccoods.start_task, self.ocps.start_task
-            )
+            self._add(self.ocps)
+            for name in FLAT_CHECKED_COMPONENTS.get(camera.instrument, ()):
+                self._add(StateOnlyCsc(name, initial_state=states[name]))
+            await asyncio.gather(*[csc.start_task for csc in self._cscs[1:]])
         except BaseException:
             await self.close()
             raise
+
+    def _add(self, csc: typing.Any) -> None:
+        """Keep a started CSC, as an attribute named after its component (``mtcamera``)."""
+        self._cscs.append(csc)
+        setattr(self, csc.salinfo.name.lower(), csc)
 
     async def close(self) -> None:
         """Close the CSCs and the data plane; restore the environment. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        cscs = [getattr(self, name, None) for name in ("ocps", "ccoods", "ccheaderservice", "cccamera")]
-        await asyncio.gather(*[csc.close() for csc in cscs if csc is not None], return_exceptions=True)
+        cscs = list(reversed(self._cscs))
+        await asyncio.gather(*[csc.close() for csc in cscs], return_exceptions=True)
         close = getattr(self.data_plane, "close", None)
         if self._owns_data_plane and close is not None:
             try:

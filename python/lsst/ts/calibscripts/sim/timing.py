@@ -77,6 +77,10 @@ class Timing:
         ``endSetFilter`` (half unloading the old filter, half loading the
         new one). An estimate, within the 60 s ts_observatory_control's
         ComCam allows for a filter change.
+    spectrograph_move_time : `float`
+        ATSpectrograph ``changeFilter``, ``changeDisperser`` or
+        ``moveLinearStage``: command to ``*InPosition`` true. An estimate,
+        within the 30 s ts_observatory_control's LATISS allows.
     header_delay : `float`
         CCHeaderService: ``endOfImageTelemetry`` to ``largeFileObjectAvailable``.
     ingest_delay : `float`
@@ -93,6 +97,7 @@ class Timing:
     end_of_image_telemetry_delay: float = 0.3
     shutter_time: float = 1.0
     filter_change_time: float = 30.0
+    spectrograph_move_time: float = 5.0
     header_delay: float = 0.5
     ingest_delay: float = 3.0
     ingest_detector_interval: float = 0.3

@@ -74,7 +74,7 @@ def make_image_name(day_obs: int, seq_num: int, controller: str = "O", camera_co
     controller : `str`, optional
         ``O`` (commanded through OCS) or ``C`` (CCS).
     camera_code : `str`, optional
-        ``CC`` for LSSTComCam.
+        ``CC`` for LSSTComCam, ``MC`` for LSSTCam, ``AT`` for LATISS.
 
     Returns
     -------
@@ -102,10 +102,15 @@ class SequenceCounter:
         JSON file that remembers the last number of each day across runs
         (e.g. in the butler repository, so that a second run does not reuse
         exposure ids). Read at construction; written with `save`.
+    camera_code : `str`, optional
+        Obs-id code of the camera's image names (``CC``, ``MC``, ``AT``).
     """
 
-    def __init__(self, first_seq_num: int = 1, state_path: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, first_seq_num: int = 1, state_path: str | os.PathLike | None = None, camera_code: str = "CC"
+    ) -> None:
         self.first_seq_num = first_seq_num
+        self.camera_code = camera_code
         self.state_path = None if state_path is None else pathlib.Path(state_path)
         self._last: dict[int, int] = {}
         # Saves come from several CSCs (camera images, unrelated OODS images);
@@ -132,7 +137,7 @@ class SequenceCounter:
         if seq_num > MAX_SEQ_NUM:
             raise RuntimeError(f"No sequence numbers left for day_obs {day_obs}")
         self._last[day_obs] = seq_num
-        return make_image_name(day_obs, seq_num, controller=controller)
+        return make_image_name(day_obs, seq_num, controller=controller, camera_code=self.camera_code)
 
     async def save(self) -> None:
         """Write the state file, if any (off the event loop)."""

@@ -35,6 +35,11 @@ Public API
     columns, 64 serial-overscan columns, 48 parallel-overscan rows; CCD
     4072×4000) and a reduced one with a smaller data region and the same
     prescan/overscan widths, so overscan statistics stay faithful.
+`detector_amp_geometry`
+    Raw amplifier geometry of any camera's detector from its vendor's
+    layout (`lsst.ts.calibscripts.cameras.AmpLayout`): e2v amps have 10
+    prescan, 54 serial and 46 parallel overscan; reduced geometry keeps
+    those widths with a data region ten times smaller per axis.
 `detector_name`, `detector_id`
     Conversions between ids and ``R22_Sxy`` names.
 ``PHYSICAL_FILTERS``, ``DEFAULT_PHYSICAL_FILTER``, `filter_band`
@@ -64,6 +69,7 @@ __all__ = [
     "GeometryScale",
     "AmpGeometry",
     "amp_geometry",
+    "detector_amp_geometry",
     "detector_model",
     "detector_models",
     "detector_name",
@@ -81,7 +87,7 @@ import dataclasses
 import enum
 import functools
 
-from ...cameras import COMCAM
+from ...cameras import COMCAM, CameraProfile
 
 INSTRUMENT = COMCAM.instrument
 INSTRUMENT_CLASS_NAME = "lsst.obs.lsst.LsstComCam"
@@ -340,6 +346,31 @@ _GEOMETRIES = {
 def amp_geometry(scale: GeometryScale | str = GeometryScale.REDUCED) -> AmpGeometry:
     """Return the amplifier geometry for a scale (``"full"`` or ``"reduced"``)."""
     return _GEOMETRIES[GeometryScale(scale)]
+
+
+def detector_amp_geometry(
+    camera: CameraProfile, detector: int, scale: GeometryScale | str = GeometryScale.REDUCED
+) -> AmpGeometry:
+    """Raw amplifier geometry of one detector of ``camera``, from its vendor's layout.
+
+    LSSTComCam detectors give exactly `amp_geometry`. A wavefront half CCD
+    has the same amplifiers as its vendor's, in one row of 8.
+
+    Raises
+    ------
+    ValueError
+        Not a detector of the camera.
+    """
+    layout = camera.detector(detector).amp_layout
+    if GeometryScale(scale) is GeometryScale.REDUCED:
+        layout = layout.reduced()
+    return AmpGeometry(
+        data_width=layout.data_width,
+        data_height=layout.data_height,
+        prescan=layout.prescan,
+        serial_overscan=layout.serial_overscan,
+        parallel_overscan=layout.parallel_overscan,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -111,15 +111,16 @@ from lsst.daf.butler import (
     Timespan,
 )
 
+from ...cameras import COMCAM, CameraProfile, DetectorKind, profile
 from . import camera_model, frames
 from .formatter import FORMATTER_NAME, STORAGE_CLASS
 
 if typing.TYPE_CHECKING:
     from ..interfaces import ImageInfo
 
-RAW_RUN = "LSSTComCam/raw/all"
-CALIB_CHAIN = "LSSTComCam/calib"
-CALIB_UNBOUNDED = "LSSTComCam/calib/unbounded"
+RAW_RUN = f"{COMCAM.instrument}/raw/all"
+CALIB_CHAIN = f"{COMCAM.instrument}/calib"
+CALIB_UNBOUNDED = f"{COMCAM.instrument}/calib/unbounded"
 PHYSICAL_FILTER = camera_model.DEFAULT_PHYSICAL_FILTER
 BAND = camera_model.filter_band(PHYSICAL_FILTER)
 
@@ -237,36 +238,84 @@ def _check_storage_class(repo: str) -> None:
 
 
 def _sync_camera(butler: Butler) -> None:
-    """Insert the instrument, detector and physical_filter records."""
+    """Insert the LSSTComCam instrument, detector and physical_filter records."""
+    sync_camera(butler, COMCAM)
+
+
+def sync_camera(butler: Butler, camera: CameraProfile) -> None:
+    """Insert a camera's instrument, detector and physical_filter records (idempotent).
+
+    Every detector of the profile with its obs_lsst purpose (``SCIENCE``,
+    ``GUIDER``, ``WAVEFRONT``), raft and name in raft; every physical filter
+    (LATISS: every ``FILTER~GRATING``) with its band.
+    """
     registry = butler.registry
-    n_det = len(camera_model.DETECTOR_IDS)
     registry.syncDimensionData(
         "instrument",
         {
-            "name": camera_model.INSTRUMENT,
-            "class_name": camera_model.INSTRUMENT_CLASS_NAME,
-            "detector_max": n_det,
+            "name": camera.instrument,
+            "class_name": camera.instrument_class_name,
+            "detector_max": max(camera.detector_ids) + 1,
             "visit_max": 30_000_000_000_000,
             "exposure_max": 30_000_000_000_000,
             "visit_system": 2,
         },
     )
-    for det in camera_model.detector_models():
+    purposes = {
+        DetectorKind.SCIENCE: "SCIENCE",
+        DetectorKind.GUIDER: "GUIDER",
+        DetectorKind.WAVEFRONT: "WAVEFRONT",
+    }
+    for det in camera.detectors:
         registry.syncDimensionData(
             "detector",
             {
-                "instrument": camera_model.INSTRUMENT,
+                "instrument": camera.instrument,
                 "id": det.id,
                 "full_name": det.name,
-                "name_in_raft": det.slot,
+                "name_in_raft": det.sensor,
                 "raft": det.raft,
-                "purpose": "SCIENCE",
+                "purpose": purposes[det.kind],
             },
         )
-    for name, band in camera_model.PHYSICAL_FILTERS.items():
+    for name, band in camera.physical_filter_bands:
         registry.syncDimensionData(
-            "physical_filter", {"instrument": camera_model.INSTRUMENT, "name": name, "band": band}
+            "physical_filter", {"instrument": camera.instrument, "name": name, "band": band}
         )
+
+
+def camera_collections(camera: CameraProfile) -> tuple[str, str, str]:
+    """(raw RUN, calibration CHAINED, its CALIBRATION child) of a camera, e.g. ``LSSTCam/raw/all``."""
+    return (
+        f"{camera.instrument}/raw/all",
+        f"{camera.instrument}/calib",
+        f"{camera.instrument}/calib/unbounded",
+    )
+
+
+def add_camera(repo: str | os.PathLike[str], camera: CameraProfile | str) -> str:
+    """Register another camera in a repository made by `create_or_open_repo` (blocking; idempotent).
+
+    Its instrument, detectors and physical filters (`sync_camera`), the
+    dataset types, ``<instrument>/raw/all`` and the chain
+    ``<instrument>/calib`` → ``<instrument>/calib/unbounded``.
+
+    Returns
+    -------
+    repo : `str`
+        The repository root.
+    """
+    camera = profile(camera) if isinstance(camera, str) else camera
+    repo = create_or_open_repo(repo)
+    with registry_lock(repo):
+        butler = open_butler(repo, writeable=True)
+        try:
+            sync_camera(butler, camera)
+            register_dataset_types(butler)
+            _register_collections(butler, camera)
+        finally:
+            butler.close()
+    return repo
 
 
 def register_dataset_types(butler: Butler) -> None:
@@ -288,13 +337,14 @@ def register_dataset_types(butler: Butler) -> None:
         butler.registry.registerDatasetType(dataset_type)
 
 
-def _register_collections(butler: Butler) -> None:
-    """Register the raw RUN and the calibration chain (idempotent)."""
-    butler.collections.register(RAW_RUN, CollectionType.RUN)
-    butler.collections.register(CALIB_UNBOUNDED, CollectionType.CALIBRATION)
-    created = butler.collections.register(CALIB_CHAIN, CollectionType.CHAINED)
-    if created or not butler.collections.get_info(CALIB_CHAIN).children:
-        butler.collections.redefine_chain(CALIB_CHAIN, [CALIB_UNBOUNDED])
+def _register_collections(butler: Butler, camera: CameraProfile = COMCAM) -> None:
+    """Register a camera's raw RUN and calibration chain (idempotent)."""
+    raw_run, calib_chain, calib_unbounded = camera_collections(camera)
+    butler.collections.register(raw_run, CollectionType.RUN)
+    butler.collections.register(calib_unbounded, CollectionType.CALIBRATION)
+    created = butler.collections.register(calib_chain, CollectionType.CHAINED)
+    if created or not butler.collections.get_info(calib_chain).children:
+        butler.collections.redefine_chain(calib_chain, [calib_unbounded])
 
 
 def exposure_timespan(image: ImageInfo) -> Timespan:

@@ -22,11 +22,24 @@
 """Stand-in for ts_observatory_control: the ComCam group.
 
 Only the part a calibration script may use is provided, with the same
-names, signatures and behaviour as ``lsst.ts.observatory.control``; see
-`lsst.ts.calibscripts.simsal.observatory_control.comcam.ComCam`.
+names, signatures and behaviour as ``lsst.ts.observatory.control``: the
+camera groups `ComCam`, `LSSTCam` and `LATISS` on one base, `BaseCamera`
+(``base_camera.py``).
 """
 
-__all__ = ["ComCam", "ComCamUsages", "RemoteGroup"]
+__all__ = [
+    "BaseCamera",
+    "ComCam",
+    "ComCamUsages",
+    "LATISS",
+    "LATISSUsages",
+    "LSSTCam",
+    "LSSTCamUsages",
+    "RemoteGroup",
+]
 
+from .base_camera import BaseCamera
 from .comcam import ComCam, ComCamUsages
+from .latiss import LATISS, LATISSUsages
+from .lsstcam import LSSTCam, LSSTCamUsages
 from .remote_group import RemoteGroup

@@ -19,30 +19,34 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Mock CCHeaderService: one ``largeFileObjectAvailable`` per image.
+"""Mock header service (CCHeaderService, MTHeaderService, ATHeaderService).
 
-Like the real HeaderService it listens to CCCamera through SAL (a Remote)
+One ``largeFileObjectAvailable`` per image. Like the real HeaderService it
+listens to its camera (CCCamera, MTCamera, ATCamera) through SAL (a Remote)
 and publishes the header's Large File Object announcement after the
 camera's ``endOfImageTelemetry``.
 """
 
 from __future__ import annotations
 
-__all__ = ["CCHeaderServiceCsc"]
+__all__ = ["CCHeaderServiceCsc", "HeaderServiceCsc"]
 
 import hashlib
 
+from ...cameras import COMCAM, CameraProfile
 from ...sal import State, salobj
 from ..faults import HeaderServiceFaults, image_key_matches
 from ..timing import Timing
 from .base import SimCsc
 
 
-class CCHeaderServiceCsc(SimCsc):
-    """Mock CCHeaderService.
+class HeaderServiceCsc(SimCsc):
+    """Mock header service of a camera.
 
     Parameters
     ----------
+    profile : `CameraProfile`, optional
+        The camera (default LSSTComCam).
     initial_state : `State`, optional
         Initial summary state.
     timing : `Timing`, optional
@@ -58,16 +62,22 @@ class CCHeaderServiceCsc(SimCsc):
 
     def __init__(
         self,
+        profile: CameraProfile = COMCAM,
         initial_state: State = State.ENABLED,
         timing: Timing | None = None,
         faults: HeaderServiceFaults | None = None,
     ) -> None:
+        self.profile = profile
         self.timing = timing or Timing()
         self.faults = faults or HeaderServiceFaults()
         self.images_seen = 0
-        super().__init__(name="CCHeaderService", initial_state=initial_state)
+        super().__init__(name=profile.header_service_component, initial_state=initial_state)
         self.camera = salobj.Remote(
-            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
+            self.domain,
+            profile.camera_component,
+            readonly=True,
+            include=["endOfImageTelemetry"],
+            evt_max_history=0,
         )
         self.camera.evt_endOfImageTelemetry.callback = self._end_of_image_telemetry
 
@@ -86,10 +96,10 @@ class CCHeaderServiceCsc(SimCsc):
             self.log.warning(f"Simulated fault: no largeFileObjectAvailable for {image_name}")
             return
         await self.timing.sleep(self.timing.header_delay)
-        header = f"OBSID: {image_name}\nINSTRUME: ComCam\n".encode()
+        header = f"OBSID: {image_name}\nINSTRUME: {self.profile.group_name}\n".encode()
         await self.evt_largeFileObjectAvailable.set_write(
-            url=f"http://lfa.sim/CCHeaderService/header/{image_name}.yaml",
-            generator="CCHeaderService",
+            url=f"http://lfa.sim/{self.salinfo.name}/header/{image_name}.yaml",
+            generator=self.salinfo.name,
             version=1,
             byteSize=len(header),
             checkSum=hashlib.md5(header).hexdigest(),
@@ -101,3 +111,7 @@ class CCHeaderServiceCsc(SimCsc):
     async def close_tasks(self) -> None:
         await super().close_tasks()
         await self.camera.close()
+
+
+CCHeaderServiceCsc = HeaderServiceCsc
+"""The mock CCHeaderService: `HeaderServiceCsc` with the LSSTComCam profile (its default)."""

@@ -19,34 +19,34 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Mock CCOODS: one ``imageInOODS`` per detector file of each image."""
+"""Mock OODS (CCOODS, MTOODS, ATOODS): one ``imageInOODS`` per detector file of each image."""
 
 from __future__ import annotations
 
-__all__ = ["CCOODSCsc"]
+__all__ = ["CCOODSCsc", "OodsCsc"]
 
 import asyncio
 from collections.abc import Callable
 
-from ...cameras import COMCAM
+from ...cameras import COMCAM, CameraProfile
 from ...sal import State
 from ..faults import OodsFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
 from ..timing import Timing, simulated_clock
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
-from .cccamera import DETECTOR_NAMES
-
-CAMERA = COMCAM.instrument
 
 
-class CCOODSCsc(SimCsc):
-    """Mock CCOODS ingesting the raws of each image the camera reads out.
+class OodsCsc(SimCsc):
+    """Mock OODS of a camera, ingesting the raws of each image it reads out.
 
     For each image taken from the `ImageFeed` it waits the ingest delay,
     asks the data plane to ingest the image's files (one call per image,
-    `DataPlane.ingest_image`), then publishes ``imageInOODS(camera="LSSTComCam",
-    obsid, raft="R22", sensor="Sxy", statusCode, description)`` for each
-    detector, one every `Timing.ingest_detector_interval`. Images are handled concurrently,
+    `DataPlane.ingest_image`), then publishes ``imageInOODS(camera=<instrument>,
+    obsid, raft, sensor, statusCode, description)`` for each detector as
+    ctrl_oods fills it from the butler's records: the raft and sensor are the
+    detector name split at ``_`` (``R22``/``S11``; LSSTCam corners
+    ``R00``/``SG0`` and ``R00W``/``SW0``; LATISS ``RXX``/``S00``), one detector
+    every `Timing.ingest_detector_interval`. Images are handled concurrently,
     so the events of consecutive images interleave. Nothing is ingested
     or published unless ENABLED.
 
@@ -54,6 +54,8 @@ class CCOODSCsc(SimCsc):
     ----------
     image_feed : `ImageFeed`
         Images read out by the camera.
+    profile : `CameraProfile`, optional
+        The camera (default LSSTComCam): the component is its OODS.
     initial_state : `State`, optional
         Initial summary state.
     timing : `Timing`, optional
@@ -78,6 +80,7 @@ class CCOODSCsc(SimCsc):
     def __init__(
         self,
         image_feed: ImageFeed,
+        profile: CameraProfile = COMCAM,
         initial_state: State = State.ENABLED,
         timing: Timing | None = None,
         faults: OodsFaults | None = None,
@@ -85,17 +88,18 @@ class CCOODSCsc(SimCsc):
         sequence: SequenceCounter | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        self.profile = profile
         self.timing = timing or Timing()
         self.faults = faults or OodsFaults()
         self.data_plane: DataPlane = data_plane if data_plane is not None else NullDataPlane()
-        self.sequence = sequence or SequenceCounter()
+        self.sequence = sequence or SequenceCounter(camera_code=profile.camera_code)
         self.clock = clock or simulated_clock()
         self.image_feed = image_feed
         self.images_received = 0
         self.images_done = 0
         self._queue = image_feed.subscribe()
         self._holds: dict[int, asyncio.Event] = {}
-        super().__init__(name="CCOODS", initial_state=initial_state)
+        super().__init__(name=profile.oods_component, initial_state=initial_state)
 
     async def start(self) -> None:
         await super().start()
@@ -106,7 +110,9 @@ class CCOODSCsc(SimCsc):
             image = await self._queue.get()
             self.images_received += 1
             if self.summary_state != State.ENABLED:
-                self.log.warning(f"{image.obs_id} not ingested: CCOODS state is {self.summary_state!r}")
+                self.log.warning(
+                    f"{image.obs_id} not ingested: {self.salinfo.name} state is {self.summary_state!r}"
+                )
                 continue
             self.run_in_background(self._ingest_image(image, self.images_received))
 
@@ -146,8 +152,7 @@ class CCOODSCsc(SimCsc):
                 return
             await self._publish(image, frame, detector, results)
             for other in unrelated:
-                if detector < len(DETECTOR_NAMES):
-                    await self._write(other.name, detector, 0, "file ingested")
+                await self._write(other.name, detector, 0, "file ingested")
         self.images_done += 1
         if self.faults.fault_after_images is not None and self.images_done >= self.faults.fault_after_images:
             if self.summary_state != State.FAULT:
@@ -198,9 +203,9 @@ class CCOODSCsc(SimCsc):
         if code == 2:
             raft, sensor = "R??", "S??"
         else:
-            raft, sensor = DETECTOR_NAMES[detector].split("_")
+            raft, sensor = self.profile.raft_sensor(detector)
         await self.evt_imageInOODS.set_write(
-            camera=CAMERA,
+            camera=self.profile.instrument,
             obsid=obsid,
             raft=raft,
             sensor=sensor,
@@ -212,3 +217,7 @@ class CCOODSCsc(SimCsc):
     async def close_tasks(self) -> None:
         self.image_feed.unsubscribe(self._queue)
         await super().close_tasks()
+
+
+CCOODSCsc = OodsCsc
+"""The mock CCOODS: `OodsCsc` with the LSSTComCam profile (its default)."""

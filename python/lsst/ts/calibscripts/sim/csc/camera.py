@@ -19,17 +19,24 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Mock CCCamera: the LSSTComCam camera control system as seen through SAL."""
+"""Mock camera control system (CCCamera, MTCamera, ATCamera) as seen through SAL.
+
+One class per kind of camera, driven by a `CameraProfile`: `CameraCsc`
+takes images (ATCamera: LATISS has no filter changer, its filter is
+ATSpectrograph's), `FilterChangerCameraCsc` adds the filter changer of
+CCCamera and MTCamera. `make_camera_csc` picks the class of a profile.
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "CCCameraCsc",
-    "DETECTOR_NAMES",
-    "FILTER_NAMES",
+    "CameraCsc",
+    "FilterChangerCameraCsc",
     "CCSCommandState",
     "FilterChangerDetailedState",
     "ShutterDetailedState",
+    "make_camera_csc",
     "parse_key_value_map",
     "parse_sensors",
 ]
@@ -39,21 +46,12 @@ import enum
 import typing
 from collections.abc import Callable
 
-from ...cameras import COMCAM
+from ...cameras import COMCAM, CameraProfile
 from ...sal import State, salobj
-from ..data.camera_model import PHYSICAL_FILTERS
 from ..faults import CameraFaults
 from ..interfaces import DataPlane, ImageInfo, NullDataPlane
 from ..timing import Timing, simulated_clock, tai_to_astropy
 from .base import ImageFeed, ImageName, SequenceCounter, SimCsc
-
-RAFT = COMCAM.detectors[0].raft
-DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in COMCAM.detectors)
-"""Detector names by id: 0..8 = R22_S00 .. R22_S22."""
-
-
-FILTER_NAMES: tuple[str, ...] = tuple(PHYSICAL_FILTERS)
-"""The filters of the changer, by slot: slot 1 = ``u_02`` .. slot 6 = ``y_04``."""
 
 
 class CCSCommandState(enum.IntEnum):
@@ -84,14 +82,18 @@ class FilterChangerDetailedState(enum.IntEnum):
     UNKNOWN = 7
 
 
-def parse_sensors(sensors: str) -> tuple[int, ...]:
+def parse_sensors(sensors: str, camera: CameraProfile = COMCAM) -> tuple[int, ...]:
     """Return the detector ids of a ``takeImages.sensors`` string.
 
     Parameters
     ----------
     sensors : `str`
-        Colon-delimited sensor names (``R22_S00:R22_S11``, or ``S00``);
-        blank means every sensor.
+        Colon-delimited sensor names (``R22_S00:R22_S11``; ``S00`` alone on a
+        one-raft camera); blank means the camera's default detectors (ComCam:
+        all nine; LSSTCam: the 189 science sensors, whose files the MTOODS
+        ingests; LATISS: its one).
+    camera : `CameraProfile`, optional
+        The camera.
 
     Returns
     -------
@@ -101,22 +103,26 @@ def parse_sensors(sensors: str) -> tuple[int, ...]:
     Raises
     ------
     salobj.ExpectedError
-        If a name is not a ComCam sensor.
+        If a name is not a sensor of the camera.
     """
     if not sensors.strip():
-        return tuple(range(len(DETECTOR_NAMES)))
+        return tuple(sorted(camera.default_detectors))
+    rafts = {d.raft for d in camera.detectors}
     detectors = set()
     for item in sensors.split(":"):
         name = item.strip().replace("/", "_")
         if not name:
             continue
-        if not name.startswith(RAFT + "_"):
-            name = f"{RAFT}_{name}"
-        if name not in DETECTOR_NAMES:
+        if "_" not in name and len(rafts) == 1:
+            name = f"{next(iter(rafts))}_{name}"
+        try:
+            detectors.add(camera.detector_id(name))
+        except ValueError:
             raise salobj.ExpectedError(
-                f"Unknown sensor {item.strip()!r}; ComCam sensors are {DETECTOR_NAMES}"
-            )
-        detectors.add(DETECTOR_NAMES.index(name))
+                f"Unknown sensor {item.strip()!r}; {camera.instrument} sensors are "
+                f"{', '.join(d.name for d in camera.detectors[:9])}"
+                f"{' ...' if len(camera.detectors) > 9 else ''} ({camera.describe_ids()})"
+            ) from None
     if not detectors:
         raise salobj.ExpectedError(f"No sensor in sensors={sensors!r}")
     return tuple(sorted(detectors))
@@ -158,8 +164,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
-class CCCameraCsc(SimCsc):
-    """Mock CCCamera taking LSSTComCam images.
+class CameraCsc(SimCsc):
+    """Mock camera control system taking images of one camera (``profile``).
+
+    The SAL component is the profile's camera (CCCamera, MTCamera,
+    ATCamera); image names carry its obs-id code (``CC_O_``, ``MC_O_``,
+    ``AT_O_``) and the sensors of ``takeImages`` are its detectors.
 
     ``takeImages`` publishes, per image: ``ccsCommandState`` BUSY →
     ``startIntegration`` → (integration) → final ``CMD_COMPLETE`` ack
@@ -167,7 +177,7 @@ class CCCameraCsc(SimCsc):
     ``endReadout`` (after the readout time) → ``endOfImageTelemetry`` →
     ``ccsCommandState`` IDLE. A ``takeImages`` received before IDLE is
     rejected (``CMD_FAILED``). After ``endReadout`` the image goes to the
-    data plane (raw files) and to the `ImageFeed` (CCOODS).
+    data plane (raw files) and to the `ImageFeed` (the OODS).
 
     The integration lasts ``expTime``. With ``shutter`` true (a flat) the
     shutter opens after ``startIntegration`` (``startShutterOpen``,
@@ -175,29 +185,15 @@ class CCCameraCsc(SimCsc):
     of ``Timing.shutter_time`` later), stays open ``expTime`` and closes
     (``startShutterClose``, CLOSING, ``endShutterClose``, CLOSED); without
     it (a bias or dark) no shutter event is published. Each image is tagged
-    with its ``imageType`` and ``expTime`` and the filter in the beam. The
-    camera itself accepts any ``expTime >= 0`` with either shutter setting:
-    the 0.1 s open-shutter minimum is the client's (ts_observatory_control).
-
-    ``setFilter(name)`` changes the filter: ``ccsCommandState`` BUSY →
-    ``startSetFilter`` → unload (``startUnloadFilter``,
-    ``filterChangerDetailedState`` UNLOADING, ``endUnloadFilter``,
-    UNLOADED) → load (``startLoadFilter``, LOADING, ``endLoadFilter``,
-    LOADED), ``Timing.filter_change_time`` in all → ``endSetFilter`` →
-    ``CMD_COMPLETE`` → IDLE. The filter already in place ends at once
-    (``startSetFilter`` then ``endSetFilter``, no motion). An unknown name,
-    a camera not ENABLED, integrating or already changing filter is refused
-    with ``CMD_FAILED`` and the reason; a change during the readout of the
-    last image is accepted (the shutter is closed), ``ccsCommandState``
-    staying BUSY until both end. ``takeImages`` is refused during a filter
-    change. At start the camera publishes
-    ``availableFilters`` (``:``-delimited, as ts_observatory_control
-    parses them), ``endSetFilter`` of the filter in place,
-    ``filterChangerDetailedState`` LOADED and ``shutterDetailedState``
-    CLOSED, so late joiners see them as history.
+    with its ``imageType`` and ``expTime`` and the physical filter in the
+    beam (`physical_filter`). The camera itself accepts any ``expTime >= 0``
+    with either shutter setting: the 0.1 s open-shutter minimum is the
+    client's (ts_observatory_control).
 
     Parameters
     ----------
+    profile : `CameraProfile`, optional
+        The camera (default LSSTComCam).
     initial_state : `State`, optional
         Initial summary state.
     timing : `Timing`, optional
@@ -207,11 +203,15 @@ class CCCameraCsc(SimCsc):
     data_plane : `DataPlane`, optional
         Receives each image read out (default: `NullDataPlane`).
     sequence : `SequenceCounter`, optional
-        Image name allocator (shared with CCOODS for unrelated images).
+        Image name allocator (shared with the OODS for unrelated images).
     image_feed : `ImageFeed`, optional
-        Where images read out are handed to CCOODS.
+        Where images read out are handed to the OODS.
     clock : callable, optional
         Returns the current TAI unix time (default `simulated_clock`).
+    filter_source : callable, optional
+        Returns the physical filter in the beam when the filter is another
+        component's (LATISS: ATSpectrograph's filter~grating); default the
+        profile's default physical filter.
 
     Attributes
     ----------
@@ -219,12 +219,11 @@ class CCCameraCsc(SimCsc):
         Every image started, in order.
     frames_received : `int`
         takeImages commands accepted (the frame counter of `CameraFaults`).
-    current_filter : `str`
-        The filter in the beam.
     """
 
     def __init__(
         self,
+        profile: CameraProfile = COMCAM,
         initial_state: State = State.ENABLED,
         timing: Timing | None = None,
         faults: CameraFaults | None = None,
@@ -232,16 +231,20 @@ class CCCameraCsc(SimCsc):
         sequence: SequenceCounter | None = None,
         image_feed: ImageFeed | None = None,
         clock: Callable[[], float] | None = None,
+        filter_source: Callable[[], str] | None = None,
     ) -> None:
+        self.profile = profile
         self.timing = timing or Timing()
         self.faults = faults or CameraFaults()
         self.data_plane: DataPlane = data_plane if data_plane is not None else NullDataPlane()
-        self.sequence = sequence or SequenceCounter(first_seq_num=self.faults.first_seq_num)
+        self.sequence = sequence or SequenceCounter(
+            first_seq_num=self.faults.first_seq_num, camera_code=profile.camera_code
+        )
         self.image_feed = image_feed or ImageFeed()
         self.clock = clock or simulated_clock()
+        self.filter_source = filter_source
         self.images: list[ImageInfo] = []
         self.frames_received = 0
-        self.current_filter = self.faults.initial_filter
         # What the camera is doing: taking images (from acceptance until the
         # last readout ends; _integrating until the last integration ends)
         # and changing filter. ccsCommandState is BUSY while either runs.
@@ -249,14 +252,20 @@ class CCCameraCsc(SimCsc):
         self._integrating = False
         self._changing_filter: str | None = None
         super().__init__(
-            name="CCCamera",
+            name=profile.camera_component,
             initial_state=initial_state,
             configurations="Normal",
             overrides_available="Normal",
             allow_missing_callbacks=True,
         )
         self.cmd_takeImages.allow_multiple_callbacks = True
-        self.cmd_setFilter.allow_multiple_callbacks = True
+
+    @property
+    def physical_filter(self) -> str:
+        """The butler physical filter in the beam (what an image is tagged with)."""
+        if self.filter_source is not None:
+            return self.filter_source()
+        return self.profile.physical_filter()
 
     @property
     def busy(self) -> bool:
@@ -265,15 +274,7 @@ class CCCameraCsc(SimCsc):
 
     async def start(self) -> None:
         await super().start()
-        change_times = [float(self.timing.filter_change_time)] * len(FILTER_NAMES)
-        await self.evt_availableFilters.set_write(
-            filterNames=":".join(FILTER_NAMES),
-            filterTypes=":".join(PHYSICAL_FILTERS[name] for name in FILTER_NAMES),
-            maxSlowChangeTime=change_times,
-            maxFastChangeTime=change_times,
-        )
-        await self._write_end_set_filter()
-        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
+        await self._publish_initial_filter_state()
         await self._write_shutter_state(ShutterDetailedState.CLOSED)
         if self.faults.publish_previous_image:
             previous = self.sequence.allocate(self.clock())
@@ -287,6 +288,9 @@ class CCCameraCsc(SimCsc):
             )
         await self._write_command_state(CCSCommandState.IDLE)
 
+    async def _publish_initial_filter_state(self) -> None:
+        """Publish the filter state late joiners read at start (none without a filter changer)."""
+
     async def _write_command_state(self, substate: CCSCommandState) -> None:
         await self.evt_ccsCommandState.set_write(
             substate=int(substate), timestampTransition=self.clock(), force_output=True
@@ -297,85 +301,12 @@ class CCCameraCsc(SimCsc):
             substate=int(substate), timestampTransition=self.clock(), force_output=True
         )
 
-    async def _write_filter_changer_state(self, substate: FilterChangerDetailedState) -> None:
-        await self.evt_filterChangerDetailedState.set_write(
-            substate=int(substate), timestampTransition=self.clock(), force_output=True
-        )
-
-    async def _write_end_set_filter(self) -> None:
-        name = self.current_filter
-        await self.evt_endSetFilter.set_write(
-            filterName=name,
-            filterType=PHYSICAL_FILTERS[name],
-            filterSlot=FILTER_NAMES.index(name) + 1,
-            # The linear encoder position is not modelled.
-            filterPosition=0.0,
-            force_output=True,
-        )
-
     async def _write_transition(self, topic: typing.Any) -> None:
         await topic.set_write(timestampTransition=self.clock(), force_output=True)
 
     async def _write_idle_if_free(self) -> None:
         if not self.busy:
             await self._write_command_state(CCSCommandState.IDLE)
-
-    async def do_setFilter(self, data: salobj.type_hints.BaseMsgType) -> None:
-        """Put filter ``name`` in the beam; the ack is sent after ``endSetFilter``."""
-        self.assert_enabled("setFilter")
-        name = data.name
-        if name not in FILTER_NAMES:
-            raise salobj.ExpectedError(
-                f"setFilter rejected: unknown filter {name!r}; "
-                f"the available filters are {', '.join(FILTER_NAMES)} (availableFilters)"
-            )
-        activity = self._changing_filter or (self._busy_with if self._integrating else None)
-        if activity is not None:
-            raise salobj.ExpectedError(
-                f"setFilter {name} rejected: the camera is busy with {activity} "
-                "(wait for ccsCommandState IDLE)"
-            )
-        was_busy = self.busy
-        self._changing_filter = f"setFilter {name}"
-        cancelled = False
-        try:
-            if not was_busy:
-                await self._write_command_state(CCSCommandState.BUSY)
-            await self.evt_startSetFilter.set_write(
-                filterName=name, filterType=PHYSICAL_FILTERS[name], force_output=True
-            )
-            if name != self.current_filter:
-                await self._change_filter(name)
-            await self._write_end_set_filter()
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        finally:
-            if not cancelled:
-                self._changing_filter = None
-                await self._write_idle_if_free()
-
-    async def _change_filter(self, name: str) -> None:
-        """Unload the filter in place and load ``name``."""
-        old = self.current_filter
-        if self.faults.never_end_set_filter:
-            self.log.warning(f"Simulated fault: the filter change {old} -> {name} never ends")
-            await self.hang()
-        reason = self.faults.set_filter_failure
-        if reason is not None:
-            raise salobj.ExpectedError(f"setFilter {name} failed: {reason}; {old} is still in the beam")
-        half = self.timing.filter_change_time / 2
-        await self._write_transition(self.evt_startUnloadFilter)
-        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADING)
-        await self.timing.sleep(half)
-        await self._write_transition(self.evt_endUnloadFilter)
-        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADED)
-        await self._write_transition(self.evt_startLoadFilter)
-        await self._write_filter_changer_state(FilterChangerDetailedState.LOADING)
-        await self.timing.sleep(half)
-        self.current_filter = name
-        await self._write_transition(self.evt_endLoadFilter)
-        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
 
     async def _open_shutter(self, image_name: str, frame: int) -> None:
         """Open the shutter; if it fails to open, go to FAULT and raise."""
@@ -409,8 +340,8 @@ class CCCameraCsc(SimCsc):
             imagesInSequence=count,
             imageName=name.name,
             imageIndex=index,
-            imageSource=COMCAM.camera_code,
-            imageController="O",
+            imageSource=self.profile.camera_code,
+            imageController=self.profile.controller,
             imageDate=str(name.day_obs),
             imageNumber=name.seq_num,
             timestampAcquisitionStart=tai,
@@ -428,7 +359,7 @@ class CCCameraCsc(SimCsc):
             raise salobj.ExpectedError(
                 f"takeImages rejected: the camera is busy with {activity} (wait for ccsCommandState IDLE)"
             )
-        detectors = parse_sensors(data.sensors)
+        detectors = parse_sensors(data.sensors, self.profile)
         key_value_map = parse_key_value_map(data.keyValueMap)
         self.frames_received += 1
         frame = self.frames_received
@@ -464,7 +395,7 @@ class CCCameraCsc(SimCsc):
                     report = f"Simulated camera fault while taking {name.name}"
                     await self.fault(code=self.faults.fault_code, report=report)
                     raise salobj.ExpectedError(report)
-                physical_filter = self.current_filter
+                physical_filter = self.physical_filter
                 if data.shutter:
                     await self._open_shutter(name.name, frame)
                 await self.timing.sleep(data.expTime)
@@ -547,3 +478,173 @@ class CCCameraCsc(SimCsc):
         finally:
             if last:
                 self._busy_with = None
+
+
+class FilterChangerCameraCsc(CameraCsc):
+    """Mock camera with its own filter changer (CCCamera, MTCamera).
+
+    The changer holds the profile's filters, slot 1 = the first
+    (``availableFilters``, ``:``-delimited as ts_observatory_control parses
+    them).
+
+    ``setFilter(name)`` changes the filter: ``ccsCommandState`` BUSY →
+    ``startSetFilter`` → unload (``startUnloadFilter``,
+    ``filterChangerDetailedState`` UNLOADING, ``endUnloadFilter``,
+    UNLOADED) → load (``startLoadFilter``, LOADING, ``endLoadFilter``,
+    LOADED), ``Timing.filter_change_time`` in all → ``endSetFilter`` →
+    ``CMD_COMPLETE`` → IDLE. The filter already in place ends at once
+    (``startSetFilter`` then ``endSetFilter``, no motion). An unknown name,
+    a camera not ENABLED, integrating or already changing filter is refused
+    with ``CMD_FAILED`` and the reason; a change during the readout of the
+    last image is accepted (the shutter is closed), ``ccsCommandState``
+    staying BUSY until both end. ``takeImages`` is refused during a filter
+    change. At start the camera publishes
+    ``availableFilters`` (``:``-delimited, as ts_observatory_control
+    parses them), ``endSetFilter`` of the filter in place,
+    ``filterChangerDetailedState`` LOADED and ``shutterDetailedState``
+    CLOSED, so late joiners see them as history.
+
+    Parameters
+    ----------
+    profile : `CameraProfile`, optional
+        The camera (default LSSTComCam).
+    **kwargs
+        The parameters of `CameraCsc`.
+
+    Attributes
+    ----------
+    current_filter : `str`
+        The filter in the beam (`CameraFaults.initial_filter`, default the
+        profile's default filter).
+
+    Raises
+    ------
+    ValueError
+        `CameraFaults.initial_filter` is not a filter of the camera.
+    """
+
+    def __init__(self, profile: CameraProfile = COMCAM, **kwargs: typing.Any) -> None:
+        faults = kwargs.get("faults") or CameraFaults()
+        initial = faults.initial_filter or profile.default_filter
+        if initial not in profile.filters:
+            raise ValueError(
+                f"initial_filter={initial!r} is not an {profile.instrument} filter; "
+                f"use one of {', '.join(profile.filters)}"
+            )
+        self.current_filter = initial
+        super().__init__(profile=profile, **kwargs)
+        self.cmd_setFilter.allow_multiple_callbacks = True
+
+    @property
+    def physical_filter(self) -> str:
+        """The filter in the beam."""
+        return self.current_filter
+
+    @property
+    def filter_names(self) -> tuple[str, ...]:
+        """The filters of the changer, by slot (slot 1 first)."""
+        return self.profile.filters
+
+    async def _publish_initial_filter_state(self) -> None:
+        names = self.filter_names
+        change_times = [float(self.timing.filter_change_time)] * 6
+        await self.evt_availableFilters.set_write(
+            filterNames=":".join(names),
+            filterTypes=":".join(self.profile.filter_band(name) for name in names),
+            maxSlowChangeTime=change_times,
+            maxFastChangeTime=change_times,
+        )
+        await self._write_end_set_filter()
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
+
+    async def _write_filter_changer_state(self, substate: FilterChangerDetailedState) -> None:
+        await self.evt_filterChangerDetailedState.set_write(
+            substate=int(substate), timestampTransition=self.clock(), force_output=True
+        )
+
+    async def _write_end_set_filter(self) -> None:
+        name = self.current_filter
+        await self.evt_endSetFilter.set_write(
+            filterName=name,
+            filterType=self.profile.filter_band(name),
+            filterSlot=self.filter_names.index(name) + 1,
+            # The linear encoder position is not modelled.
+            filterPosition=0.0,
+            force_output=True,
+        )
+
+    async def do_setFilter(self, data: salobj.type_hints.BaseMsgType) -> None:
+        """Put filter ``name`` in the beam; the ack is sent after ``endSetFilter``."""
+        self.assert_enabled("setFilter")
+        name = data.name
+        if name not in self.filter_names:
+            raise salobj.ExpectedError(
+                f"setFilter rejected: unknown filter {name!r}; "
+                f"the available filters are {', '.join(self.filter_names)} (availableFilters)"
+            )
+        activity = self._changing_filter or (self._busy_with if self._integrating else None)
+        if activity is not None:
+            raise salobj.ExpectedError(
+                f"setFilter {name} rejected: the camera is busy with {activity} "
+                "(wait for ccsCommandState IDLE)"
+            )
+        was_busy = self.busy
+        self._changing_filter = f"setFilter {name}"
+        cancelled = False
+        try:
+            if not was_busy:
+                await self._write_command_state(CCSCommandState.BUSY)
+            await self.evt_startSetFilter.set_write(
+                filterName=name, filterType=self.profile.filter_band(name), force_output=True
+            )
+            if name != self.current_filter:
+                await self._change_filter(name)
+            await self._write_end_set_filter()
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if not cancelled:
+                self._changing_filter = None
+                await self._write_idle_if_free()
+
+    async def _change_filter(self, name: str) -> None:
+        """Unload the filter in place and load ``name``."""
+        old = self.current_filter
+        if self.faults.never_end_set_filter:
+            self.log.warning(f"Simulated fault: the filter change {old} -> {name} never ends")
+            await self.hang()
+        reason = self.faults.set_filter_failure
+        if reason is not None:
+            raise salobj.ExpectedError(f"setFilter {name} failed: {reason}; {old} is still in the beam")
+        half = self.timing.filter_change_time / 2
+        await self._write_transition(self.evt_startUnloadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADING)
+        await self.timing.sleep(half)
+        await self._write_transition(self.evt_endUnloadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.UNLOADED)
+        await self._write_transition(self.evt_startLoadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADING)
+        await self.timing.sleep(half)
+        self.current_filter = name
+        await self._write_transition(self.evt_endLoadFilter)
+        await self._write_filter_changer_state(FilterChangerDetailedState.LOADED)
+
+
+CCCameraCsc = FilterChangerCameraCsc
+"""The mock CCCamera: `FilterChangerCameraCsc` with the LSSTComCam profile (its default)."""
+
+
+def make_camera_csc(profile: CameraProfile, **kwargs: typing.Any) -> CameraCsc:
+    """The mock camera of a profile: with a filter changer when the camera changes filters itself.
+
+    Parameters
+    ----------
+    profile : `CameraProfile`
+        The camera.
+    **kwargs
+        The parameters of `CameraCsc`.
+    """
+    if profile.filter_component == profile.camera_component:
+        return FilterChangerCameraCsc(profile=profile, **kwargs)
+    return CameraCsc(profile=profile, **kwargs)
