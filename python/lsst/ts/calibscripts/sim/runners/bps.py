@@ -471,22 +471,13 @@ class BpsRunner:
         except (RunOptionsError, FileNotFoundError, OSError) as e:
             return await self._fail(log_path, str(e), mode="w")
 
-        with open(log_path, "wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                *build_submit_command(self.bps, submit_yaml),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                cwd=job_dir,
-                start_new_session=True,
+        try:
+            returncode = await self._run_logged(
+                build_submit_command(self.bps, submit_yaml), log_path, "wb", env, job_dir
             )
-            try:
-                returncode = await process.wait()
-            except asyncio.CancelledError:
-                await stop_session(process, self.terminate_timeout)
-                await asyncio.to_thread(remove_job_outputs, repo, request.job_id)
-                raise
+        except asyncio.CancelledError:
+            await asyncio.to_thread(remove_job_outputs, repo, request.job_id)
+            raise
         if returncode != 0:
             message = log_tail(log_path) or f"bps submit exited with code {returncode}"
             return JobOutcome(phase=JobPhase.ERROR, error_message=message, log_path=log_path)
@@ -497,6 +488,30 @@ class BpsRunner:
         _, run = job_collections(request.job_id)
         results = await asyncio.to_thread(self._results, repo, run, request.output_dataset_types)
         return JobOutcome(phase=JobPhase.COMPLETED, results=results, log_path=log_path)
+
+    async def _run_logged(
+        self, command: list[str], log_path: str, mode: str, env: dict[str, str], cwd: str
+    ) -> int:
+        """Run ``command`` in a session of its own, output to ``log_path``; its exit code.
+
+        Cancelling stops the whole session (`stop_session`) before the
+        cancellation goes on.
+        """
+        with open(log_path, mode) as log_file:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+            try:
+                return await process.wait()
+            except asyncio.CancelledError:
+                await stop_session(process, self.terminate_timeout)
+                raise
 
     async def _fail(self, log_path: str, reason: str, mode: str = "a") -> JobOutcome:
         """Write ``reason`` at the end of the job's log; the ERROR outcome."""
@@ -513,21 +528,9 @@ class BpsRunner:
                 "see the log above"
             )
         report_yaml = os.path.join(job_dir, REPORT_YAML)
-        with open(log_path, "ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                *build_report_command(self.pipetask, repo, graphs[0], report_yaml),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                cwd=job_dir,
-                start_new_session=True,
-            )
-            try:
-                returncode = await process.wait()
-            except asyncio.CancelledError:
-                await stop_session(process, self.terminate_timeout)
-                raise
+        returncode = await self._run_logged(
+            build_report_command(self.pipetask, repo, graphs[0], report_yaml), log_path, "ab", env, job_dir
+        )
         if returncode != 0:
             return f"pipetask report on {graphs[0]} exited with code {returncode}; see the log above"
         try:
