@@ -4,6 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/pip
 
+# pytest keeps each test module with its assertions rewritten in __pycache__, and Python the
+# compiled project modules, only where bytecode may be written; with PYTHONDONTWRITEBYTECODE
+# set, every pytest-xdist worker parses and rewrites every test module again on every run
+# (about 3 s of CPU per worker).
+unexport PYTHONDONTWRITEBYTECODE
+
 # pytest-xdist: two workers per CPU (tests/conftest.py says why); tests marked serial
 # share one worker.
 PYTEST_PARALLEL ?= -n auto --dist loadgroup

@@ -107,3 +107,10 @@ def test_auto_workers_are_two_per_cpu_at_most_eight(
     # The environment variable pytest-xdist documents still decides.
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
     assert hook.pytest_xdist_auto_num_workers(config=request.config) == 3
+
+
+def test_every_pytest_process_starts_cheaply(request: pytest.FixtureRequest) -> None:
+    """No unused plugin is loaded, and ``make`` lets pytest keep its rewritten test modules."""
+    assert not request.config.pluginmanager.has_plugin("zarr")
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^unexport PYTHONDONTWRITEBYTECODE$", makefile, flags=re.MULTILINE)
