@@ -54,7 +54,7 @@ import typing
 from ...errors import CalibScriptsError
 
 if typing.TYPE_CHECKING:
-    from lsst.daf.butler import Butler
+    from lsst.daf.butler import Butler, DatasetRef
 
 
 OCPS_COLLECTION_PREFIX = "u/ocps"
@@ -211,7 +211,9 @@ def resolve_pipeline(pipeline: str, env: typing.Mapping[str, str]) -> str:
         ) from None
 
 
-def output_results(butler: "Butler", run: str, glob: str = "") -> list[dict[str, str]]:
+def output_results(
+    butler: "Butler", run: str, glob: str = "", refs: typing.Iterable["DatasetRef"] | None = None
+) -> list[dict[str, str]]:
     """UWS ``results`` entries for the datasets a job wrote.
 
     Parameters
@@ -223,6 +225,10 @@ def output_results(butler: "Butler", run: str, glob: str = "") -> list[dict[str,
     glob : `str`
         Dataset type pattern(s) (``output_dataset_types``), comma separated;
         empty means all.
+    refs : iterable of `lsst.daf.butler.DatasetRef`, optional
+        The datasets the job wrote in ``run``, when the runner knows them
+        (saves querying the registry, one query per dataset type); default:
+        every dataset in ``run``.
 
     Returns
     -------
@@ -231,7 +237,9 @@ def output_results(butler: "Butler", run: str, glob: str = "") -> list[dict[str,
     """
     patterns = [p.strip() for p in glob.split(",") if p.strip()] or ["*"]
     results = []
-    for ref in butler.registry.queryDatasets(..., collections=run, findFirst=False):
+    if refs is None:
+        refs = butler.registry.queryDatasets(..., collections=run, findFirst=False)
+    for ref in refs:
         if not any(fnmatch.fnmatchcase(ref.datasetType.name, p) for p in patterns):
             continue
         uri = butler.getURI(ref)

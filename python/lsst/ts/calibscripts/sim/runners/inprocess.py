@@ -39,6 +39,13 @@ without a subprocess, for fast tests:
 * ``-c label:key=value`` and ``-C label:file`` are applied to the pipeline;
   an unknown option fails with click's ``Error: No such option: ...``.
 
+The quanta read and write through one quantum-backed butler, as
+``pipetask run-qbb`` does, and the datasets they wrote are registered in the
+repository in one transfer at the end of the job, also when a quantum fails
+or the job is cancelled: the repository then holds the same datasets as
+after ``pipetask run`` (a dataset costs a file write and no registry
+transaction of its own, about a third of a quantum's cost).
+
 Each job writes its log (``lsst`` loggers, records of its own worker thread
 only) to its ``ocps.log`` in its output directory ``<log_dir>/<job_id>/out``.
 Cancelling `InProcessRunner.run` stops
@@ -54,9 +61,14 @@ __all__ = ["InProcessRunner"]
 import asyncio
 import logging
 import os
+import sys
 import threading
 import traceback
 import typing
+
+if typing.TYPE_CHECKING:
+    from lsst.daf.butler import Butler, DatasetRef
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
 from ..interfaces import JobOutcome, JobPhase, JobRequest
 from ._common import (
@@ -233,9 +245,15 @@ class InProcessRunner:
             butler.registry.defaults = RegistryDefaults(collections=inputs)
             graph = pipeline.to_graph(registry=butler.registry)
             executor = SimplePipelineExecutor.from_pipeline_graph(
-                graph, where=request.data_query, butler=butler, output=output, output_run=run
+                graph,
+                where=request.data_query,
+                butler=butler,
+                output=output,
+                output_run=run,
+                attach_datastore_records=True,
             )
-            n_quanta = len(executor.predicted)
+            predicted = executor.predicted
+            n_quanta = len(predicted)
             if n_quanta == 0:
                 raise _EmptyGraph("QuantumGraph was empty; ERROR logs above should provide details.")
             log.info("QuantumGraph contains %d quanta for %d tasks.", n_quanta, len(graph.tasks))
@@ -243,16 +261,115 @@ class InProcessRunner:
             butler.registry.registerCollection(output, CollectionType.CHAINED)
             butler.registry.setCollectionChain(output, [run, *inputs])
             butler.registry.defaults = RegistryDefaults(collections=[output], run=run)
-            done = 0
-            for _ in executor.as_generator(register_dataset_types=options.register_dataset_types):
-                done += 1
-                if stop.is_set() and done < n_quanta:
-                    raise _JobCancelled()
+            done, written = _run_quanta(butler, repo, predicted, options.register_dataset_types, stop)
             log.info(
                 "Executed %d quanta successfully, 0 failed and 0 remain out of total %d quanta.",
                 done,
                 n_quanta,
             )
-            return output_results(butler, run, request.output_dataset_types)
+            return output_results(butler, run, request.output_dataset_types, refs=written)
         finally:
             butler.close()
+
+
+_packages_lock = threading.Lock()
+_packages_cache: dict[frozenset[str], typing.Any] = {}
+
+
+def _system_packages() -> typing.Any:
+    """`lsst.utils.packages.Packages.fromSystem`, computed once per set of imported packages.
+
+    Finding the versions of the imported packages takes about a tenth of a
+    second; pipetask does it once per job, in a process of its own. Here jobs
+    share a process, whose imported packages (``sys.modules``' top-level
+    names) change rarely, so the result is kept for as long as they are
+    the same.
+    """
+    from lsst.utils.packages import Packages
+
+    key = frozenset(name.partition(".")[0] for name in list(sys.modules))
+    with _packages_lock:
+        if key not in _packages_cache:
+            _packages_cache.clear()
+            _packages_cache[key] = Packages.fromSystem()
+        return _packages_cache[key]
+
+
+def _run_quanta(
+    butler: "Butler",
+    repo: str,
+    predicted: "PredictedQuantumGraph",
+    register_dataset_types: bool,
+    stop: threading.Event,
+) -> tuple[int, list["DatasetRef"]]:
+    """Execute the quanta in order; return how many ran and the datasets written.
+
+    The quanta read and write through one quantum-backed butler (as
+    ``pipetask run-qbb`` does, with the datastore records of the graph's
+    inputs), so that a dataset written costs a file and no registry
+    transaction; the datasets written are then registered in the repository
+    in one `~lsst.daf.butler.Butler.transfer_from` (as ``butler
+    transfer-from-graph``), also when a quantum fails or the job is cancelled
+    between quanta, so that the repository holds the outputs of the quanta
+    that ran, as after ``pipetask run``. Init-outputs (configurations,
+    package versions) go straight to the repository, as with pipetask.
+    """
+    from lsst.daf.butler import QuantumBackedButler
+    from lsst.daf.butler.datastore.record_data import DatastoreRecordData
+    from lsst.pipe.base import TaskFactory
+    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+    if register_dataset_types:
+        predicted.pipeline_graph.register_dataset_types(butler)
+    predicted.write_configs(butler, compare_existing=False)
+    predicted.write_init_outputs(butler, skip_existing=False)
+    # The job's RUN is new (checked above), so there is no packages dataset to compare with.
+    (packages_ref,) = predicted.get_init_outputs("").values()
+    butler.put(_system_packages(), packages_ref)
+    written = [packages_ref]
+    for label in predicted.pipeline_graph.tasks:
+        written.extend(predicted.get_init_outputs(label).values())
+    quanta = predicted.build_execution_quanta()
+    inputs, outputs = set(), []
+    records: dict[str, DatastoreRecordData] = {}
+    for quantum in quanta.values():
+        inputs.update(ref.id for refs in quantum.inputs.values() for ref in refs)
+        outputs.extend(ref for refs in quantum.outputs.values() for ref in refs)
+        for name, data in (quantum.datastore_records or {}).items():
+            records.setdefault(name, DatastoreRecordData()).update(data)
+    dataset_types = {name: node.dataset_type for name, node in predicted.pipeline_graph.dataset_types.items()}
+    qbb = QuantumBackedButler.from_predicted(
+        config=repo,
+        predicted_inputs=inputs,
+        predicted_outputs=[ref.id for ref in outputs],
+        dimensions=butler.dimensions,
+        datastore_records=records,
+        dataset_types=dataset_types,
+    )
+    # SingleQuantumExecutor closes the butler its factory gives after each quantum; this one
+    # (its records in an in-memory database) serves the whole job and is closed at its end.
+    qbb.close = lambda: None  # type: ignore[method-assign]
+    executor = SingleQuantumExecutor(
+        task_factory=TaskFactory(), limited_butler_factory=lambda quantum: qbb, raise_on_partial_outputs=True
+    )
+    nodes = predicted.quantum_only_xgraph.nodes
+    done = 0
+    try:
+        for quantum_id in predicted:
+            executor.execute(nodes[quantum_id]["pipeline_node"], nodes[quantum_id]["quantum"], quantum_id)
+            done += 1
+            if stop.is_set() and done < len(quanta):
+                raise _JobCancelled()
+    finally:
+        QuantumBackedButler.close(qbb)
+        # A quantum-backed butler that finds the files written by their paths.
+        with QuantumBackedButler.from_predicted(
+            config=repo,
+            predicted_inputs=[ref.id for ref in outputs],
+            predicted_outputs=[],
+            dimensions=butler.dimensions,
+            datastore_records={},
+            dataset_types=dataset_types,
+        ) as files:
+            written.extend(butler.transfer_from(files, outputs, transfer="auto", skip_missing=True))
+    return done, written
