@@ -25,6 +25,11 @@ Fast: the submit configuration, the commands, the failed-quantum detection
 from a ``pipetask report`` summary, stopping a whole session. Slow
 (``bps submit`` takes 20-60 s each): the same datasets as the pipetask
 runner, a failed quantum failing the job, an abort leaving no process.
+
+The reference job of the "same datasets" test runs in process: the
+in-process runner makes the same datasets as ``pipetask run``
+(``test_pipetask.py::test_pipetask_and_inprocess_make_the_same_datasets``),
+and costs no process of its own.
 """
 
 import asyncio
@@ -54,7 +59,7 @@ from lsst.ts.calibscripts.sim.runners.bps import (
     stack_env,
     stop_session,
 )
-from lsst.ts.calibscripts.sim.runners.pipetask import PipetaskRunner
+from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner
 
 from .conftest import EXPOSURES, build_repo, make_request
 
@@ -325,12 +330,13 @@ def _run_contents(butler, job_id: str) -> set[tuple[str, tuple]]:
 @pytest.mark.slow
 @pytest.mark.integration
 async def test_bps_makes_the_same_datasets_as_pipetask(bps_repo, tmp_path) -> None:
+    """The reference job runs in process, which makes the same datasets as pipetask (module docstring)."""
     from lsst.daf.butler import Butler
 
     config = "-j 8 -i LSSTComCam/calib --register-dataset-types"
     jobs = {}
     for name, runner in (
-        ("pipetask", PipetaskRunner(bps_repo, str(tmp_path / "pt"))),
+        ("reference", InProcessRunner(bps_repo, str(tmp_path / "pt"))),
         ("bps", _bps_runner(bps_repo, str(tmp_path / "bps"))),
     ):
         request = make_request(bps_repo, CP_BIAS, QUERY, config)
@@ -338,7 +344,7 @@ async def test_bps_makes_the_same_datasets_as_pipetask(bps_repo, tmp_path) -> No
         assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
         jobs[name] = (request.job_id, outcome)
     bps_job, bps_outcome = jobs["bps"]
-    pt_job, pt_outcome = jobs["pipetask"]
+    pt_job, pt_outcome = jobs["reference"]
     assert sorted(r["id"].replace(bps_job, "<job>") for r in bps_outcome.results) == sorted(
         r["id"].replace(pt_job, "<job>") for r in pt_outcome.results
     )
