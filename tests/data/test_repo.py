@@ -239,3 +239,22 @@ def test_add_camera_registers_lsstcam_and_latiss(fresh_repo: str) -> None:
         assert sorted(r.full_name for r in comcam) == [f"R22_S{i}{j}" for i in range(3) for j in range(3)]
     finally:
         butler.close()
+
+
+def test_open_repo_sets_up_with_one_butler(fresh_repo: str, monkeypatch) -> None:
+    """The data plane's repository: set up and opened with a single butler, left open for the caller."""
+    opened = []
+    real = Butler.from_config
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Butler, "from_config", counting)
+    butler = repo.open_repo(fresh_repo)
+    try:
+        assert len(opened) == 1
+        assert butler.isWriteable()
+        assert "LSSTComCam/raw/all" in butler.collections.query("LSSTComCam/raw/all")
+    finally:
+        butler.close()

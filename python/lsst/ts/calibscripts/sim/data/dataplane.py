@@ -201,8 +201,7 @@ class ButlerDataPlane:
 
     def _get_butler(self) -> Butler:
         if self._butler is None:
-            repo.create_or_open_repo(self.repo)
-            self._butler = repo.open_butler(self.repo, writeable=True)
+            self._butler = repo.open_repo(self.repo)
         return self._butler
 
     def _close_butler(self) -> None:

@@ -30,6 +30,9 @@ Public API
     physical filters (``u_02`` .. ``y_04``), the dataset types, the RUN ``LSSTComCam/raw/all`` and the CHAINED
     ``LSSTComCam/calib`` (→ CALIBRATION ``LSSTComCam/calib/unbounded``).
     Idempotent and safe to call on an existing repository.
+`open_repo` (path) -> `lsst.daf.butler.Butler`
+    The same, returning the writeable butler that set the repository up
+    (one butler opened instead of two; the caller closes it).
 `open_butler` (path, writeable=...) -> `lsst.daf.butler.Butler`
 `registry_lock` (path) -> `threading.RLock`
     One lock per repository per process, held around registry writes.
@@ -77,6 +80,7 @@ __all__ = [
     "FORMATTER_NAME",
     "seed_config",
     "create_or_open_repo",
+    "open_repo",
     "open_butler",
     "registry_lock",
     "register_dataset_types",
@@ -210,6 +214,17 @@ def create_or_open_repo(path: str | os.PathLike[str]) -> str:
     `asyncio.to_thread` from async code.
     """
     repo = os.fspath(path)
+    open_repo(repo).close()
+    return repo
+
+
+def open_repo(path: str | os.PathLike[str]) -> Butler:
+    """`create_or_open_repo`, returning the writeable butler that set it up.
+
+    One butler instead of two for a caller that goes on using the repository
+    (opening one takes a tenth of a second). The caller closes it.
+    """
+    repo = os.fspath(path)
     with registry_lock(repo):
         if not os.path.exists(os.path.join(repo, "butler.yaml")):
             os.makedirs(repo, exist_ok=True)
@@ -220,9 +235,10 @@ def create_or_open_repo(path: str | os.PathLike[str]) -> str:
             _sync_camera(butler)
             register_dataset_types(butler)
             _register_collections(butler)
-        finally:
+        except BaseException:
             butler.close()
-    return repo
+            raise
+    return butler
 
 
 def _check_storage_class(repo: str) -> None:
