@@ -361,15 +361,8 @@ def _run_quanta(
             if stop.is_set() and done < len(quanta):
                 raise _JobCancelled()
     finally:
-        QuantumBackedButler.close(qbb)
-        # A quantum-backed butler that finds the files written by their paths.
-        with QuantumBackedButler.from_predicted(
-            config=repo,
-            predicted_inputs=[ref.id for ref in outputs],
-            predicted_outputs=[],
-            dimensions=butler.dimensions,
-            datastore_records={},
-            dataset_types=dataset_types,
-        ) as files:
-            written.extend(butler.transfer_from(files, outputs, transfer="auto", skip_missing=True))
+        try:
+            written.extend(butler.transfer_from(qbb, outputs, transfer="auto", skip_missing=True))
+        finally:
+            QuantumBackedButler.close(qbb)
     return done, written
