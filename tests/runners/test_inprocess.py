@@ -241,3 +241,20 @@ async def test_config_overrides_reach_the_tasks(small_repo, tmp_path) -> None:
     bad = await runner.run(make_request(small_repo, CP_BIAS, query, "-c cpBiasIsr:noSuchField=1"))
     assert bad.phase is JobPhase.ERROR
     assert "has no attribute noSuchField" in bad.error_message
+
+
+def test_package_versions_found_once_per_set_of_imported_packages(monkeypatch) -> None:
+    import sys
+    import types
+
+    from lsst.ts.calibscripts.sim.runners import inprocess
+    from lsst.utils.packages import Packages
+
+    calls = []
+    monkeypatch.setattr(Packages, "fromSystem", classmethod(lambda cls: calls.append(1) or object()))
+    monkeypatch.setattr(inprocess, "_packages_cache", {})
+    first = inprocess._system_packages()
+    assert inprocess._system_packages() is first and len(calls) == 1
+    # A package imported since: found again.
+    monkeypatch.setitem(sys.modules, "calibscripts_test_new_package", types.ModuleType("x"))
+    assert inprocess._system_packages() is not first and len(calls) == 2
