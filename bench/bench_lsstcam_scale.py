@@ -315,7 +315,8 @@ def main() -> None:
             rows[n]["peak MB"] = peak_memory(n, args)
     print(
         f"CalibProcedure bias on LSSTCam, 1 + {args.n_bias} biases, scripted runner, no raws, "
-        f"time scale {args.time_scale}, camera reads out the {args.readout} detectors, "
+        f"time scale {args.time_scale}, camera reads out "
+        f"{'all 189 science sensors' if args.readout == 'all' else 'the processed detectors'}, "
         f"median of {args.repeat} run(s)"
     )
     keys = list(next(iter(rows.values())))
