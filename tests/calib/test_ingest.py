@@ -327,3 +327,40 @@ async def test_counters_agree_with_the_pairs_after_every_event() -> None:
         assert tracker.n_ingested == len(expected & tracker._ingested)
         assert tracker.all_settled() == (not tracker.missing())
         assert tracker.is_complete() == (bool(expected) and expected <= tracker._ingested)
+
+
+def lsstcam_sample(exposure_id: int, name: str, code: int = 0, description: str = "file ingested") -> object:
+    from lsst.ts.calibscripts.cameras import LSSTCAM
+
+    raft, _, sensor = name.partition("_")
+    return types.SimpleNamespace(
+        camera="LSSTCam",
+        obsid=LSSTCAM.obs_id(exposure_id // 100000, exposure_id % 100000),
+        raft=raft,
+        sensor=sensor,
+        statusCode=code,
+        description=description,
+    )
+
+
+async def test_lsstcam_events_are_attributed_by_the_cameras_detector_names() -> None:
+    from lsst.ts.calibscripts.cameras import LSSTCAM
+
+    names = ("R01_S00", "R22_S11", "R00_SG0", "R00W_SW0")
+    detectors = [LSSTCAM.detector_id(name) for name in names]
+    tracker = IngestTracker(camera=LSSTCAM)
+    # Detector ids beyond ComCam's 0..8 are expected, as LSSTCam names them.
+    tracker.expect(IDS[:1], detectors)
+    # ComCam's names for ids 0 and 4 (R22_S00, R22_S11 on LSSTCam are ids 90 and 94) settle nothing else.
+    await feed(tracker, [lsstcam_sample(IDS[0], "R22_S00")])
+    assert tracker.n_ingested == 0
+    await feed(tracker, [lsstcam_sample(IDS[0], name) for name in names[:3]])
+    assert tracker.n_ingested == 3 and not tracker.is_complete()
+    assert tracker.missing() == [(IDS[0], LSSTCAM.detector_id("R00W_SW0"))]
+    with pytest.raises(IngestTimeout) as caught:
+        await tracker.wait(timeout=0.01)
+    text = str(caught.value)
+    assert "waiting for MTOODS" in text and "MC_O_20261125_000001 [R00W_SW0]" in text
+    await feed(tracker, [lsstcam_sample(IDS[0], "R00W_SW0", code=1, description="ingest failure: x")])
+    with pytest.raises(IngestFailed, match="(?s)MTOODS failed.*MC_O_20261125_000001 R00W_SW0: statusCode=1"):
+        await tracker.wait(timeout=1)

@@ -217,3 +217,40 @@ def test_the_script_keeps_no_stage_of_its_own() -> None:
         "failure_reason",
         "report",
     }
+
+
+async def test_lsstcam_frames_are_tracked_by_lsstcam_detector_names() -> None:
+    import dataclasses
+
+    from lsst.ts.calibscripts.cameras import LSSTCAM
+
+    base, group = make_procedure(BIAS)
+    detectors = (0, 100, LSSTCAM.detector_id("R00W_SW0"))
+    proc = CalibProcedure(
+        host=base.host,
+        spec=BIAS,
+        settings=dataclasses.replace(base.settings, detectors=detectors),
+        type_config=base.config,
+        group=group,
+        ocps_remote=None,
+        jobs=typing.cast(ocps.OcpsJobClient, None),
+        camera=LSSTCAM,
+    )
+    group.rem.mtcamera = types.SimpleNamespace(evt_errorCode=types.SimpleNamespace(get=lambda: None))
+    oods_topic = types.SimpleNamespace(callback=None)
+    group.rem.mtoods = types.SimpleNamespace(evt_imageInOODS=oods_topic)
+    await proc.take_frames()
+    assert len(proc.summary.exposures_combined) == 2
+    for exposure_id in proc.summary.exposures_combined:
+        for detector in detectors:
+            raft, sensor = LSSTCAM.raft_sensor(detector)
+            await oods_topic.callback(
+                types.SimpleNamespace(
+                    obsid=LSSTCAM.obs_id(exposure_id // 100000, exposure_id % 100000),
+                    raft=raft,
+                    sensor=sensor,
+                    statusCode=0,
+                    description="file ingested",
+                )
+            )
+    assert proc.ingest_tracker is not None and proc.ingest_tracker.is_complete()

@@ -229,9 +229,45 @@ async def test_latiss_initial_filter_is_the_spectrographs() -> None:
             pass
 
 
-@pytest.mark.parametrize("camera", ["LSSTCam", "LATISS"])
-async def test_raws_are_refused_for_other_cameras(tmp_path, camera: str) -> None:
-    options = ObservatoryOptions(time_scale=SCALE, instrument=camera, repo=str(tmp_path / "repo"))
-    with pytest.raises(ValueError, match=f"makes LSSTComCam raws only; a {camera} observatory runs without"):
-        async with SimulatedObservatory(options):
-            pass
+@pytest.mark.parametrize(
+    "camera, sensors",
+    [("LSSTCam", LSSTCAM_SENSORS + ":R00W_SW0"), ("LATISS", "")],
+)
+async def test_raws_are_made_and_ingested_for_every_camera(
+    fresh_repo: str, camera: str, sensors: str
+) -> None:
+    from lsst.ts.calibscripts.cameras import profile
+    from lsst.ts.calibscripts.sim.data import repo
+    from lsst.ts.calibscripts.sim.data.options import DataOptions
+
+    options = ObservatoryOptions(
+        time_scale=SCALE,
+        instrument=camera,
+        repo=fresh_repo,
+        data=DataOptions(repo=fresh_repo, cosmic_rays=False),
+    )
+    cam = profile(camera)
+    async with SimulatedObservatory(options) as observatory:
+        async with salobj.Domain() as domain, camera_group(cam.group_name)(domain=domain) as group:
+            kwargs = {"sensors": sensors} if sensors else {}
+            (exposure_id,) = await group.take_bias(1, **kwargs)
+            (image,) = observatory.images
+            oods = getattr(group.rem, cam.oods_component.lower())
+            events = await collect_image_in_oods(oods, len(image.detectors))
+    assert [(e.camera, e.statusCode, e.description) for e in events] == [(camera, 0, "file ingested")] * len(
+        image.detectors
+    )
+    assert {f"{e.raft}_{e.sensor}" for e in events} == {cam.detector_name(d) for d in image.detectors}
+    butler = repo.open_butler(fresh_repo, writeable=False)
+    try:
+        refs = butler.query_datasets(
+            "raw", collections=f"{camera}/raw/all", exposure=exposure_id, instrument=camera
+        )
+        assert sorted(int(ref.dataId["detector"]) for ref in refs) == sorted(image.detectors)
+        for ref in refs:
+            info = cam.detector(int(ref.dataId["detector"]))
+            raw = butler.get(ref)
+            assert raw[0].header["DETNAME"] == info.name
+            assert len(raw) - 1 == info.amp_layout.n_amps
+    finally:
+        butler.close()

@@ -98,8 +98,9 @@ import dataclasses
 import logging
 import typing
 
+from ..cameras import COMCAM, CameraProfile
 from ..errors import CalibScriptsError
-from .naming import detector_from_raft_sensor, detector_name, obs_id_from_exposure_id, parse_obs_id
+from .naming import camera_obs_id, obs_id_from_exposure_id, parse_obs_id
 
 Pair = tuple[int, int]
 ProgressCallback = typing.Callable[[int, int], None]
@@ -113,13 +114,15 @@ class PairOutcome:
     detector: int | None
     status_code: int
     description: str
+    camera: CameraProfile = dataclasses.field(default=COMCAM, compare=False, repr=False)
+    """The camera that names the image and the detector."""
 
     @property
     def obs_id(self) -> str:
-        return obs_id_from_exposure_id(self.exposure_id)
+        return camera_obs_id(self.exposure_id, self.camera)
 
     def describe(self) -> str:
-        det = detector_name(self.detector) if self.detector is not None else "unknown detector"
+        det = self.camera.detector_name(self.detector) if self.detector is not None else "unknown detector"
         return f"{self.obs_id} {det}: statusCode={self.status_code} {self.description!r}"
 
 
@@ -139,18 +142,19 @@ def compact_ids(ids: typing.Iterable[int]) -> str:
     return ", ".join(runs)
 
 
-def _describe_missing(pairs: typing.Iterable[Pair], all_detectors: set[int], max_items: int = 20) -> str:
+def _describe_missing(
+    pairs: typing.Iterable[Pair], all_detectors: set[int], max_items: int = 20, camera: CameraProfile = COMCAM
+) -> str:
     by_exposure: dict[int, list[int]] = {}
     for exposure_id, detector in sorted(pairs):
         by_exposure.setdefault(exposure_id, []).append(detector)
     items = []
     for exposure_id, dets in by_exposure.items():
         if set(dets) == all_detectors and len(dets) > 1:
-            items.append(f"{obs_id_from_exposure_id(exposure_id)} [all {len(dets)} detectors]")
+            items.append(f"{camera_obs_id(exposure_id, camera)} [all {len(dets)} detectors]")
         else:
-            items.append(
-                f"{obs_id_from_exposure_id(exposure_id)} [{', '.join(detector_name(d) for d in dets)}]"
-            )
+            names = ", ".join(camera.detector_name(d) for d in dets)
+            items.append(f"{camera_obs_id(exposure_id, camera)} [{names}]")
     if len(items) > max_items:
         items = items[:max_items] + [f"... and {len(items) - max_items} more image(s)"]
     return "; ".join(items)
@@ -179,6 +183,7 @@ class IngestError(CalibScriptsError, RuntimeError):
         n_ingested: int,
         n_expected: int,
         detectors: typing.Iterable[int] = (),
+        camera: CameraProfile = COMCAM,
     ) -> None:
         self.missing = missing
         self.failed = failed
@@ -189,7 +194,9 @@ class IngestError(CalibScriptsError, RuntimeError):
         if failed:
             lines.append(f"{len(failed)} failed: " + "; ".join(f.describe() for f in failed))
         if missing:
-            lines.append(f"{len(missing)} missing: {_describe_missing(missing, set(detectors))}")
+            lines.append(
+                f"{len(missing)} missing: {_describe_missing(missing, set(detectors), camera=camera)}"
+            )
         lines.append(f"Exposure ids taken ({len(exposure_ids)}): {compact_ids(exposure_ids)}")
         super().__init__("\n".join(lines))
 
@@ -234,6 +241,9 @@ class IngestTracker:
         Called as ``progress(n_ingested, n_expected)`` whenever the number of
         ingested pairs changes (e.g. to update a CLI progress line). It must
         not block; exceptions are logged and ignored.
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera whose detectors the events name (``raft``, ``sensor``) and
+        whose OODS publishes them; default LSSTComCam.
     """
 
     def __init__(
@@ -241,12 +251,14 @@ class IngestTracker:
         max_other_events: int = 1000,
         log: logging.Logger | None = None,
         progress: ProgressCallback | None = None,
+        camera: CameraProfile = COMCAM,
     ) -> None:
         if max_other_events < 1:
             raise ValueError(f"max_other_events={max_other_events} must be >= 1")
         self.max_other_events = max_other_events
         self.log = log or logging.getLogger(__name__)
         self.progress = progress
+        self.camera = camera
         # Every event costs O(1): the sets and dicts below are only looked up
         # by key, and the counters say whether the wait is over; the pairs are
         # only walked (and sorted) to report them.
@@ -288,7 +300,7 @@ class IngestTracker:
         """
         dets = [int(d) for d in detectors]
         for d in dets:
-            detector_name(d)  # validates
+            self.camera.detector_name(d)  # validates
         for exposure in exposures:
             exposure_id = parse_obs_id(exposure).exposure_id if isinstance(exposure, str) else int(exposure)
             obs_id_from_exposure_id(exposure_id)  # validates
@@ -407,12 +419,12 @@ class IngestTracker:
             self._record_other()
         self._events_by_exposure[exposure_id] = self._events_by_exposure.get(exposure_id, 0) + 1
         try:
-            detector: int | None = detector_from_raft_sensor(
+            detector: int | None = self.camera.detector_from_raft_sensor(
                 str(getattr(data, "raft", "")), str(getattr(data, "sensor", ""))
             )
         except ValueError:
             detector = None
-        outcome = PairOutcome(exposure_id, detector, code, description)
+        outcome = PairOutcome(exposure_id, detector, code, description, camera=self.camera)
         if detector is None:
             if code == 0:
                 warn("imageInOODS reports %s ingested for an unknown detector; ignored", obs_id)
@@ -471,6 +483,7 @@ class IngestTracker:
             n_ingested=self.n_ingested,
             n_expected=self.n_expected,
             detectors={d for _, d in self._expected},
+            camera=self.camera,
         )
 
     async def wait(self, timeout: float) -> IngestReport:
@@ -492,6 +505,7 @@ class IngestTracker:
             raise ValueError("IngestTracker.wait called before expect(): nothing to wait for")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        oods = self.camera.oods_component
         self._waiting = True
         self._consecutive_other = 0
         try:
@@ -511,11 +525,11 @@ class IngestTracker:
                         retried=[o for p, o in sorted(self._retried.items()) if p in self._expected],
                     )
                 if self.all_settled():
-                    raise self._error(IngestFailed, "CCOODS failed to ingest some images")
+                    raise self._error(IngestFailed, f"{oods} failed to ingest some images")
                 if self._consecutive_other >= self.max_other_events:
                     raise self._error(
                         IngestGaveUp,
-                        f"Gave up waiting for CCOODS after {self.max_other_events} consecutive "
+                        f"Gave up waiting for {oods} after {self.max_other_events} consecutive "
                         f"imageInOODS events for other images (max_counter_archiver_check="
                         f"{self.max_other_events})",
                     )
@@ -523,7 +537,7 @@ class IngestTracker:
                 if remaining <= 0:
                     raise self._error(
                         IngestTimeout,
-                        f"Timed out after {timeout:g} s waiting for CCOODS to ingest the images",
+                        f"Timed out after {timeout:g} s waiting for {oods} to ingest the images",
                     )
                 try:
                     await asyncio.wait_for(self._changed.wait(), timeout=remaining)

@@ -636,7 +636,7 @@ class CalibProcedure:
         """
         settings, config = self.settings, self.config
         self.ingest_tracker = ingest.IngestTracker(
-            max_other_events=settings.max_counter_archiver_check, log=self.log
+            max_other_events=settings.max_counter_archiver_check, log=self.log, camera=self.camera
         )
         self.ingest_tracker.install(self.oods_remote.evt_imageInOODS)
         n_frames = config.n_frames_to_take

@@ -35,7 +35,7 @@ import dataclasses
 import enum
 import typing
 
-from .data.camera_model import DEFAULT_PHYSICAL_FILTER
+from .data.camera_model import DEFAULT_PHYSICAL_FILTER, INSTRUMENT
 
 if typing.TYPE_CHECKING:
     import astropy.time
@@ -70,6 +70,10 @@ class ImageInfo:
     physical_filter : `str`
         Filter in the beam (``FILTER`` header, exposure record), e.g.
         ``r_03``.
+    instrument : `str`
+        Butler instrument of the camera that took it (``LSSTComCam``,
+        ``LSSTCam``, ``LATISS``): the data plane makes and registers its
+        raws with that camera's profile.
     """
 
     obs_id: str
@@ -84,6 +88,7 @@ class ImageInfo:
     detectors: tuple[int, ...]
     key_value_map: dict[str, str] = dataclasses.field(default_factory=dict)
     physical_filter: str = DEFAULT_PHYSICAL_FILTER
+    instrument: str = INSTRUMENT
 
 
 @typing.runtime_checkable

@@ -295,12 +295,6 @@ class SimulatedObservatory:
         options = self.options
         if not options.uses_repo:
             return NullDataPlane()
-        if self.profile is not COMCAM:
-            raise ValueError(
-                f"The simulated data plane makes {COMCAM.instrument} raws only; a {self.profile.instrument} "
-                "observatory runs without a repository (no raws; the scripted job runner) or with a "
-                "data_plane given to SimulatedObservatory."
-            )
         from .data.dataplane import ButlerDataPlane
         from .data.options import DataOptions
 

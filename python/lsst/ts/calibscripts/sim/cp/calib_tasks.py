@@ -211,6 +211,7 @@ class CalibIsrTask(pipeBase.PipelineTask):
             bias=inputs.get("bias"),
             dark=inputs.get("dark"),
             flat=inputs.get("flat"),
+            instrument=str(data_id["instrument"]),
         )
         butlerQC.put(outputs, outputRefs)
 
@@ -222,6 +223,7 @@ class CalibIsrTask(pipeBase.PipelineTask):
         bias: fits.HDUList | None = None,
         dark: fits.HDUList | None = None,
         flat: fits.HDUList | None = None,
+        instrument: str = "LSSTComCam",
     ) -> pipeBase.Struct:
         """Process one raw.
 
@@ -233,13 +235,15 @@ class CalibIsrTask(pipeBase.PipelineTask):
             Data ID values (dither seed, gains).
         bias, dark, flat : `astropy.io.fits.HDUList`, optional
             Masters; each is required when its ``do*`` option is set.
+        instrument : `str`, optional
+            Butler instrument (camera model of the detector).
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
             ``outputExposure``: the processed exposure (`astropy.io.fits.HDUList`).
         """
-        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config)
+        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config, instrument)
         image = result.image.astype(np.float32)
         bad = np.zeros(image.shape, dtype=bool)
         for flag, master, what in (

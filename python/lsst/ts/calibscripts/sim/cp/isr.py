@@ -45,6 +45,11 @@ Per amplifier, in the order of ``IsrTaskLSST``:
    pixels above median + 100, subtracted from each column;
 5. trim to the data region and assemble into the detector image with the
    amplifier flips of the ITL camera geometry.
+
+Any amplifier layout of the camera profiles goes through: a full CCD (16
+amps, ITL or e2v, whose prescan and overscan widths come from the header)
+or a wavefront half CCD (8 amps ``C10`` .. ``C17``, one row); the raw's
+``DETSIZE`` says how many rows of amplifiers it has.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ __all__ = [
     "IsrResult",
     "amp_geometry_from_header",
     "amp_layout",
+    "layout_amp_names",
+    "amp_names_in",
     "layout_from_detsec",
     "assemble",
     "clipped_mean_std",
@@ -401,6 +408,29 @@ def amp_layout(name: str, amp_shape: tuple[int, int]) -> AmpLayout:
     )
 
 
+def layout_amp_names(names: typing.Iterable[str]) -> tuple[str, ...]:
+    """The amplifier names of the layout ``names`` make up, in raw HDU order.
+
+    All 16 (`AMP_NAMES`) or the 8 ``C10`` .. ``C17`` of a half CCD.
+
+    Raises
+    ------
+    ValueError
+        Another set of names.
+    """
+    found = set(names)
+    for layout in (AMP_NAMES, AMP_NAMES[:8]):
+        if found == set(layout):
+            return layout
+    raise ValueError(f"Amplifiers {sorted(found)} are neither a full CCD (16) nor a half CCD (C10..C17)")
+
+
+def amp_names_in(header: typing.Mapping[str, typing.Any] | typing.Any) -> tuple[str, ...]:
+    """The amplifier names of an ISR-processed image, from its ``LSST ISR GAIN <amp>`` cards."""
+    prefix = "LSST ISR GAIN "
+    return layout_amp_names(key[len(prefix) :] for key in header.keys() if key.startswith(prefix))
+
+
 def layout_from_detsec(detsec: str) -> AmpLayout:
     """Layout of an amplifier from its raw ``DETSEC`` keyword.
 
@@ -423,7 +453,7 @@ def layout_from_detsec(detsec: str) -> AmpLayout:
 
 
 def assemble(amps: typing.Mapping[str, np.ndarray]) -> np.ndarray:
-    """Assemble 16 trimmed amplifiers (raw orientation) into a detector image.
+    """Assemble 16 (or a half CCD's 8) trimmed amplifiers (raw orientation) into a detector image.
 
     Parameters
     ----------
@@ -433,13 +463,14 @@ def assemble(amps: typing.Mapping[str, np.ndarray]) -> np.ndarray:
     Returns
     -------
     image : `numpy.ndarray`
-        (2 ny, 8 nx) float32 image.
+        (2 ny, 8 nx) float32 image; (ny, 8 nx) for a half CCD.
     """
     shapes = {a.shape for a in amps.values()}
-    if len(shapes) != 1 or set(amps) != set(AMP_NAMES):
-        raise ValueError("assemble needs all 16 amplifiers with one shape")
+    if len(shapes) != 1:
+        raise ValueError("assemble needs amplifiers of one shape")
+    n_rows = len(layout_amp_names(amps)) // 8
     ny, nx = shapes.pop()
-    image = np.empty((2 * ny, 8 * nx), dtype=np.float32)
+    image = np.empty((n_rows * ny, 8 * nx), dtype=np.float32)
     for name, data in amps.items():
         lay = amp_layout(name, (ny, nx))
         block = data[::-1, :] if lay.flip_y else data
@@ -448,24 +479,28 @@ def assemble(amps: typing.Mapping[str, np.ndarray]) -> np.ndarray:
     return image
 
 
-def disassemble(image: np.ndarray) -> dict[str, np.ndarray]:
+def disassemble(image: np.ndarray, names: typing.Sequence[str] = AMP_NAMES) -> dict[str, np.ndarray]:
     """Views of each amplifier's box in an assembled image (assembled orientation).
 
     Parameters
     ----------
     image : `numpy.ndarray`
-        Assembled (2 ny, 8 nx) image.
+        Assembled (2 ny, 8 nx) image, or (ny, 8 nx) for a half CCD.
+    names : sequence of `str`, optional
+        The amplifiers of the image's layout (`amp_names_in`); default 16.
 
     Returns
     -------
     amps : `dict` [`str`, `numpy.ndarray`]
         Views by amplifier name.
     """
-    ny, nx = image.shape[0] // 2, image.shape[1] // 8
-    if image.shape != (2 * ny, 8 * nx):
-        raise ValueError(f"Image shape {image.shape} is not 2 x 8 amplifiers")
+    names = layout_amp_names(names)
+    n_rows = len(names) // 8
+    ny, nx = image.shape[0] // n_rows, image.shape[1] // 8
+    if image.shape != (n_rows * ny, 8 * nx):
+        raise ValueError(f"Image shape {image.shape} is not {n_rows} x 8 amplifiers")
     out = {}
-    for name in AMP_NAMES:
+    for name in names:
         lay = amp_layout(name, (ny, nx))
         out[name] = image[lay.rows, lay.cols]
     return out
@@ -526,12 +561,16 @@ def isr_bias_frame(
     trimmed: dict[str, np.ndarray] = {}
     rn_adu: dict[str, float] = {}
     used_gains: dict[str, float] = {}
+    amp_rows = 2
     for hdu in raw[1:]:
         extname = str(hdu.header.get("EXTNAME", ""))
         if not extname.upper().startswith("SEGMENT") or hdu.data is None:
             continue
         name = "C" + extname[len("SEGMENT") :]
         geom = amp_geometry_from_header(hdu.header, hdu.data.shape)
+        if "DETSIZE" in hdu.header:
+            detsize_rows, _ = parse_fits_section(hdu.header["DETSIZE"])
+            amp_rows = max(1, (detsize_rows.stop - detsize_rows.start) // geom.data_shape[0])
         gain = float(gains[name])
         trimmed[name], rn_adu[name] = isr_amp(hdu.data, geom, gain, rng=rng, skip=skip)
         if "DETSEC" in hdu.header:
@@ -541,7 +580,7 @@ def isr_bias_frame(
                     f"{extname}: DETSEC {hdu.header['DETSEC']} does not match the ITL amplifier layout"
                 )
         used_gains[name] = gain
-    missing = set(AMP_NAMES) - set(trimmed)
+    missing = set(AMP_NAMES if amp_rows >= 2 else AMP_NAMES[:8]) - set(trimmed)
     if missing:
         raise ValueError(f"Raw frame lacks amplifiers {sorted(missing)}")
     return IsrResult(image=assemble(trimmed), read_noise_adu=rn_adu, gains=used_gains)

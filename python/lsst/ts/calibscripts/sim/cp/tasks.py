@@ -84,7 +84,8 @@ import lsst.pipe.base.connectionTypes as cT
 import numpy as np
 from astropy.io import fits
 
-from ..data.camera_model import AMP_NAMES, detector_model, detector_name
+from ...cameras import profile
+from ..data.camera_model import camera_detector_model
 from . import combine, isr, verify
 
 SIM_EXPOSURE = "SimExposure"
@@ -158,17 +159,21 @@ def _copy_raw_header(raw: fits.HDUList) -> dict[str, typing.Any]:
 
 
 def _bias_isr(
-    raw: fits.HDUList, exposure_id: int, detector: int, config: pexConfig.Config
+    raw: fits.HDUList, exposure_id: int, detector: int, config: pexConfig.Config, instrument: str
 ) -> tuple[isr.IsrResult, dict]:
-    """Run the bias ISR and return the result plus the output metadata."""
-    model = detector_model(detector)
+    """Run the bias ISR and return the result plus the output metadata.
+
+    The gains and read noise are the camera model's of ``instrument``'s
+    detector; the amplifiers are those of the raw (16, or 8 on a half CCD).
+    """
+    model = camera_detector_model(profile(instrument), detector)
     result = isr.isr_bias_frame(
         raw, model.gains, exposure_id, dither=config.doDither, skip=config.overscanSkip
     )
     metadata = _copy_raw_header(raw)
     metadata["LSST ISR UNITS"] = "electron"
     metadata["BUNIT"] = "electron"
-    for name in AMP_NAMES:
+    for name in isr.layout_amp_names(result.gains):
         metadata[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {name}"] = float(result.read_noise_adu[name])
         metadata[f"LSST ISR GAIN {name}"] = float(result.gains[name])
         metadata[f"LSST ISR READNOISE {name}"] = float(model.read_noises[name])
@@ -212,10 +217,17 @@ class CpBiasIsrTask(pipeBase.PipelineTask):
     ) -> None:
         inputs = butlerQC.get(inputRefs)
         data_id = inputRefs.ccdExposure.dataId
-        outputs = self.run(inputs["ccdExposure"], int(data_id["exposure"]), int(data_id["detector"]))
+        outputs = self.run(
+            inputs["ccdExposure"],
+            int(data_id["exposure"]),
+            int(data_id["detector"]),
+            instrument=str(data_id["instrument"]),
+        )
         butlerQC.put(outputs, outputRefs)
 
-    def run(self, ccdExposure: fits.HDUList, exposureId: int, detector: int) -> pipeBase.Struct:
+    def run(
+        self, ccdExposure: fits.HDUList, exposureId: int, detector: int, instrument: str = "LSSTComCam"
+    ) -> pipeBase.Struct:
         """Process one raw bias.
 
         Parameters
@@ -226,13 +238,15 @@ class CpBiasIsrTask(pipeBase.PipelineTask):
             Exposure id (dither seed, header).
         detector : `int`
             Detector id (gains).
+        instrument : `str`, optional
+            Butler instrument (camera model of the detector).
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
             ``outputExposure``: the processed exposure (`astropy.io.fits.HDUList`).
         """
-        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config)
+        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config, instrument)
         metadata["EXPID"] = int(exposureId)
         return pipeBase.Struct(outputExposure=make_exposure(result.image, metadata))
 
@@ -399,9 +413,10 @@ class CpBiasCombineTask(pipeBase.PipelineTask):
             metadata["MJD-BEG"] = float(begin.mjd)
             metadata["MJD-END"] = float(end.mjd)
             metadata["DATE-AVG"] = (begin + (end - begin) / 2).isot
-        amps = isr.disassemble(result.image)
-        bad_amps = isr.disassemble(result.bad)
-        for name in AMP_NAMES:
+        names = isr.amp_names_in(headers[0])
+        amps = isr.disassemble(result.image, names)
+        bad_amps = isr.disassemble(result.bad, names)
+        for name in names:
             values = np.percentile(amps[name], self.config.distributionPercentiles)
             for pct, value in zip(self.config.distributionPercentiles, values):
                 metadata[
@@ -464,12 +479,21 @@ class VerifyBiasIsrTask(pipeBase.PipelineTask):
         inputs = butlerQC.get(inputRefs)
         data_id = inputRefs.ccdExposure.dataId
         outputs = self.run(
-            inputs["ccdExposure"], inputs["bias"], int(data_id["exposure"]), int(data_id["detector"])
+            inputs["ccdExposure"],
+            inputs["bias"],
+            int(data_id["exposure"]),
+            int(data_id["detector"]),
+            instrument=str(data_id["instrument"]),
         )
         butlerQC.put(outputs, outputRefs)
 
     def run(
-        self, ccdExposure: fits.HDUList, bias: fits.HDUList, exposureId: int, detector: int
+        self,
+        ccdExposure: fits.HDUList,
+        bias: fits.HDUList,
+        exposureId: int,
+        detector: int,
+        instrument: str = "LSSTComCam",
     ) -> pipeBase.Struct:
         """Make the verification residual of one raw.
 
@@ -481,13 +505,15 @@ class VerifyBiasIsrTask(pipeBase.PipelineTask):
             Master bias (ExposureF layout).
         exposureId, detector : `int`
             Data ID values.
+        instrument : `str`, optional
+            Butler instrument (camera model of the detector).
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
             ``outputExposure``: residual exposure (`astropy.io.fits.HDUList`).
         """
-        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config)
+        result, metadata = _bias_isr(ccdExposure, exposureId, detector, self.config, instrument)
         image = result.image
         bad = np.zeros(image.shape, dtype=bool)
         if self.config.doBias:
@@ -583,14 +609,15 @@ class VerifyBiasDetTask(pipeBase.PipelineTask):
         image = np.array(inputExp["IMAGE"].data, dtype=np.float32)
         if "MASK" in inputExp:
             image[(inputExp["MASK"].data & BAD_BIT) != 0] = np.nan
-        read_noise = {a: float(header[f"LSST ISR READNOISE {a}"]) for a in AMP_NAMES}
-        gains = {a: float(header[f"LSST ISR GAIN {a}"]) for a in AMP_NAMES}
-        rn_adu = {a: float(header[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {a}"]) for a in AMP_NAMES}
+        names = isr.amp_names_in(header)
+        read_noise = {a: float(header[f"LSST ISR READNOISE {a}"]) for a in names}
+        gains = {a: float(header[f"LSST ISR GAIN {a}"]) for a in names}
+        rn_adu = {a: float(header[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {a}"]) for a in names}
         isr_stats: dict[str, typing.Any] = {}
         if "DATE-BEG" in header:
             isr_stats["MJD"] = float(astropy.time.Time(header["DATE-BEG"], scale="tai").mjd)
         calibdist: dict[str, dict[str, float]] = {}
-        for name in AMP_NAMES:
+        for name in names:
             for pct in PERCENTILES:
                 key = f"LSST CALIB {self.config.stageName} {name} DISTRIBUTION {pct:g}-PCT"
                 if key in header:
@@ -650,6 +677,9 @@ class _VerifyMergeTask(pipeBase.PipelineTask):
     orders the tables by it, and calls ``run(inputStats, keys, inputResults)``.
     """
 
+    names_detectors = False
+    """True if ``run`` takes the ``instrument`` (to name the detectors it merges)."""
+
     def runQuantum(
         self,
         butlerQC: pipeBase.QuantumContext,
@@ -661,11 +691,16 @@ class _VerifyMergeTask(pipeBase.PipelineTask):
         keys = [int(ref.dataId[dimension]) for ref in inputRefs.inputStats]
         result_keys = [int(ref.dataId[dimension]) for ref in inputRefs.inputResults]
         results = [table for _, table in sorted(zip(result_keys, inputs["inputResults"]), key=lambda i: i[0])]
-        butlerQC.put(self.run(inputs["inputStats"], keys, results), outputRefs)
+        extra = {}
+        if self.names_detectors:
+            extra["instrument"] = str(outputRefs.outputStats.dataId["instrument"])
+        butlerQC.put(self.run(inputs["inputStats"], keys, results, **extra), outputRefs)
 
 
 class VerifyBiasExpTask(_VerifyMergeTask):
     """Merge detector results of one exposure (``CpVerifyExpMergeTask``)."""
+
+    names_detectors = True
 
     ConfigClass = VerifyBiasExpConfig
     _DefaultName = "verifyBiasExp"
@@ -675,6 +710,7 @@ class VerifyBiasExpTask(_VerifyMergeTask):
         inputStats: typing.Sequence[dict],
         detectors: typing.Sequence[int],
         inputResults: typing.Sequence[typing.Any] = (),
+        instrument: str = "LSSTComCam",
     ) -> pipeBase.Struct:
         """Merge.
 
@@ -683,7 +719,7 @@ class VerifyBiasExpTask(_VerifyMergeTask):
         inputStats : `~collections.abc.Sequence` [`dict`]
             ``verifyBiasDetStats`` dictionaries.
         detectors : `~collections.abc.Sequence` [`int`]
-            Their detector ids.
+            Their detector ids (named as ``instrument`` names them).
         inputResults : `~collections.abc.Sequence` [`astropy.table.Table`]
             ``verifyBiasDetResults`` tables, in output order.
 
@@ -694,7 +730,8 @@ class VerifyBiasExpTask(_VerifyMergeTask):
             stacked tables (`None` without input tables).
         """
         ordered = sorted(zip(detectors, inputStats), key=lambda item: item[0])
-        merged = verify.merge_exposure({detector_name(det): stats for det, stats in ordered})
+        camera = profile(instrument)
+        merged = verify.merge_exposure({camera.detector_name(det): stats for det, stats in ordered})
         table = verify.stack_results(inputResults) if inputResults else None
         return pipeBase.Struct(outputStats=merged, outputResults=table)
 

@@ -119,7 +119,7 @@ if typing.TYPE_CHECKING:
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .isr import AMP_NAMES, amp_layout, clipped_mean_std
+from .isr import amp_layout, clipped_mean_std, layout_amp_names
 
 CR_MIN_SIGMA = 6.0
 CR_MIN_DN = 150.0
@@ -326,10 +326,11 @@ def bias_detector_stats(
     stats : `dict`
         The detector statistics dictionary (see module docstring).
     """
-    ny, nx = residual.shape[0] // 2, residual.shape[1] // 8
+    names = layout_amp_names(read_noise)
+    ny, nx = residual.shape[0] // (len(names) // 8), residual.shape[1] // 8
     amp_stats: dict[str, dict] = {}
     total_cr = 0
-    for name in AMP_NAMES:
+    for name in names:
         lay = amp_layout(name, (ny, nx))
         data = residual[lay.rows, lay.cols]
         good = data[np.isfinite(data)]
@@ -353,11 +354,11 @@ def bias_detector_stats(
         name: verify_amp(
             amp_stats[name], float(read_noise[name]), float(gains[name]), float(read_noise_adu[name])
         )
-        for name in AMP_NAMES
+        for name in names
     }
     return {
         "AMP": amp_stats,
-        "METADATA": {"READ_NOISE_ADU": {name: float(read_noise_adu[name]) for name in AMP_NAMES}},
+        "METADATA": {"READ_NOISE_ADU": {name: float(read_noise_adu[name]) for name in names}},
         "CATALOG": {},
         "DET": {},
         "ISR": dict(isr) if isr else {},
@@ -468,7 +469,7 @@ def detector_results_table(
 
     calibdist = stats.get("ISR", {}).get("CALIBDIST", {})
     rows = []
-    for name in AMP_NAMES:
+    for name in layout_amp_names(stats["AMP"]):
         amp = stats["AMP"][name]
         verdict = stats["VERIFY"]["AMP"][name]
         row = {

@@ -414,6 +414,7 @@ class CameraCsc(SimCsc):
                     detectors=detectors,
                     key_value_map=dict(key_value_map),
                     physical_filter=physical_filter,
+                    instrument=self.profile.instrument,
                 )
                 self.images.append(image)
                 last = index == count

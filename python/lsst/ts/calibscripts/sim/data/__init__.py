@@ -19,7 +19,8 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Simulated data plane: ComCam raw frames, camera model, butler repository,
+"""Simulated data plane: raw frames of any camera profile (LSSTComCam, LSSTCam,
+LATISS), camera model, butler repository,
 formatter and `ButlerDataPlane`.
 
 Submodules are imported on demand (``from lsst.ts.calibscripts.sim.data

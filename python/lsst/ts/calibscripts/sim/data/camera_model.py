@@ -40,6 +40,11 @@ Public API
     layout (`lsst.ts.calibscripts.cameras.AmpLayout`): e2v amps have 10
     prescan, 54 serial and 46 parallel overscan; reduced geometry keeps
     those widths with a data region ten times smaller per axis.
+`amp_names`
+    Amplifier names of a full CCD (16) or a wavefront half CCD (8).
+`camera_detector_model`
+    The `DetectorModel` of a detector of any camera profile (LSSTCam's
+    ITL/e2v science, guider and wavefront sensors, LATISS's ITL CCD).
 `detector_name`, `detector_id`
     Conversions between ids and ``R22_Sxy`` names.
 ``PHYSICAL_FILTERS``, ``DEFAULT_PHYSICAL_FILTER``, `filter_band`
@@ -75,6 +80,8 @@ __all__ = [
     "detector_name",
     "detector_id",
     "detector_position",
+    "amp_names",
+    "camera_detector_model",
     "PHYSICAL_FILTERS",
     "DEFAULT_PHYSICAL_FILTER",
     "FLAT_FLUX",
@@ -86,6 +93,7 @@ __all__ = [
 import dataclasses
 import enum
 import functools
+import random
 
 from ...cameras import COMCAM, CameraProfile
 
@@ -243,6 +251,9 @@ class AmpGeometry:
         Serial overscan columns after the data.
     parallel_overscan : `int`
         Parallel overscan rows above the data.
+    amp_rows : `int`
+        Rows of 8 amplifiers: 2 (16 amps) or 1 (a wavefront half CCD,
+        ``C10`` .. ``C17``).
     """
 
     data_width: int
@@ -250,6 +261,12 @@ class AmpGeometry:
     prescan: int = 3
     serial_overscan: int = 64
     parallel_overscan: int = 48
+    amp_rows: int = 2
+
+    @property
+    def amp_names(self) -> tuple[str, ...]:
+        """Amplifier names in raw-file HDU order (`amp_names` of ``amp_rows``)."""
+        return amp_names(self.amp_rows)
 
     @property
     def raw_width(self) -> int:
@@ -303,8 +320,8 @@ class AmpGeometry:
 
     @property
     def ccd_height(self) -> int:
-        """Assembled CCD height: 2 amps high."""
-        return 2 * self.data_height
+        """Assembled CCD height: ``amp_rows`` amps high."""
+        return self.amp_rows * self.data_height
 
     @property
     def datasec(self) -> str:
@@ -354,7 +371,7 @@ def detector_amp_geometry(
     """Raw amplifier geometry of one detector of ``camera``, from its vendor's layout.
 
     LSSTComCam detectors give exactly `amp_geometry`. A wavefront half CCD
-    has the same amplifiers as its vendor's, in one row of 8.
+    has the same amplifiers as its vendor's, in one row of 8 (``amp_rows`` 1).
 
     Raises
     ------
@@ -370,7 +387,17 @@ def detector_amp_geometry(
         prescan=layout.prescan,
         serial_overscan=layout.serial_overscan,
         parallel_overscan=layout.parallel_overscan,
+        amp_rows=layout.amp_rows,
     )
+
+
+def amp_names(amp_rows: int = 2) -> tuple[str, ...]:
+    """Amplifier names in raw HDU order: `AMP_NAMES` for a full CCD, ``C10`` .. ``C17`` for a half CCD."""
+    if amp_rows == 2:
+        return AMP_NAMES
+    if amp_rows == 1:
+        return AMP_NAMES[:8]
+    raise ValueError(f"amp_rows must be 1 or 2; got {amp_rows!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -505,6 +532,53 @@ def detector_model(detector: int) -> DetectorModel:
         serial=_CCD_SERIALS[slot],
         vendor=CCD_VENDOR,
         ccd_type=CCD_TYPE,
+        amplifiers=amps,
+    )
+
+
+_CCD_TYPES = {"ITL": "3800C", "E2V": "CCD250"}
+# Typical (gain e-/ADU, read noise e-) of each vendor's amplifiers and their spread.
+_VENDOR_AMPS = {"ITL": ((1.40, 0.05), (7.5, 1.5)), "E2V": ((1.05, 0.05), (5.5, 1.0))}
+
+
+@functools.cache
+def camera_detector_model(camera: CameraProfile, detector: int) -> DetectorModel:
+    """The camera model of one detector of any camera profile.
+
+    LSSTComCam's detectors are `detector_model` (gains and read noise from
+    its camera description). Other cameras' detectors get, per vendor, a
+    typical gain and read noise with a fixed spread, drawn from a stream
+    seeded by (instrument, detector) so that they never change; the
+    amplifiers follow the detector's layout (8 for a wavefront half CCD).
+
+    Raises
+    ------
+    ValueError
+        Not a detector of the camera.
+    """
+    if camera.instrument == INSTRUMENT:
+        return detector_model(detector)
+    info = camera.detector(detector)
+    names = amp_names(info.amp_layout.amp_rows)
+    (gain, gain_spread), (noise, noise_spread) = _VENDOR_AMPS[info.vendor]
+    rng = random.Random(f"{camera.instrument}/{info.id}")
+    amps = tuple(
+        AmplifierModel(
+            name=name,
+            hdu=i + 1,
+            gain=round(rng.gauss(gain, gain_spread), 4),
+            read_noise=round(max(2.0, rng.gauss(noise, noise_spread)), 1),
+        )
+        for i, name in enumerate(names)
+    )
+    ccd_type = _CCD_TYPES[info.vendor]
+    return DetectorModel(
+        id=info.id,
+        raft=info.raft,
+        slot=info.sensor,
+        serial=f"{info.vendor}-{ccd_type}-{1000 + info.id}",
+        vendor=info.vendor,
+        ccd_type=ccd_type,
         amplifiers=amps,
     )
 

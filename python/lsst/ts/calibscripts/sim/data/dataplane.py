@@ -27,7 +27,8 @@ the image's detectors (one at a time) into the staging folder. The mock
 CCOODS then awaits `ButlerDataPlane.ingest_image` once per image (or
 `ButlerDataPlane.ingest` for one detector): it waits for those files, syncs
 the image's day_obs/group/exposure records (once per image), ingests the
-files into ``LSSTComCam/raw/all`` in one butler call and returns
+files into ``<instrument>/raw/all`` (the image's camera, registered in the
+repository on its first image) in one butler call and returns
 ``(statusCode, description)`` by detector for ``imageInOODS``:
 
 * ``(0, "file ingested")``;
@@ -64,9 +65,15 @@ import typing
 from lsst.daf.butler import Butler, DatasetRef, FileDataset
 from lsst.daf.butler.registry import ConflictingDefinitionError
 
+from ...cameras import COMCAM, CameraProfile, profile
 from ..interfaces import ImageInfo
 from . import camera_model, frames, repo
 from .options import DataOptions
+
+
+def _raw_name(image: ImageInfo, detector: int) -> str:
+    """``<obs_id> <detector name>`` of one raw, as the image's camera names its detector."""
+    return f"{image.obs_id} {profile(image.instrument).detector_name(detector)}"
 
 
 class OodsStatus(enum.IntEnum):
@@ -104,6 +111,7 @@ class ButlerDataPlane:
         )
         self._files: dict[tuple[str, int], concurrent.futures.Future[str]] = {}
         self._registered: set[int] = set()
+        self._cameras: set[str] = set()
         self._butler: Butler | None = None
         self._closed = False
 
@@ -124,7 +132,7 @@ class ButlerDataPlane:
 
     async def ingest(self, image: ImageInfo, detector: int) -> tuple[int, str]:
         """Wait for one raw and ingest it; return (statusCode, description)."""
-        name = f"{image.obs_id} {camera_model.detector_name(detector)}"
+        name = _raw_name(image, detector)
         future = self._files.pop((image.obs_id, detector), None)
         path: str | None = None
         if future is not None:
@@ -150,7 +158,7 @@ class ButlerDataPlane:
         results: dict[int, tuple[int, str]] = {}
         paths: dict[int, str | None] = {}
         for detector in detectors:
-            name = f"{image.obs_id} {camera_model.detector_name(detector)}"
+            name = _raw_name(image, detector)
             future = self._files.pop((image.obs_id, detector), None)
             path: str | None = None
             if future is not None:
@@ -204,6 +212,13 @@ class ButlerDataPlane:
             self._butler = repo.open_repo(self.repo)
         return self._butler
 
+    def _ensure_camera(self, butler: Butler, image: ImageInfo) -> None:
+        """Register the image's camera in the repository, once (LSSTComCam always is)."""
+        if image.instrument not in self._cameras:
+            if image.instrument != COMCAM.instrument:
+                repo.ensure_camera(butler, image.instrument)
+            self._cameras.add(image.instrument)
+
     def _close_butler(self) -> None:
         if self._butler is not None:
             self._butler.close()
@@ -219,6 +234,7 @@ class ButlerDataPlane:
         with repo.registry_lock(self.repo):
             try:
                 butler = self._get_butler()
+                self._ensure_camera(butler, image)
                 if image.exposure_id not in self._registered:
                     repo.register_exposure(butler, image)
                     self._registered.add(image.exposure_id)
@@ -244,7 +260,7 @@ class ButlerDataPlane:
         return {detector: (OodsStatus.INGESTED, "file ingested") for detector in paths}
 
     def _ingest_locked(self, image: ImageInfo, detector: int, path: str | None) -> tuple[int, str]:
-        name = f"{image.obs_id} {camera_model.detector_name(detector)}"
+        name = _raw_name(image, detector)
         expected = path or os.path.join(self.staging_dir, frames.raw_filename(image, detector))
         try:
             butler = self._get_butler()
@@ -256,7 +272,7 @@ class ButlerDataPlane:
             )
         already = (
             OodsStatus.INGEST_FAILURE,
-            f"ingest failure: {name} is already ingested in {repo.RAW_RUN}",
+            f"ingest failure: {name} is already ingested in {repo.raw_run(image)}",
         )
         if not os.path.isfile(expected):
             if image.exposure_id in self._registered and repo.raw_exists(butler, image, detector):
@@ -264,6 +280,7 @@ class ButlerDataPlane:
             return OodsStatus.INGEST_FAILURE, f"ingest failure: raw file for {name} not found: {expected}"
         if image.exposure_id not in self._registered:
             try:
+                self._ensure_camera(butler, image)
                 repo.register_exposure(butler, image)
             except Exception as e:
                 self.log.warning("Exposure records for %s failed: %r", image.obs_id, e)
@@ -286,15 +303,18 @@ def ingest_raws(
     raw_files: typing.Iterable[frames.RawFile],
     transfer: str = "move",
 ) -> list[DatasetRef]:
-    """Ingest raws into ``LSSTComCam/raw/all`` in one call (blocking).
+    """Ingest raws into ``<instrument>/raw/all`` in one call (blocking).
 
-    Syncs the exposure records of every image first. The repository must
-    exist (`repo.create_or_open_repo`).
+    Registers each image's camera (`repo.ensure_camera`) and syncs the
+    exposure records of every image first. The repository must exist
+    (`repo.create_or_open_repo`).
     """
     files = list(raw_files)
     with repo.registry_lock(repo_path):
         butler = repo.open_butler(os.fspath(repo_path), writeable=True)
         try:
+            for instrument in sorted({raw.image.instrument for raw in files} - {COMCAM.instrument}):
+                repo.ensure_camera(butler, instrument)
             seen: set[int] = set()
             for raw in files:
                 if raw.image.exposure_id not in seen:
@@ -324,8 +344,9 @@ def seed_bias_repo(
     day_obs: int = 20261125,
     first_seq_num: int = 1,
     group_id: str = "",
+    camera: CameraProfile = COMCAM,
 ) -> list[ImageInfo]:
-    """Create/open a repository and ingest ``n_exposures`` × ``detectors`` bias raws.
+    """Create/open a repository and ingest ``n_exposures`` × ``detectors`` bias raws of ``camera``.
 
     Blocking. The raws are written to a temporary folder and moved into the
     datastore. Returns the images, in sequence order.
@@ -341,6 +362,7 @@ def seed_bias_repo(
             day_obs=day_obs,
             first_seq_num=first_seq_num,
             group_id=group_id,
+            camera=camera,
         )
         ingest_raws(path, written, transfer="move")
     images: list[ImageInfo] = []

@@ -141,9 +141,10 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
+from ...cameras import COMCAM, CameraProfile, profile
 from ..interfaces import ImageInfo
 from . import camera_model
-from .camera_model import AmpGeometry, amp_geometry
+from .camera_model import AmpGeometry
 from .options import DataOptions
 
 PEDESTAL_ADU = 20000.0
@@ -221,7 +222,8 @@ def make_image_info(
     group_id: str = "",
     date_begin: astropy.time.Time | None = None,
     key_value_map: dict[str, str] | None = None,
-    physical_filter: str = camera_model.DEFAULT_PHYSICAL_FILTER,
+    physical_filter: str | None = None,
+    camera: CameraProfile = COMCAM,
 ) -> ImageInfo:
     """Build the ImageInfo of one image, named as the real camera names it.
 
@@ -244,12 +246,18 @@ def make_image_info(
         (seq_num − 1) × `READOUT_TIME`.
     key_value_map : `dict`, optional
         Parsed keyValueMap; default ``imageType``/``groupId``/``testType``.
-    physical_filter : `str`
-        Filter in the beam (one of `~.camera_model.PHYSICAL_FILTERS`).
+    physical_filter : `str`, optional
+        Filter in the beam (a physical filter of ``camera``); default the
+        camera's (`CameraProfile.physical_filter`).
+    camera : `CameraProfile`, optional
+        The camera: names the image (``CC_O_...``, ``MC_O_...``) and its
+        instrument. Default LSSTComCam.
     """
     if not 0 < seq_num < 100000:
         raise ValueError(f"seq_num must be in 1..99999; got {seq_num}")
-    camera_model.filter_band(physical_filter)
+    if physical_filter is None:
+        physical_filter = camera.physical_filter()
+    camera.physical_filter_band(physical_filter)
     if exp_time < 0:
         raise ValueError(f"exp_time must be >= 0; got {exp_time}")
     text = str(day_obs)
@@ -263,7 +271,7 @@ def make_image_info(
     if key_value_map is None:
         key_value_map = {"imageType": image_type, "groupId": group_id, "testType": image_type}
     return ImageInfo(
-        obs_id=f"CC_O_{day_obs}_{seq_num:06d}",
+        obs_id=camera.obs_id(day_obs, seq_num),
         exposure_id=day_obs * 100000 + seq_num,
         day_obs=day_obs,
         seq_num=seq_num,
@@ -275,12 +283,18 @@ def make_image_info(
         detectors=tuple(detectors),
         key_value_map=dict(key_value_map),
         physical_filter=physical_filter,
+        instrument=camera.instrument,
     )
 
 
 def raw_filename(image: ImageInfo, detector: int) -> str:
     """Return the raw file name, e.g. ``CC_O_20261125_000001_R22_S00.fits``."""
-    return f"{image.obs_id}_{camera_model.detector_name(detector)}.fits"
+    return f"{image.obs_id}_{profile(image.instrument).detector_name(detector)}.fits"
+
+
+def image_geometry(image: ImageInfo, detector: int, options: DataOptions) -> AmpGeometry:
+    """Raw amplifier geometry of one detector of the image's camera, at the options' scale."""
+    return camera_model.detector_amp_geometry(profile(image.instrument), detector, options.geometry)
 
 
 ISR_OVERSCAN_SKIP = 3
@@ -324,12 +338,12 @@ def hot_columns(detector: int, geometry: AmpGeometry, seed: int) -> tuple[HotCol
     """Return the 0–3 hot columns of a detector (same in every exposure)."""
     rng = _rng(seed, _TAG_HOT, detector)
     n = int(rng.integers(0, 4))
-    amps = rng.integers(0, len(camera_model.AMP_NAMES), size=n)
+    names = geometry.amp_names
+    amps = rng.integers(0, len(names), size=n)
     cols = rng.integers(0, geometry.data_width, size=n)
     levels = rng.uniform(20.0, 200.0, size=n)
     return tuple(
-        HotColumn(amp=camera_model.AMP_NAMES[a], column=int(c), level=float(lv))
-        for a, c, lv in zip(amps, cols, levels)
+        HotColumn(amp=names[a], column=int(c), level=float(lv)) for a, c, lv in zip(amps, cols, levels)
     )
 
 
@@ -357,7 +371,7 @@ def _make_amp_fixed(detector: int, amp_index: int, geometry: AmpGeometry, seed: 
     yy = np.arange(gh, dtype=np.float32)[:, np.newaxis]
     xx = np.arange(gw, dtype=np.float32)[np.newaxis, :]
     pattern[:gh, :gw] += CORNER_GLOW_E * np.exp(-np.hypot(yy, xx) / np.float32(scale))
-    amp_name = camera_model.AMP_NAMES[amp_index]
+    amp_name = geometry.amp_names[amp_index]
     for hot in hot_columns(detector, geometry, seed):
         if hot.amp == amp_name:
             pattern[:, hot.column] += hot.level
@@ -462,7 +476,19 @@ def amp_qe(detector: int, amp: str, seed: int) -> float:
     return float(1.0 + rng.uniform(-QE_SPREAD, QE_SPREAD))
 
 
-def _focal_plane_coords(detector: int, amp: str, geometry: AmpGeometry) -> tuple[np.ndarray, np.ndarray]:
+def _raft_position(camera: CameraProfile, detector: int) -> tuple[int, int]:
+    """(column, row) of a detector in its 3x3 raft; a corner sensor sits at the centre."""
+    if camera.instrument == camera_model.INSTRUMENT:
+        return camera_model.detector_position(detector)
+    sensor = camera.detector(detector).sensor
+    if len(sensor) == 3 and sensor[1:].isdigit():
+        return int(sensor[2]), int(sensor[1])
+    return 1, 1
+
+
+def _focal_plane_coords(
+    detector: int, amp: str, geometry: AmpGeometry, camera: CameraProfile = COMCAM
+) -> tuple[np.ndarray, np.ndarray]:
     """Focal-plane (u, v) of one amp's raw data pixels, in CCD sizes from the raft centre.
 
     Raw pixel (row r, column c) lands in the assembled CCD at
@@ -476,20 +502,22 @@ def _focal_plane_coords(detector: int, amp: str, geometry: AmpGeometry) -> tuple
     cols = np.arange(w, dtype=np.float64)
     x = (col_index + 1) * w - 1 - cols
     y = rows if amp[1] == "1" else 2 * h - 1 - rows
-    ix, iy = camera_model.detector_position(detector)
+    ix, iy = _raft_position(camera, detector)
     u = (ix - 1) + (x + 0.5) / geometry.ccd_width - 0.5
     v = (iy - 1) + (y + 0.5) / geometry.ccd_height - 0.5
     return np.broadcast_to(u[np.newaxis, :], (h, w)), np.broadcast_to(v[:, np.newaxis], (h, w))
 
 
-def illumination(detector: int, amp: str, geometry: AmpGeometry, gradient: float = 0.0) -> np.ndarray:
+def illumination(
+    detector: int, amp: str, geometry: AmpGeometry, gradient: float = 0.0, camera: CameraProfile = COMCAM
+) -> np.ndarray:
     """Relative flat illumination over one amp's data region (raw orientation).
 
     1 at the raft centre, ``1 - ILLUMINATION_FALLOFF`` at its corners, a tilt
     of ``ILLUMINATION_TILT`` and an extra left-to-right ``gradient`` (the
     ``flat_nonuniformity`` fault), all smooth over the 3×3 raft.
     """
-    u, v = _focal_plane_coords(detector, amp, geometry)
+    u, v = _focal_plane_coords(detector, amp, geometry, camera)
     half = 1.5
     pattern = 1.0 - ILLUMINATION_FALLOFF * (u * u + v * v) / (2 * half * half)
     pattern = pattern + ILLUMINATION_TILT * u / half
@@ -507,7 +535,9 @@ def _make_pixel_response(detector: int, amp_index: int, geometry: AmpGeometry, s
 _pixel_response_cached = functools.lru_cache(maxsize=9 * 16 * 2)(_make_pixel_response)
 
 
-def flat_response(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> np.ndarray:
+def flat_response(
+    detector: int, amp: str, geometry: AmpGeometry, seed: int, camera: CameraProfile = COMCAM
+) -> np.ndarray:
     """True relative response of one amp's data region to flat light (raw orientation).
 
     `illumination` × `amp_qe` × the fixed pixel response, without faults.
@@ -519,7 +549,7 @@ def flat_response(detector: int, amp: str, geometry: AmpGeometry, seed: int) -> 
         pixels = _pixel_response_cached(detector, index, geometry, seed)
     else:
         pixels = _make_pixel_response(detector, index, geometry, seed)
-    return illumination(detector, amp, geometry) * amp_qe(detector, amp, seed) * pixels
+    return illumination(detector, amp, geometry, camera=camera) * amp_qe(detector, amp, seed) * pixels
 
 
 def _photon_signal(
@@ -536,12 +566,23 @@ def _photon_signal(
     )
     if image.image_type.upper() == "FLAT":
         gradient = options.flat_gradient(image)
-        response = flat_response(detector, amp, geometry, options.seed)
+        camera = profile(image.instrument)
+        response = flat_response(detector, amp, geometry, options.seed, camera)
         if gradient:
-            response = response * (1.0 + gradient * _focal_plane_coords(detector, amp, geometry)[0] / 1.5)
-        flux = camera_model.FLAT_FLUX[image.physical_filter] * shutter_time(image)
+            u = _focal_plane_coords(detector, amp, geometry, camera)[0]
+            response = response * (1.0 + gradient * u / 1.5)
+        flux = _flat_flux(camera, image.physical_filter) * shutter_time(image)
         mean = mean + response * (flux * options.amp_response_factor(detector, amp))
     return rng.poisson(mean).astype(np.float32)
+
+
+def _flat_flux(camera: CameraProfile, physical_filter: str) -> float:
+    """Flat illumination (e-/s per pixel) of a filter: ComCam's table, else by the filter's band."""
+    if physical_filter in camera_model.FLAT_FLUX:
+        return camera_model.FLAT_FLUX[physical_filter]
+    band = camera.physical_filter_band(physical_filter)
+    by_band = {camera_model.filter_band(name): flux for name, flux in camera_model.FLAT_FLUX.items()}
+    return by_band.get(band, camera_model.FLAT_FLUX[camera_model.DEFAULT_PHYSICAL_FILTER])
 
 
 def _add_cosmic_rays(data: np.ndarray, rng: np.random.Generator, mean_tracks: float) -> int:
@@ -564,8 +605,13 @@ def _add_cosmic_rays(data: np.ndarray, rng: np.random.Generator, mean_tracks: fl
     return n
 
 
+_INSTRUME = {"LSSTComCam": "ComCam"}
+"""``INSTRUME`` of a butler instrument whose header name differs from it."""
+
+
 def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> fits.Header:
-    det = camera_model.detector_model(detector)
+    camera = profile(image.instrument)
+    det = camera_model.camera_detector_model(camera, detector)
     kvm = image.key_value_map
     begin = image.date_begin.tai
     end = image.date_end.tai
@@ -575,9 +621,9 @@ def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> f
         ("ORIGIN", "Rubin Observatory (simulated)", ""),
         ("TIMESYS", "TAI", "Time system of dates"),
         ("TELESCOP", "LSST", ""),
-        ("INSTRUME", "ComCam", ""),
-        ("CAMCODE", "CC", "Camera code"),
-        ("CONTRLLR", "O", "Controller: OCS"),
+        ("INSTRUME", _INSTRUME.get(camera.instrument, camera.instrument), ""),
+        ("CAMCODE", camera.camera_code, "Camera code"),
+        ("CONTRLLR", camera.controller, "Controller: OCS"),
         ("OBSID", image.obs_id, "Image name"),
         ("DAYOBS", str(image.day_obs), "Observing day"),
         ("SEQNUM", image.seq_num, "Sequence number"),
@@ -617,10 +663,10 @@ def _primary_header(image: ImageInfo, detector: int, geometry: AmpGeometry) -> f
     return header
 
 
-@functools.lru_cache(maxsize=2 * 16)
+@functools.lru_cache(maxsize=8 * 16)
 def _segment_header(geometry: AmpGeometry, index: int) -> fits.Header:
     """Header template of one amp's Segment HDU (copied for every raw)."""
-    name = camera_model.AMP_NAMES[index]
+    name = geometry.amp_names[index]
     header = fits.Header()
     header["EXTNAME"] = f"Segment{name[1:]}"
     header["CHANNEL"] = (index + 1, "Amplifier channel")
@@ -638,20 +684,22 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
     Parameters
     ----------
     image : `ImageInfo`
-        The image.
+        The image (its ``instrument`` is the camera).
     detector : `int`
-        Detector id 0..8.
+        Detector id of the image's camera.
     options : `DataOptions`, optional
         Geometry, seed and fault knobs; defaults if `None`.
 
     Returns
     -------
     hdulist : `astropy.io.fits.HDUList`
-        Primary HDU and 16 int32 ``Segment`` HDUs.
+        Primary HDU and one int32 ``Segment`` HDU per amplifier of the
+        detector's layout (16; 8 for a wavefront half CCD), in the
+        vendor's geometry (ITL or e2v prescan and overscans).
     """
     options = options or DataOptions()
-    geometry = amp_geometry(options.geometry)
-    det = camera_model.detector_model(detector)
+    geometry = image_geometry(image, detector, options)
+    det = camera_model.camera_detector_model(profile(image.instrument), detector)
     # Seeded by seq_num, not exposure_id: exposure ids contain the date.
     rng = _rng(options.seed, _TAG_EXPOSURE, image.seq_num, detector)
     # A separate stream, so that cosmic-ray knobs leave every other pixel as is.
@@ -723,8 +771,10 @@ def _pixel_key(image: ImageInfo, detector: int, options: DataOptions) -> tuple[t
     for this image and detector. The date, names and group id only reach
     the primary header.
     """
-    geometry = amp_geometry(options.geometry)
+    geometry = image_geometry(image, detector, options)
     key: tuple[typing.Any, ...] = (
+        image.instrument,
+        geometry,
         options.seed,
         options.geometry.value,
         image.seq_num,
@@ -741,7 +791,7 @@ def _pixel_key(image: ImageInfo, detector: int, options: DataOptions) -> tuple[t
             image.physical_filter,
             options.dark_current_factor(detector),
             options.flat_gradient(image),
-            tuple(options.amp_response_factor(detector, amp) for amp in camera_model.AMP_NAMES),
+            tuple(options.amp_response_factor(detector, amp) for amp in geometry.amp_names),
         )
     return key
 
@@ -815,7 +865,7 @@ def raw_bytes(image: ImageInfo, detector: int, options: DataOptions | None = Non
     cached = _segment_cache.get(key)
     if cached is not None:
         segments, n_tracks = cached
-        geometry = amp_geometry(options.geometry)
+        geometry = image_geometry(image, detector, options)
         primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
         _add_sim_cards(primary.header, image, detector, options, n_tracks)
         # As HDUList.writeto does for a primary HDU followed by extensions.
@@ -864,8 +914,9 @@ def write_bias_frames(
     day_obs: int = 20261125,
     first_seq_num: int = 1,
     group_id: str = "",
+    camera: CameraProfile = COMCAM,
 ) -> list[RawFile]:
-    """Write ``n_exposures`` bias images × ``detectors`` raws (blocking).
+    """Write ``n_exposures`` bias images × ``detectors`` raws of ``camera`` (blocking).
 
     One detector at a time, so memory stays at one raw even at full size.
     Returns the files in (exposure, detector) order.
@@ -873,7 +924,7 @@ def write_bias_frames(
     dets = tuple(detectors)
     written: list[RawFile] = []
     for i in range(n_exposures):
-        image = make_image_info(day_obs, first_seq_num + i, detectors=dets, group_id=group_id)
+        image = make_image_info(day_obs, first_seq_num + i, detectors=dets, group_id=group_id, camera=camera)
         for det in dets:
             written.append(RawFile(image, det, write_raw(image, det, directory, options)))
     return written

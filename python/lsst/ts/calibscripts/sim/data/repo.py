@@ -88,6 +88,11 @@ __all__ = [
     "exposure_record_values",
     "register_exposure",
     "raw_ref",
+    "raw_run",
+    "add_camera",
+    "ensure_camera",
+    "sync_camera",
+    "camera_collections",
     "raw_exists",
     "ingest_raw",
     "find_certified_bias",
@@ -326,12 +331,18 @@ def add_camera(repo: str | os.PathLike[str], camera: CameraProfile | str) -> str
     with registry_lock(repo):
         butler = open_butler(repo, writeable=True)
         try:
-            sync_camera(butler, camera)
-            register_dataset_types(butler)
-            _register_collections(butler, camera)
+            ensure_camera(butler, camera)
         finally:
             butler.close()
     return repo
+
+
+def ensure_camera(butler: Butler, camera: CameraProfile | str) -> None:
+    """`add_camera` on an open writeable butler (idempotent; hold `registry_lock`)."""
+    camera = profile(camera) if isinstance(camera, str) else camera
+    sync_camera(butler, camera)
+    register_dataset_types(butler)
+    _register_collections(butler, camera)
 
 
 def register_dataset_types(butler: Butler) -> None:
@@ -389,7 +400,7 @@ def _group_name(image: ImageInfo) -> str:
 
 def exposure_record_values(image: ImageInfo) -> dict[str, dict[str, typing.Any]]:
     """Return the day_obs, group and exposure record values of an image."""
-    instrument = camera_model.INSTRUMENT
+    instrument = image.instrument
     observation_type = image.image_type.lower() if image.image_type else "unknown"
     kvm = image.key_value_map
     return {
@@ -440,23 +451,28 @@ def register_exposure(butler: Butler, image: ImageInfo) -> None:
             butler.registry.syncDimensionData(element, values[element])
 
 
+def raw_run(image: ImageInfo) -> str:
+    """The raw RUN of the image's camera, e.g. ``LSSTComCam/raw/all``."""
+    return f"{image.instrument}/raw/all"
+
+
 def raw_ref(butler: Butler, image: ImageInfo, detector: int) -> DatasetRef:
-    """Return a new ``raw`` ref for (image, detector) in ``LSSTComCam/raw/all``."""
+    """Return a new ``raw`` ref for (image, detector) in ``<instrument>/raw/all``."""
     raw_type = butler.get_dataset_type("raw")
-    data_id = {"instrument": camera_model.INSTRUMENT, "exposure": image.exposure_id, "detector": detector}
+    data_id = {"instrument": image.instrument, "exposure": image.exposure_id, "detector": detector}
     expanded = butler.registry.expandDataId(data_id, dimensions=raw_type.dimensions)
-    return DatasetRef(raw_type, expanded, run=RAW_RUN)
+    return DatasetRef(raw_type, expanded, run=raw_run(image))
 
 
 def raw_exists(butler: Butler, image: ImageInfo, detector: int) -> bool:
-    """Return True if a ``raw`` of (image, detector) is in ``LSSTComCam/raw/all``."""
+    """Return True if a ``raw`` of (image, detector) is in ``<instrument>/raw/all``."""
     try:
         ref = butler.find_dataset(
             "raw",
-            instrument=camera_model.INSTRUMENT,
+            instrument=image.instrument,
             exposure=image.exposure_id,
             detector=detector,
-            collections=RAW_RUN,
+            collections=raw_run(image),
         )
     except LookupError:
         # The exposure record does not exist yet.
