@@ -683,6 +683,9 @@ class CalibProcedure:
             if frame > config.n_discard:
                 self.ingest_tracker.expect([exposure_id], settings.detectors)
             self.log.debug(f"{self.spec.name.capitalize()} {frame}/{n_frames}: exposure {exposure_id}")
+            wait = float(getattr(settings, "wait_between_exposures", 0.0) or 0.0)
+            if wait > 0 and frame < n_frames:
+                await asyncio.sleep(wait)
         self.use_exposures(self.summary.exposures_taken, n_discard=config.n_discard)
         self.log.info(f"Took {n_frames} {plural(self.spec.name)}: {self.summary.exposures_taken}")
 
