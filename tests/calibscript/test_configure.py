@@ -105,3 +105,23 @@ def test_duration_estimate_overlaps_processing_with_the_next_take() -> None:
     assert flat.end >= dark.end
     serial = estimate.filter_change + sum(t.camera + t.processing for t in estimate.types)
     assert estimate.filter_change + bias.camera + dark.camera + flat.camera < estimate.total < serial
+
+
+def test_shared_options_are_written_once_for_every_camera() -> None:
+    from lsst.ts.calibscripts.schemas import load_schema, load_schema_text, merge_common
+
+    common = yaml.safe_load(load_schema_text("make_calibrations_common.yaml"))
+    own = yaml.safe_load(load_schema_text("make_comcam_calibrations.yaml"))
+    assert own["x-common-properties"] == "make_calibrations_common.yaml"
+    # The camera file has only camera options; the shared file names no camera.
+    assert set(own["properties"]) & set(common["properties"]) == set()
+    assert {"filter", "detectors", "repo", "pipeline_dark"} <= set(own["properties"])
+    assert "LSSTComCam" not in yaml.safe_dump(common["properties"])
+    merged = load_schema("make_comcam_calibrations.yaml")
+    assert "x-common-properties" not in merged
+    assert set(merged["properties"]) == set(common["properties"]) | set(own["properties"])
+    assert MakeComCamCalibrations.get_schema() == merged
+    # A camera's own definition of a shared option wins.
+    override = {"x-common-properties": "common", "properties": {"n_bias": {"default": 5}}}
+    result = merge_common(override, lambda name: {"properties": {"n_bias": {"default": 20}, "note": {}}})
+    assert result == {"properties": {"n_bias": {"default": 5}, "note": {}}}
