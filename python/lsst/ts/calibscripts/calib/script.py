@@ -252,7 +252,7 @@ class BaseMakeCalibrations(salobj.BaseScript):
             Naming the option, for values the schema cannot reject (e.g. an
             exposure-time list whose length is not ``n + n_discard``).
         """
-        self.plan = make_plan(config)
+        self.plan = make_plan(config, self.schema_name)
         self.config = config
         self.procedures = {
             type_plan.calib_type: self.make_procedure(type_plan) for type_plan in self.plan.types
