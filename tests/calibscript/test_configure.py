@@ -80,7 +80,11 @@ class TestMakeComCamCalibrationsConfigure(BaseScriptTestCase, unittest.IsolatedA
 def test_schema_option_prints_the_calibrations_schema() -> None:
     env = dict(os.environ, CALIBSCRIPTS_SAL="sim")
     result = subprocess.run(
-        [sys.executable, str(EXECUTABLE), "1", "--schema"], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, str(EXECUTABLE), "1", "--schema"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load(result.stdout) == MakeComCamCalibrations.get_schema()

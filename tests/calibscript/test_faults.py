@@ -117,7 +117,9 @@ async def test_bad_exposure_time_list_is_refused_at_configure(run_calibs, bad: d
 async def test_exposure_times_given_are_the_frames_taken(run_calibs) -> None:
     run = await run_calibs({**ALL, "exp_times_dark": [1, 2, 3], "exp_times_flat": [0.5, 4, 6]})
     assert run.state == ScriptState.DONE, run.reason
-    times = {t: [i.exp_time for i in run.observatory.camera.images if i.image_type == t] for t in ("DARK", "FLAT")}
+    times = {
+        t: [i.exp_time for i in run.observatory.camera.images if i.image_type == t] for t in ("DARK", "FLAT")
+    }
     assert times == {"DARK": [1.0, 2.0, 3.0], "FLAT": [0.5, 4.0, 6.0]}
 
 

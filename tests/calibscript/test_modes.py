@@ -51,7 +51,10 @@ async def test_bias_dark_flat_builds_on_this_runs_jobs(run_calibs) -> None:
         ("flat", f"u/ocps/{flat.request.job_id}/run"),
     ]
     assert _inputs(dark.request.config)[0] == f"u/ocps/{bias.request.job_id}"
-    assert _inputs(flat.request.config)[:2] == [f"u/ocps/{bias.request.job_id}", f"u/ocps/{dark.request.job_id}"]
+    assert _inputs(flat.request.config)[:2] == [
+        f"u/ocps/{bias.request.job_id}",
+        f"u/ocps/{dark.request.job_id}",
+    ]
     # Nothing comes from the certified calibrations when this run builds the prerequisites.
     assert CALIB not in _inputs(dark.request.config) + _inputs(flat.request.config)
     result = run.script.result
@@ -119,7 +122,9 @@ async def test_verify_frames_against_the_certified_calibrations(run_calibs) -> N
         assert summary.certification is None
     # Every frame but the discarded one is verified.
     dark_ids = run.script.result["DARK"].exposure_ids
-    assert run.job("verifyDark").request.data_query.endswith(f"exposure IN ({', '.join(map(str, dark_ids[1:]))})")
+    assert run.job("verifyDark").request.data_query.endswith(
+        f"exposure IN ({', '.join(map(str, dark_ids[1:]))})"
+    )
 
 
 async def test_verify_frames_failure_is_reported(run_calibs) -> None:

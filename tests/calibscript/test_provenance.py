@@ -56,13 +56,9 @@ def _read_inputs(path: str, run: str, dataset_type: str) -> dict[int, list[dict[
     try:
         refs = butler.query_datasets(dataset_type, collections=run)
         assert refs, f"no {dataset_type} in {run}"
-        return {
-            int(ref.dataId["detector"]): read_provenance(butler.get(ref)[0].header) for ref in refs
-        }
+        return {int(ref.dataId["detector"]): read_provenance(butler.get(ref)[0].header) for ref in refs}
     finally:
         butler.close()
-
-
 
 
 async def test_bias_dark_flat_done_with_provenance(run_calibs) -> None:
@@ -81,10 +77,16 @@ async def test_bias_dark_flat_done_with_provenance(run_calibs) -> None:
     assert [r.state for r in result.types] == [TypeState.SUCCEEDED] * 3, result.describe()
 
     bias, dark, flat = (run.job(p) for p in ("cpBias", "cpDark", "cpFlat"))
-    runs = {name: f"u/ocps/{job.request.job_id}/run" for name, job in zip(("bias", "dark", "flat"), (bias, dark, flat))}
+    runs = {
+        name: f"u/ocps/{job.request.job_id}/run"
+        for name, job in zip(("bias", "dark", "flat"), (bias, dark, flat))
+    }
     # The job requests: cpDark on this run's bias job, cpFlat on this run's bias and dark jobs.
     assert _inputs(dark.request.config)[0] == f"u/ocps/{bias.request.job_id}"
-    assert _inputs(flat.request.config)[:2] == [f"u/ocps/{bias.request.job_id}", f"u/ocps/{dark.request.job_id}"]
+    assert _inputs(flat.request.config)[:2] == [
+        f"u/ocps/{bias.request.job_id}",
+        f"u/ocps/{dark.request.job_id}",
+    ]
 
     # Certified: each type from its own job's RUN, for every detector (the flat in its filter).
     assert run.repo is not None

@@ -147,7 +147,9 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
         )
         for name in ("make_comcam_bias.py", "make_comcam_calibrations.py"):
             executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/maintel/{name}")
-            assert (executable.external_attr >> 16) & 0o111, f"the ScriptQueue executable {name} must be executable"
+            assert (
+                executable.external_attr >> 16
+            ) & 0o111, f"the ScriptQueue executable {name} must be executable"
     package = "lsst/ts/calibscripts/"
     for required in (
         "schemas/make_comcam_bias.yaml",

@@ -206,7 +206,9 @@ def estimate_plan_duration(
     ends: dict[str, float] = {}
     estimates = []
     for type_plan in plan.types:
-        camera = float(sum(type_plan.exp_times)) + type_plan.n_frames_to_take * (read_out_time + FRAME_OVERHEAD)
+        camera = float(sum(type_plan.exp_times)) + type_plan.n_frames_to_take * (
+            read_out_time + FRAME_OVERHEAD
+        )
         start = clock
         clock += camera
         processing = 0.0

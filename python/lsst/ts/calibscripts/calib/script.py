@@ -589,7 +589,4 @@ class BaseMakeCalibrations(salobj.BaseScript):
             f"not built: {names(result.skipped)}"
         )
         reports = self.report_paths()
-        return (
-            f"{headline}\n{result.describe()}"
-            + (f"\nReports: {', '.join(reports)}" if reports else "")
-        )
+        return f"{headline}\n{result.describe()}" + (f"\nReports: {', '.join(reports)}" if reports else "")

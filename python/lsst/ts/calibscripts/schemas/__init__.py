@@ -28,7 +28,13 @@ returns the merged schema (the shared options, then the camera's, which
 win), so the shared options are written once for every camera.
 """
 
-__all__ = ["COMMON_PROPERTIES_KEY", "MAKE_COMCAM_BIAS_SCHEMA", "load_schema", "load_schema_text", "merge_common"]
+__all__ = [
+    "COMMON_PROPERTIES_KEY",
+    "MAKE_COMCAM_BIAS_SCHEMA",
+    "load_schema",
+    "load_schema_text",
+    "merge_common",
+]
 
 import importlib.resources
 import typing
