@@ -53,7 +53,10 @@ imports ``simsal`` or ``sim``.
 Public API
 ----------
 `CalibProcedure`
-    ``run()``, ``cleanup()``, ``planned_stages()``, ``plan_text()``,
+    ``run()`` (= ``preflight()``, ``take()``, ``process()``,
+    ``finish_done()``: a sequence of types calls the take and the process
+    parts from different tasks), ``abort_jobs(names)``,
+    ``cleanup()``, ``planned_stages()``, ``plan_text()``,
     ``use_exposures()``, ``validity_range()``, ``resume_hint()``,
     ``failure_reason()``, ``report()`` and each stage as a method.
 `TypeConfig`
