@@ -37,13 +37,14 @@ test-all: venv
 # SAL delivering messages of different topics in any order, as Kafka does.
 # SEED picks the random delays, so that a failure reproduces.
 SEED ?= 1
-UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/testing \
+UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/calibscript tests/testing \
 	tests/calib/test_ingest_sal.py tests/calib/test_ocps.py tests/cli
 # Left out: modules that exchange no message (configuration checks, command-line options)
 # and the pipetask run, whose subject is the pipetask runner (the same script stages run
 # in-process in tests/script).
 UNORDERED_SKIP ?= --ignore=tests/script/test_configure.py --ignore=tests/script/test_configure_property.py \
-	--ignore=tests/script/test_pipetask_integration.py --ignore=tests/cli/test_cli_options.py
+	--ignore=tests/script/test_pipetask_integration.py --ignore=tests/cli/test_cli_options.py \
+	--ignore=tests/calibscript/test_configure.py
 test-unordered: venv
 	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
 		$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(UNORDERED_SKIP) $(UNORDERED_TESTS)
