@@ -43,8 +43,7 @@ UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script
 # and the pipetask run, whose subject is the pipetask runner (the same script stages run
 # in-process in tests/script).
 UNORDERED_SKIP ?= --ignore=tests/script/test_configure.py --ignore=tests/script/test_configure_property.py \
-	--ignore=tests/script/test_pipetask_integration.py --ignore=tests/cli/test_cli_options.py \
-	--ignore=tests/calibscript/test_configure.py
+	--ignore=tests/script/test_pipetask_integration.py --ignore=tests/cli/test_cli_options.py
 test-unordered: venv
 	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
 		$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(UNORDERED_SKIP) $(UNORDERED_TESTS)
