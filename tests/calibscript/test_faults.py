@@ -139,3 +139,21 @@ async def test_filter_is_set_once_and_checked(run_calibs) -> None:
     assert run.state == ScriptState.DONE, run.reason
     flats = [i for i in run.observatory.camera.images if i.image_type == "FLAT"]
     assert [i.physical_filter for i in flats] == ["u_02"] * 3
+
+
+async def test_failed_flat_take_keeps_the_bias_and_dark(run_calibs) -> None:
+    # The first flat is the run's 7th frame (3 biases and 3 darks before it).
+    options = ObservatoryOptions(camera=CameraFaults(shutter_fails_on_frame=7))
+    run = await run_calibs(ALL, options)
+    assert run.state == ScriptState.FAILED
+    assert run.reason.splitlines()[0].endswith(
+        "FLAT failed; kept: BIAS, DARK; not built: nothing"
+    ), run.reason
+    result = run.script.result
+    assert result is not None
+    assert result["FLAT"].state is TypeState.FAILED and result["FLAT"].stage is not None
+    assert "FLAT take raised FrameNotTaken: flat 1 of 3 failed" in result["FLAT"].reason
+    assert "CCCamera is in FAULT" in result["FLAT"].reason
+    assert run.butler is not None
+    assert [dataset_type for dataset_type, _ in run.butler.certified] == ["bias", "dark"]
+    assert "cpFlat.yaml" not in run.pipelines()
