@@ -43,7 +43,7 @@ test-all: venv
 # SAL delivering messages of different topics in any order, as Kafka does.
 # SEED picks the random delays, so that a failure reproduces.
 SEED ?= 1
-UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/testing \
+UNORDERED_TESTS ?= tests/simsal tests/observatory_control tests/sim tests/script tests/calibscript tests/testing \
 	tests/calib/test_ingest_sal.py tests/calib/test_ocps.py tests/cli
 # Left out: modules that exchange no message (configuration checks, command-line options)
 # and the pipetask run, whose subject is the pipetask runner (the same script stages run

@@ -80,6 +80,12 @@ def load_schema(path: str) -> dict[str, typing.Any]:
     """Load and check a schema file for the table."""
     with open(path, encoding="utf-8") as stream:
         schema = yaml.safe_load(stream)
+    common = schema.get("x-common-properties") if isinstance(schema, dict) else None
+    if common:
+        # A camera's schema adds its options to a shared file (lsst.ts.calibscripts.schemas).
+        shared = load_schema(os.path.join(os.path.dirname(path), common))
+        schema = {k: v for k, v in schema.items() if k != "x-common-properties"}
+        schema["properties"] = {**shared["properties"], **schema.get("properties", {})}
     if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
         raise ExtensionError(f"{path} is not an object schema with properties")
     for name, spec in schema["properties"].items():

@@ -196,6 +196,31 @@ def test_formatter_round_trip_and_type_check(seeded_repo) -> None:
         butler.close()
 
 
+def test_formatter_writes_the_provenance_given_at_put(seeded_repo) -> None:
+    from lsst.daf.butler import DatasetProvenance
+    from lsst.ts.calibscripts.sim.data.formatter import read_provenance
+
+    path, _ = seeded_repo
+    butler = repo.open_butler(path, writeable=True)
+    try:
+        run = "u/test/provenance"
+        butler.collections.register(run)
+        plain = butler.put(
+            fits.HDUList([fits.PrimaryHDU()]), "bias", instrument="LSSTComCam", detector=5, run=run
+        )
+        assert read_provenance(butler.get(plain)[0].header) == []
+        provenance = DatasetProvenance()
+        provenance.add_input(plain)
+        hdul = fits.HDUList([fits.PrimaryHDU()])
+        # A header copied from an input keeps no stale provenance of that input.
+        hdul[0].header["HIERARCH LSST BUTLER INPUT 7 RUN"] = "stale/run"
+        ref = butler.put(hdul, "bias", instrument="LSSTComCam", detector=6, run=run, provenance=provenance)
+        inputs = read_provenance(butler.get(ref)[0].header)
+        assert inputs == [{"id": str(plain.id), "run": run, "datasettype": "bias"}]
+    finally:
+        butler.close()
+
+
 def test_add_camera_registers_lsstcam_and_latiss(fresh_repo: str) -> None:
     from lsst.ts.calibscripts.cameras import LATISS, LSSTCAM
 

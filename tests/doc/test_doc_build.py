@@ -81,12 +81,25 @@ def test_configuration_reference_matches_schema(built: pathlib.Path) -> None:
         assert "(required)" in text and name in text
 
 
+def test_configuration_reference_shows_the_calibrations_schema_with_its_shared_options(
+    built: pathlib.Path,
+) -> None:
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    schema = load_schema("make_comcam_calibrations.yaml")
+    text = page_text(built / "configuration.html")
+    for name in ("script_mode", "exp_times_dark", "generate_calibrations", "filter", "pipeline_flat"):
+        description = " ".join(str(schema["properties"][name]["description"]).split())
+        assert description in text, name
+
+
 def test_schema_change_changes_reference(tmp_path: pathlib.Path) -> None:
     """The table is generated from the schema file, so a change shows up (and a bad schema fails)."""
     copy = tmp_path / "repo"
     shutil.copytree(DOC, copy / "doc", ignore=shutil.ignore_patterns("_build"))
     schema_path = copy / SCHEMA.relative_to(ROOT)
-    schema_path.parent.mkdir(parents=True)
+    # Every schema the reference shows (the calibrations schema and its shared options too).
+    shutil.copytree(SCHEMA.parent, schema_path.parent, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     schema = yaml.safe_load(SCHEMA.read_text())
     schema["properties"]["brand_new_option"] = dict(
         type="integer", default=42, description="An option added to the schema only."

@@ -145,11 +145,15 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
             "run_make_comcam_bias = lsst.ts.calibscripts.cli.run_make_comcam_bias:main"
             in archive.read(entry_points).decode()
         )
-        executable = archive.getinfo("lsst/ts/calibscripts/data/scripts/maintel/make_comcam_bias.py")
-        assert (executable.external_attr >> 16) & 0o111, "the ScriptQueue executable must be executable"
+        for name in ("make_comcam_bias.py", "make_comcam_calibrations.py"):
+            executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/maintel/{name}")
+            assert (
+                executable.external_attr >> 16
+            ) & 0o111, f"the ScriptQueue executable {name} must be executable"
     package = "lsst/ts/calibscripts/"
     for required in (
         "schemas/make_comcam_bias.yaml",
+        "schemas/make_comcam_calibrations.yaml",
         "configs/make_comcam_bias_simulation.yaml",
         "configs/make_comcam_bias_summit.yaml",
         "sim/cp/cp_pipe/pipelines/LSSTComCam/cpBias.yaml",

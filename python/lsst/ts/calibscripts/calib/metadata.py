@@ -35,6 +35,9 @@ Public API
     the parts and their sum (`DurationEstimate.total`).
 `estimate_duration`
     `BiasConfig` -> `DurationEstimate`.
+`estimate_plan_duration`
+    `~.plan.CalibrationPlan` -> `PlanDurationEstimate` (per type, with the
+    processing of a type overlapping the take of the next).
 """
 
 from __future__ import annotations
@@ -48,14 +51,21 @@ __all__ = [
     "PAIR_PROCESS_TIME",
     "READ_OUT_TIME",
     "DurationEstimate",
+    "PlanDurationEstimate",
+    "TypeDurationEstimate",
     "estimate_duration",
+    "estimate_plan_duration",
 ]
 
 import dataclasses
 import math
+import typing
 
 from ..cameras import COMCAM
 from .config import BiasConfig
+
+if typing.TYPE_CHECKING:
+    from .plan import CalibrationPlan
 
 INSTRUMENT = COMCAM.instrument
 """Instrument name for the metadata and butler data ids."""
@@ -132,3 +142,93 @@ def estimate_duration(config: BiasConfig, read_out_time: float = READ_OUT_TIME) 
     return DurationEstimate(
         camera=camera, ingest=ingest, bias_job=bias_job, verify_job=verify_job, certify=certify
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeDurationEstimate:
+    """Estimated times of one calibration type of a sequence, in seconds.
+
+    Attributes
+    ----------
+    calib_type : `str`
+        ``"BIAS"``, ``"DARK"`` or ``"FLAT"``.
+    camera : `float`
+        Camera time: exposure times plus readout and overhead per frame.
+    processing : `float`
+        Ingest of the last frame, jobs, judgement and certification.
+    start, end : `float`
+        When the take starts and the processing ends, from the run's start.
+    """
+
+    calib_type: str
+    camera: float
+    processing: float
+    start: float
+    end: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanDurationEstimate:
+    """Estimated duration of a calibration sequence (`estimate_plan_duration`)."""
+
+    types: tuple[TypeDurationEstimate, ...]
+    filter_change: float
+
+    @property
+    def total(self) -> float:
+        """When the last processing ends (s): the value for ``metadata.duration``."""
+        return max((t.end for t in self.types), default=self.filter_change)
+
+
+def estimate_plan_duration(
+    plan: "CalibrationPlan", read_out_time: float = READ_OUT_TIME, filter_change_time: float = 60.0
+) -> PlanDurationEstimate:
+    """Estimate a sequence: serial takes, each type's processing after its take and its prerequisites'.
+
+    Parameters
+    ----------
+    plan : `~.plan.CalibrationPlan`
+        The plan.
+    read_out_time : `float`
+        Camera readout time per frame (s).
+    filter_change_time : `float`
+        Time to set the filter, when flats are taken (s).
+
+    Returns
+    -------
+    estimate : `PlanDurationEstimate`
+        Per type and in all.
+    """
+    n_det = len(plan.detectors)
+    n_processes = int(plan.options.get("n_processes", 1))
+    filter_change = filter_change_time if any(t.filter for t in plan.types) else 0.0
+    clock = filter_change
+    ends: dict[str, float] = {}
+    estimates = []
+    for type_plan in plan.types:
+        camera = float(sum(type_plan.exp_times)) + type_plan.n_frames_to_take * (
+            read_out_time + FRAME_OVERHEAD
+        )
+        start = clock
+        clock += camera
+        processing = 0.0
+        if type_plan.processes:
+            processing = OODS_LATENCY
+            if type_plan.builds:
+                processing += _job_time(type_plan.n_frames, n_det, n_processes)
+            if type_plan.do_verify:
+                processing += _job_time(type_plan.n_frames, n_det, n_processes) + CERTIFY_TIME
+            elif type_plan.do_certify:
+                processing += CERTIFY_TIME
+        begin = max([clock] + [ends[name] for name in type_plan.depends_on if name in ends])
+        ends[type_plan.calib_type] = begin + processing
+        estimates.append(
+            TypeDurationEstimate(
+                calib_type=type_plan.calib_type,
+                camera=camera,
+                processing=processing,
+                start=start,
+                end=begin + processing,
+            )
+        )
+    return PlanDurationEstimate(types=tuple(estimates), filter_change=filter_change)

@@ -697,7 +697,9 @@ class OcpsJobClient:
             raise JobFailed(result)
         return result
 
-    async def abort_unfinished(self, timeout: float | None = None) -> list[AbortOutcome]:
+    async def abort_unfinished(
+        self, timeout: float | None = None, names: typing.Collection[str] | None = None
+    ) -> list[AbortOutcome]:
         """Abort every job started and not known to have ended; never raises.
 
         First, ``execute`` commands whose job id has not arrived yet are
@@ -712,6 +714,9 @@ class OcpsJobClient:
         ----------
         timeout : `float`, optional
             Time limit (s) for each wait for an ack; default ``ack_timeout``.
+        names : collection of `str`, optional
+            Only the jobs of these names (e.g. ``cp_dark``, ``verify_dark``:
+            one calibration type's jobs while the others go on); default all.
 
         Returns
         -------
@@ -721,8 +726,8 @@ class OcpsJobClient:
         """
         timeout = self.ack_timeout if timeout is None else timeout
         outcomes: list[AbortOutcome] = []
-        if self._pending:
-            pending = dict(self._pending)
+        pending = {task: name for task, name in self._pending.items() if names is None or name in names}
+        if pending:
             _, late = await asyncio.wait(set(pending), timeout=timeout)
             for task in late:
                 task.cancel()
@@ -731,6 +736,8 @@ class OcpsJobClient:
                 self.log.error("%s job: %s", pending[task], message)
                 outcomes.append(AbortOutcome(pending[task], "", False, message))
         for job_id, job in list(self._active.items()):
+            if names is not None and job.name not in names:
+                continue
             outcomes.append(await self._abort_one(job, timeout))
             self._active.pop(job_id, None)
         return outcomes

@@ -292,14 +292,19 @@ class CalibrationPlan:
 
 
 @functools.cache
-def _schema() -> dict[str, typing.Any]:
+def _schema(schema_name: str = SCHEMA_NAME) -> dict[str, typing.Any]:
     from ..schemas import load_schema
 
-    return load_schema(SCHEMA_NAME)
+    return load_schema(schema_name)
 
 
-def schema_defaults() -> dict[str, typing.Any]:
-    """The default of every option of the calibrations schema that has one.
+def schema_defaults(schema_name: str = SCHEMA_NAME) -> dict[str, typing.Any]:
+    """The default of every option of a calibrations schema that has one.
+
+    Parameters
+    ----------
+    schema_name : `str`, optional
+        The camera's schema file (default ComCam's).
 
     Returns
     -------
@@ -308,17 +313,17 @@ def schema_defaults() -> dict[str, typing.Any]:
     """
     return {
         name: list(spec["default"]) if isinstance(spec["default"], list) else spec["default"]
-        for name, spec in _schema()["properties"].items()
+        for name, spec in _schema(schema_name)["properties"].items()
         if "default" in spec
     }
 
 
-def comcam_filters() -> tuple[str, ...]:
-    """The LSSTComCam physical filters the schema's ``filter`` accepts."""
-    for alternative in _schema()["properties"]["filter"]["anyOf"]:
+def comcam_filters(schema_name: str = SCHEMA_NAME) -> tuple[str, ...]:
+    """The physical filters a camera's schema's ``filter`` accepts (default LSSTComCam's)."""
+    for alternative in _schema(schema_name)["properties"]["filter"]["anyOf"]:
         if "enum" in alternative:
             return tuple(alternative["enum"])
-    raise RuntimeError(f"{SCHEMA_NAME}: filter lists no filter names")  # pragma: no cover
+    raise RuntimeError(f"{schema_name}: filter lists no filter names")  # pragma: no cover
 
 
 def _positive_number(value: typing.Any, option: str, where: str) -> float:
@@ -448,8 +453,11 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
     )
 
 
-def _check_filter(mode_types: tuple[str, ...], script_mode: str, value: typing.Any) -> str | None:
-    filters = comcam_filters()
+def _check_filter(
+    mode_types: tuple[str, ...], script_mode: str, value: typing.Any, schema_name: str = SCHEMA_NAME
+) -> str | None:
+    filters = comcam_filters(schema_name)
+    instrument = "LSSTComCam" if schema_name == SCHEMA_NAME else schema_name
     takes_flats = "FLAT" in mode_types
     if value is None:
         if takes_flats:
@@ -460,7 +468,7 @@ def _check_filter(mode_types: tuple[str, ...], script_mode: str, value: typing.A
         return None
     if not isinstance(value, str) or value not in filters:
         raise ConfigError(
-            "filter", f"{value!r} is not an LSSTComCam filter; give one of {', '.join(filters)}"
+            "filter", f"{value!r} is not an {instrument} filter; give one of {', '.join(filters)}"
         )
     if not takes_flats:
         raise ConfigError(
@@ -471,7 +479,7 @@ def _check_filter(mode_types: tuple[str, ...], script_mode: str, value: typing.A
     return value
 
 
-def make_plan(config: typing.Any) -> CalibrationPlan:
+def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> CalibrationPlan:
     """Build the `CalibrationPlan` of a validated configuration.
 
     Parameters
@@ -481,6 +489,8 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
         ``BaseScript.configure`` receives it). Missing keys take the
         schema's defaults; ``script_mode`` and ``calib_collection`` are
         required.
+    schema_name : `str`, optional
+        The camera's schema (`lsst.ts.calibscripts.schemas`; default ComCam's).
 
     Returns
     -------
@@ -494,12 +504,12 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
         with the option and its value.
     """
     given = _as_mapping(config)
-    defaults = schema_defaults()
-    known = set(_schema()["properties"])
+    defaults = schema_defaults(schema_name)
+    known = set(_schema(schema_name)["properties"])
     unknown = sorted(set(given) - known)
     if unknown:
         raise ConfigError(unknown[0], "unknown option (check its spelling)")
-    for name in _schema()["required"]:
+    for name in _schema(schema_name)["required"]:
         if given.get(name) is None:
             raise ConfigError(name, "required option missing")
     values: dict[str, typing.Any] = {**defaults, **given}
@@ -554,7 +564,7 @@ def make_plan(config: typing.Any) -> CalibrationPlan:
             raise ConfigError(name, f"{values[name]!r} is not > 0")
         values[name] = float(values[name])
 
-    values["filter"] = _check_filter(mode_types, script_mode, values["filter"])
+    values["filter"] = _check_filter(mode_types, script_mode, values["filter"], schema_name)
     if values["take_only"] and values["generate_calibrations"]:
         raise ConfigError(
             "take_only",

@@ -53,7 +53,10 @@ imports ``simsal`` or ``sim``.
 Public API
 ----------
 `CalibProcedure`
-    ``run()``, ``cleanup()``, ``planned_stages()``, ``plan_text()``,
+    ``run()`` (= ``preflight()``, ``take()``, ``process()``,
+    ``finish_done()``: a sequence of types calls the take and the process
+    parts from different tasks), ``abort_jobs(names)``,
+    ``cleanup()``, ``planned_stages()``, ``plan_text()``,
     ``use_exposures()``, ``validity_range()``, ``resume_hint()``,
     ``failure_reason()``, ``report()`` and each stage as a method.
 `TypeConfig`
@@ -258,6 +261,10 @@ class TypeConfig:
     extra_build_inputs : `tuple` [`str`, ...]
         Collections put before ``input_collections_build``: another job's
         output collection (cpDark: this run's bias job; cpFlat: bias and dark).
+    build : `bool`
+        Build a new master (default). False: no build job; the verification
+        job verifies the frames against the calibrations already certified
+        in ``input_collections_verify``, and nothing is certified.
     """
 
     n_combined: int
@@ -275,6 +282,7 @@ class TypeConfig:
     exposure_ids: tuple[int, ...] = ()
     build_job_id: str = ""
     extra_build_inputs: tuple[str, ...] = ()
+    build: bool = True
 
     @classmethod
     def from_options(cls, spec: CalibTypeSpec, options: typing.Any, **overrides: typing.Any) -> "TypeConfig":
@@ -337,8 +345,8 @@ class TypeConfig:
 
     @property
     def runs_build_job(self) -> bool:
-        """True if the build job runs (no ``build_job_id`` given)."""
-        return not self.build_job_id
+        """True if the build job runs (a master is built and no ``build_job_id`` given)."""
+        return self.build and not self.build_job_id
 
     @property
     def n_frames_to_take(self) -> int:
@@ -548,37 +556,64 @@ class CalibProcedure:
             Any failure, with the reason of `failure_reason` (the summary is
             finished as FAILED).
         """
-        config = self.config
         try:
             await self.stage(StageKind.PREFLIGHT)
             await self.preflight()
-            if config.takes_frames:
-                await self.stage(StageKind.TAKE)
-                await self.take_frames()
-                await self.stage(StageKind.WAIT_INGEST)
-                await self.wait_for_ingest()
-            else:
-                self.use_exposures(list(config.exposure_ids), n_discard=0)
-            if config.runs_build_job:
-                await self.stage(StageKind.BUILD)
-                await self.run_build_job()
-                await self.check_build_output_in_repo()
-            else:
-                self.build_job_id = config.build_job_id
-                self.summary.bias_collection = ocps.output_collection(config.build_job_id)
-            if self.settings.do_verify:
-                await self.stage(StageKind.VERIFY)
-                await self.run_verify_job()
-                await self.stage(StageKind.JUDGE)
-                await self.judge_verification()
-            if self.settings.do_certify:
-                await self.stage(StageKind.CERTIFY)
-                await self.certify()
-            await self.stage(StageKind.SUMMARY)
+            await self.take()
+            await self.process()
         except asyncio.CancelledError:
             raise
         except Exception as e:
             raise salobj.ExpectedError(self.failure_reason(e)) from e
+        return await self.finish_done()
+
+    async def take(self) -> list[int]:
+        """The take part: take the frames and wait for their ingest (stages take, wait_ingest).
+
+        With ``exposure_ids`` (resume) nothing is taken and those are used.
+        Raises on failure (the caller records it, see `failure_reason`).
+
+        Returns
+        -------
+        exposure_ids : `list` [`int`]
+            Every exposure taken, discarded ones first (the resumed ones when resuming).
+        """
+        config = self.config
+        if config.takes_frames:
+            await self.stage(StageKind.TAKE)
+            await self.take_frames()
+            await self.stage(StageKind.WAIT_INGEST)
+            await self.wait_for_ingest()
+            return list(self.summary.exposures_taken)
+        self.use_exposures(list(config.exposure_ids), n_discard=0)
+        return list(config.exposure_ids)
+
+    async def process(self) -> None:
+        """The process part: build, verify, judge and certify as configured (after `take`).
+
+        Ends at the ``summary`` stage's checkpoint; `finish_done` completes a
+        successful run. Raises on failure (the caller records it).
+        """
+        config = self.config
+        if config.runs_build_job:
+            await self.stage(StageKind.BUILD)
+            await self.run_build_job()
+            await self.check_build_output_in_repo()
+        elif config.build_job_id:
+            self.build_job_id = config.build_job_id
+            self.summary.bias_collection = ocps.output_collection(config.build_job_id)
+        if self.settings.do_verify:
+            await self.stage(StageKind.VERIFY)
+            await self.run_verify_job()
+            await self.stage(StageKind.JUDGE)
+            await self.judge_verification()
+        if self.settings.do_certify:
+            await self.stage(StageKind.CERTIFY)
+            await self.certify()
+        await self.stage(StageKind.SUMMARY)
+
+    async def finish_done(self) -> str:
+        """Finish the summary as DONE, write the report; return the one-line result."""
         self.summary.mark_done(self.stage_of(StageKind.SUMMARY))
         reason = self.done_reason()
         self.summary.finish(Outcome.DONE, reason=reason, finished=tai_isot())
@@ -586,6 +621,11 @@ class CalibProcedure:
         if self.summary.report_path in self.summary.report_files:
             reason += f"; report: {self.summary.report_path}"
         return reason
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The names of this type's OCPS jobs (``cp_dark``, ``verify_dark``)."""
+        return (self.spec.build_job_name, self.spec.verify_job_name)
 
     async def stage(self, kind: StageKind) -> None:
         """Record the previous stage as done and pass the next one's checkpoint."""
@@ -646,6 +686,9 @@ class CalibProcedure:
             if frame > config.n_discard:
                 self.ingest_tracker.expect([exposure_id], settings.detectors)
             self.log.debug(f"{self.spec.name.capitalize()} {frame}/{n_frames}: exposure {exposure_id}")
+            wait = float(getattr(settings, "wait_between_exposures", 0.0) or 0.0)
+            if wait > 0 and frame < n_frames:
+                await asyncio.sleep(wait)
         self.use_exposures(self.summary.exposures_taken, n_discard=config.n_discard)
         self.log.info(f"Took {n_frames} {plural(self.spec.name)}: {self.summary.exposures_taken}")
 
@@ -824,10 +867,11 @@ class CalibProcedure:
     async def run_verify_job(self) -> None:
         """Run the verification pipeline on the build job's output and the verification frames."""
         config = self.config
+        own = (ocps.output_collection(self.build_job_id),) if self.build_job_id else ()
         record = await self.run_job(
             self.spec.verify_job_name,
             pipeline=config.pipeline_verify,
-            inputs=(ocps.output_collection(self.build_job_id),) + config.input_collections_verify,
+            inputs=own + config.input_collections_verify,
             options=config.config_options_verify,
             exposure_ids=self.summary.exposures_verify,
         )
@@ -908,7 +952,9 @@ class CalibProcedure:
         from . import verification
 
         settings = self.settings
-        collections = [ocps.output_collection(self.verify_job_id), ocps.output_collection(self.build_job_id)]
+        collections = [ocps.output_collection(self.verify_job_id)]
+        if self.build_job_id:
+            collections.append(ocps.output_collection(self.build_job_id))
         stats = await asyncio.to_thread(self.butler.read_stats, settings.repo, collections)
         self.verdict = verification.judge_verify_stats(
             stats,
@@ -920,6 +966,12 @@ class CalibProcedure:
         self.summary.set_verdict(self.verdict)
         log = self.log.info if self.verdict.passed else self.log.warning
         log(self.verdict.summary())
+        if not self.verdict.passed and not self.config.build:
+            raise VerificationFailed(
+                f"the new {plural(self.spec.name)} failed verification against the certified "
+                f"{self.spec.name} in {', '.join(self.config.input_collections_verify)} "
+                f"({self.verdict.headline()}); nothing is certified without generate_calibrations"
+            )
         if not self.verdict.passed and not (settings.certify_on_verification_failure and settings.do_certify):
             after = (
                 "not certified (set certify_on_verification_failure to certify it anyway)"
@@ -1065,9 +1117,32 @@ class CalibProcedure:
         state = self.host.state.state
         if state not in (ScriptState.STOPPING, ScriptState.FAILING):
             return
-        # Also waits for a job id still to come (a stop right after execute was sent), and
-        # records the result of a job that ended at the moment of the stop.
-        for outcome in await self.jobs.abort_unfinished():
+        await self.abort_jobs()
+        if self.summary.outcome is Outcome.RUNNING:
+            stage = self.current_stage
+            outcome = Outcome.STOPPED if state == ScriptState.STOPPING else Outcome.FAILED
+            self.summary.finish(
+                outcome,
+                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}",
+                failed_stage=stage,
+                finished=tai_isot(),
+            )
+        await self.report()
+
+    async def abort_jobs(self, names: typing.Collection[str] | None = None) -> None:
+        """Abort the unfinished OCPS jobs of the job client and record their results.
+
+        Also waits for a job id still to come (a stop right after execute was
+        sent), and records the result of a job that ended at the moment of
+        the stop.
+
+        Parameters
+        ----------
+        names : collection of `str`, optional
+            Only jobs of these names (`job_names`: this type's, while other
+            types' jobs share the client); default every job of the client.
+        """
+        for outcome in await self.jobs.abort_unfinished(names=names):
             record = self.summary.job(outcome.name)
             if record is None:
                 continue
@@ -1082,13 +1157,3 @@ class CalibProcedure:
                 record.outcome = ocps.JobOutcome.ABORTED.value
             if not outcome.ok and outcome.result is None:
                 record.error = f"could not abort: {outcome.message}"
-        if self.summary.outcome is Outcome.RUNNING:
-            stage = self.current_stage
-            outcome = Outcome.STOPPED if state == ScriptState.STOPPING else Outcome.FAILED
-            self.summary.finish(
-                outcome,
-                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}",
-                failed_stage=stage,
-                finished=tai_isot(),
-            )
-        await self.report()

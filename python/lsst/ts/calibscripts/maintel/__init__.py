@@ -22,3 +22,4 @@
 """Main telescope (Simonyi Survey Telescope) scripts: LSSTComCam."""
 
 from .make_comcam_bias import *
+from .make_comcam_calibrations import *

@@ -19,9 +19,22 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Configuration schemas shipped with the package."""
+"""Configuration schemas shipped with the package.
 
-__all__ = ["MAKE_COMCAM_BIAS_SCHEMA", "load_schema", "load_schema_text"]
+A camera's calibration schema (``make_comcam_calibrations.yaml``) holds only
+its camera's options and names the shared ones' file in
+``x-common-properties`` (``make_calibrations_common.yaml``); `load_schema`
+returns the merged schema (the shared options, then the camera's, which
+win), so the shared options are written once for every camera.
+"""
+
+__all__ = [
+    "COMMON_PROPERTIES_KEY",
+    "MAKE_COMCAM_BIAS_SCHEMA",
+    "load_schema",
+    "load_schema_text",
+    "merge_common",
+]
 
 import importlib.resources
 import typing
@@ -29,6 +42,9 @@ import typing
 import yaml
 
 MAKE_COMCAM_BIAS_SCHEMA = "make_comcam_bias.yaml"
+
+COMMON_PROPERTIES_KEY = "x-common-properties"
+"""The key naming the file of shared options a schema adds its own to."""
 
 
 def load_schema_text(name: str = MAKE_COMCAM_BIAS_SCHEMA) -> str:
@@ -58,6 +74,33 @@ def load_schema(name: str = MAKE_COMCAM_BIAS_SCHEMA) -> dict[str, typing.Any]:
     Returns
     -------
     schema : `dict`
-        The parsed JSON schema.
+        The parsed JSON schema, with the shared options of its
+        ``x-common-properties`` file merged in (`merge_common`).
     """
-    return yaml.safe_load(load_schema_text(name))
+    return merge_common(yaml.safe_load(load_schema_text(name)), load_schema)
+
+
+def merge_common(
+    schema: dict[str, typing.Any], load: typing.Callable[[str], dict[str, typing.Any]]
+) -> dict[str, typing.Any]:
+    """Merge the shared options of ``schema[COMMON_PROPERTIES_KEY]`` into ``schema``.
+
+    Parameters
+    ----------
+    schema : `dict`
+        A parsed schema; returned as is without ``x-common-properties``.
+    load : callable
+        Loads the named file of shared options (a schema with ``properties``).
+
+    Returns
+    -------
+    schema : `dict`
+        A schema without ``x-common-properties`` whose ``properties`` are
+        the shared ones, then its own (its own win on a name clash).
+    """
+    if COMMON_PROPERTIES_KEY not in schema:
+        return schema
+    merged = {k: v for k, v in schema.items() if k != COMMON_PROPERTIES_KEY}
+    common = load(schema[COMMON_PROPERTIES_KEY])
+    merged["properties"] = {**common["properties"], **schema.get("properties", {})}
+    return merged

@@ -35,23 +35,34 @@ Public API
     A `lsst.daf.butler.FormatterV2` that reads and writes FITS files with
     astropy. Every process that reads or writes ``SimExposure`` datasets
     (including ``pipetask`` subprocesses) must be able to import this module.
+    As obs_base's FITS formatters, it writes the butler's provenance of a
+    dataset put by a pipeline task into the primary header as ``LSST
+    BUTLER ...`` keys (``LSST BUTLER INPUT <n> RUN``, ``... DATASETTYPE``,
+    ``... ID``; ``LSST BUTLER QUANTUM``): which input datasets, from which
+    RUN, the task read (`read_provenance`).
+``PROVENANCE_PREFIX``
+    ``"LSST BUTLER"``.
+`read_provenance`
+    The input datasets (id, RUN, dataset type) recorded in a header.
 """
 
 from __future__ import annotations
 
-__all__ = ["STORAGE_CLASS", "FORMATTER_NAME", "HduListFitsFormatter"]
+__all__ = ["FORMATTER_NAME", "PROVENANCE_PREFIX", "STORAGE_CLASS", "HduListFitsFormatter", "read_provenance"]
 
 import io
+import re
 import typing
 
 from astropy.io import fits
-from lsst.daf.butler import FormatterV2
+from lsst.daf.butler import DatasetProvenance, FormatterV2
 
 if typing.TYPE_CHECKING:
     from lsst.resources import ResourcePath
 
 STORAGE_CLASS = "SimExposure"
 FORMATTER_NAME = "lsst.ts.calibscripts.sim.data.formatter.HduListFitsFormatter"
+PROVENANCE_PREFIX = "LSST BUTLER"
 
 
 class HduListFitsFormatter(FormatterV2):
@@ -76,6 +87,24 @@ class HduListFitsFormatter(FormatterV2):
                 hdu.data
         return hdulist
 
+    def add_provenance(
+        self, in_memory_dataset: typing.Any, *, provenance: DatasetProvenance | None = None
+    ) -> typing.Any:
+        """Write the dataset's provenance into its primary header (``LSST BUTLER ...`` keys).
+
+        Keys copied from an input's header (a task copies its input's
+        header) are removed first, so the keys are this dataset's own.
+        """
+        if provenance is None or not isinstance(in_memory_dataset, fits.HDUList):
+            return in_memory_dataset
+        header = in_memory_dataset[0].header
+        for key in [k for k in header if k.startswith(PROVENANCE_PREFIX)]:
+            del header[key]
+        flat = provenance.to_flat_dict(self.dataset_ref, prefix=PROVENANCE_PREFIX, sep=" ", simple_types=True)
+        for key, value in flat.items():
+            header[f"HIERARCH {key}"] = value
+        return in_memory_dataset
+
     def to_bytes(self, in_memory_dataset: typing.Any) -> bytes:
         buffer = io.BytesIO()
         _as_hdulist(in_memory_dataset).writeto(buffer, output_verify="silentfix")
@@ -94,3 +123,21 @@ def _as_hdulist(dataset: typing.Any) -> fits.HDUList:
             f"{STORAGE_CLASS} datasets must be astropy.io.fits.HDUList; got {type(dataset).__name__}"
         )
     return dataset
+
+
+def read_provenance(header: fits.Header) -> list[dict[str, str]]:
+    """The inputs `HduListFitsFormatter.add_provenance` recorded in ``header``.
+
+    Returns
+    -------
+    inputs : `list` [`dict` [`str`, `str`]]
+        One mapping per input dataset the task read, in the recorded order,
+        with its ``id``, ``run`` and ``datasettype``; empty for a dataset
+        written without provenance (e.g. an ingested raw).
+    """
+    inputs: dict[int, dict[str, str]] = {}
+    for key, value in header.items():
+        match = re.fullmatch(rf"{PROVENANCE_PREFIX} INPUT (\d+) (\w+)", key)
+        if match:
+            inputs.setdefault(int(match[1]), {})[match[2].lower()] = str(value)
+    return [inputs[i] for i in sorted(inputs)]

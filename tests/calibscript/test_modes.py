@@ -1,0 +1,181 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamCalibrations: each script_mode takes and processes its types (scripted jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lsst.ts.calibscripts.calib.sequence import TypeState
+from lsst.ts.calibscripts.sal import ScriptState
+
+from .conftest import CALIB, SMALL
+
+BUILD = {**SMALL, "generate_calibrations": True, "do_verify": False}
+
+
+def _inputs(config: str) -> list[str]:
+    words = config.split()
+    return words[words.index("-i") + 1].split(",")
+
+
+async def test_bias_dark_flat_builds_on_this_runs_jobs(run_calibs) -> None:
+    run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK_FLAT", "filter": "g_01"})
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.pipelines() == ["cpBias.yaml", "cpDark.yaml", "cpFlat.yaml"]
+    bias, dark, flat = (run.job(p) for p in ("cpBias", "cpDark", "cpFlat"))
+    assert run.butler is not None
+    assert run.butler.certified == [
+        ("bias", f"u/ocps/{bias.request.job_id}/run"),
+        ("dark", f"u/ocps/{dark.request.job_id}/run"),
+        ("flat", f"u/ocps/{flat.request.job_id}/run"),
+    ]
+    assert _inputs(dark.request.config)[0] == f"u/ocps/{bias.request.job_id}"
+    assert _inputs(flat.request.config)[:2] == [
+        f"u/ocps/{bias.request.job_id}",
+        f"u/ocps/{dark.request.job_id}",
+    ]
+    # Nothing comes from the certified calibrations when this run builds the prerequisites.
+    assert CALIB not in _inputs(dark.request.config) + _inputs(flat.request.config)
+    result = run.script.result
+    assert result is not None and result.succeeded
+    assert [r.state for r in result.types] == [TypeState.SUCCEEDED] * 3
+    assert run.observatory.camera.images[-1].physical_filter == "g_01"
+
+
+@pytest.mark.parametrize(
+    "mode, pipelines",
+    [
+        ("BIAS", ["cpBias.yaml"]),
+        ("DARK", ["cpDark.yaml"]),
+        ("FLAT", ["cpFlat.yaml"]),
+        ("BIAS_DARK", ["cpBias.yaml", "cpDark.yaml"]),
+        ("DARK_FLAT", ["cpDark.yaml", "cpFlat.yaml"]),
+    ],
+)
+async def test_each_mode_takes_and_builds_its_types(run_calibs, mode: str, pipelines: list[str]) -> None:
+    config = {**BUILD, "script_mode": mode}
+    if "FLAT" in mode:
+        config["filter"] = "r_03"
+    run = await run_calibs(config)
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.pipelines() == pipelines
+    types = mode.split("_")
+    assert run.script.require_plan().calib_types == tuple(types)
+    image_types = [image.image_type for image in run.observatory.camera.images]
+    assert image_types == [t for t in types for _ in range(3)]
+    assert run.butler is not None
+    assert [dataset_type for dataset_type, _ in run.butler.certified] == [t.lower() for t in types]
+
+
+async def test_flat_mode_uses_the_certified_bias_and_dark(run_calibs) -> None:
+    run = await run_calibs({**BUILD, "script_mode": "FLAT", "filter": "r_03"})
+    assert run.state == ScriptState.DONE, run.reason
+    assert _inputs(run.job("cpFlat").request.config) == [CALIB, "LSSTComCam/calib"]
+
+
+async def test_dark_flat_mode_builds_the_flat_on_the_new_dark_and_the_certified_bias(run_calibs) -> None:
+    run = await run_calibs({**BUILD, "script_mode": "DARK_FLAT", "filter": "r_03"})
+    assert run.state == ScriptState.DONE, run.reason
+    dark = run.job("cpDark")
+    assert _inputs(dark.request.config) == [CALIB, "LSSTComCam/calib"]
+    assert _inputs(run.job("cpFlat").request.config) == [
+        f"u/ocps/{dark.request.job_id}",
+        CALIB,
+        "LSSTComCam/calib",
+    ]
+
+
+async def test_verify_frames_against_the_certified_calibrations(run_calibs) -> None:
+    config = {**SMALL, "script_mode": "BIAS_DARK_FLAT", "filter": "r_03", "generate_calibrations": False}
+    config["input_collections_verify_dark"] = "LSSTComCam/calib/certified"
+    run = await run_calibs(config)
+    assert run.state == ScriptState.DONE, run.reason
+    # No build job: each verification job runs on the new frames against the certified calibrations.
+    assert run.pipelines() == ["verifyBias.yaml", "verifyDark.yaml", "verifyFlat.yaml"]
+    assert _inputs(run.job("verifyDark").request.config) == ["LSSTComCam/calib/certified"]
+    assert _inputs(run.job("verifyBias").request.config) == ["LSSTComCam/calib"]
+    assert run.butler is not None and run.butler.certified == []
+    for name in ("BIAS", "DARK", "FLAT"):
+        summary = run.script.type_summary(name)
+        assert summary.verdict is not None and summary.verdict["passed"] is True
+        assert summary.certification is None
+    # Every frame but the discarded one is verified.
+    dark_ids = run.script.result["DARK"].exposure_ids
+    assert run.job("verifyDark").request.data_query.endswith(
+        f"exposure IN ({', '.join(map(str, dark_ids[1:]))})"
+    )
+
+
+async def test_verify_frames_failure_is_reported(run_calibs) -> None:
+    config = {**SMALL, "script_mode": "BIAS_DARK", "generate_calibrations": False}
+    run = await run_calibs(config, failing={"dark"})
+    assert run.state == ScriptState.FAILED
+    assert run.reason.splitlines()[0].endswith("DARK failed; kept: BIAS; not built: nothing"), run.reason
+    assert "the new darks failed verification against the certified dark in LSSTComCam/calib" in run.reason
+    assert run.script.result["BIAS"].state is TypeState.SUCCEEDED
+
+
+async def test_take_only_takes_and_ingests_and_runs_nothing(run_calibs) -> None:
+    config = {**SMALL, "script_mode": "BIAS_DARK_FLAT", "filter": "z_03", "take_only": True}
+    run = await run_calibs(config)
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.executes == []
+    result = run.script.result
+    assert result is not None
+    assert [r.state for r in result.types] == [TypeState.TAKEN] * 3
+    assert [len(r.exposure_ids) for r in result.types] == [3, 3, 3]
+    for name in ("BIAS", "DARK", "FLAT"):
+        summary = run.script.type_summary(name)
+        assert "wait_ingest" in summary.stages_completed
+        assert summary.reason.startswith("3 ")
+
+
+async def test_dark_is_taken_while_the_bias_job_runs(run_calibs) -> None:
+    """Overlap, from the recorded order: every dark is read out before cpBias's job_result is written."""
+    gate = None
+
+    def hold_results(observatory) -> None:
+        nonlocal gate
+        gate = asyncio.Event()
+        observatory.ocps.job_result_gate = gate
+
+    async def during(run) -> None:
+        camera = run.observatory.camera
+        await run_calibs.wait_for(
+            lambda: sum(i.image_type == "DARK" for i in camera.images) == 3
+            and run.script.result is not None
+            and run.script.result["DARK"].state is not TypeState.TAKING,
+            what="the darks",
+        )
+        bias_job = run.job("cpBias")
+        # Every dark is read out, and cpBias (submitted) has written no job_result yet.
+        assert bias_job.results == []
+        assert run.script.result["BIAS"].state is TypeState.PROCESSING
+        assert gate is not None
+        gate.set()
+
+    run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK"}, before_run=hold_results, during=during)
+    assert run.state == ScriptState.DONE, run.reason
+    order = [(p.calib_type, p.state) for p in run.script.progress]
+    assert order.index(("DARK", TypeState.TAKING)) < order.index(("BIAS", TypeState.SUCCEEDED))
