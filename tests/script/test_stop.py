@@ -259,3 +259,29 @@ async def test_stop_during_certification_reports_what_was_certified(run_bias, mo
     assert report["outcome"] == "stopped" and report["failed_stage"] == "certify"
     assert [c.detector for c in run.certifications()] == [1]
     assert report["certified_detectors"] == [1]
+
+
+async def test_stop_during_a_frame_records_the_frame(run_bias) -> None:
+    """Stopped as the camera starts frame 2: the camera takes it anyway, and the summary lists it.
+
+    The stop is sent when frame 2's ``startIntegration`` reaches another
+    client, before ``take_bias`` has returned that frame's exposure id.
+    """
+    from lsst.ts.calibscripts.sim.triggers import TopicCounter
+
+    async def stop_at_second_frame(run) -> None:
+        async with (
+            salobj.Domain() as domain,
+            TopicCounter(domain, "CCCamera", 0, "startIntegration") as counter,
+        ):
+            await counter.wait_for(2)
+            await run_bias.stop(run.script)
+
+    run = await run_bias(
+        {**SMALL, "n_bias": 3, "do_verify": False}, runner="scripted", during=stop_at_second_frame
+    )
+    report = assert_stopped(run, "take_biases")
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert len(taken) == 2
+    assert report["exposures_taken"] == taken
+    assert run.executes == []

@@ -100,6 +100,9 @@ def tai_isot() -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+STOP_FRAME_GRACE = 10.0
+"""Seconds a stop waits for the frame in progress, so that its exposure id is recorded."""
+
 CAMERA_EVENT_GRACE = 1.0
 """Seconds to wait, after a frame failed, for CCCamera's FAULT summaryState and errorCode."""
 
@@ -401,8 +404,13 @@ class MakeComCamBias(salobj.BaseScript):
                 note=config.note or None,
             )
         )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.frame_timeout
         try:
             await asyncio.wait({taking}, timeout=config.frame_timeout)
+        except asyncio.CancelledError:
+            await self.record_frame_in_progress(taking, frame, n_frames, deadline)
+            raise
         finally:
             if not taking.done():
                 taking.cancel()
@@ -426,6 +434,27 @@ class MakeComCamBias(salobj.BaseScript):
                 + taken
             ) from e
         return int(exposure_id)
+
+    async def record_frame_in_progress(
+        self, taking: asyncio.Future, frame: int, n_frames: int, deadline: float
+    ) -> None:
+        """On a stop during a frame, wait for the camera to end it and record its exposure id.
+
+        A stop does not stop the camera: a frame it has started is taken
+        anyway. Waiting for it (at most `STOP_FRAME_GRACE` seconds, and not
+        past the frame's ``frame_timeout``) keeps every exposure taken in
+        the summary.
+        """
+        loop = asyncio.get_running_loop()
+        wait = min(STOP_FRAME_GRACE, deadline - loop.time())
+        if not taking.done() and wait > 0:
+            await asyncio.wait({taking}, timeout=wait)
+        if taking.done() and not taking.cancelled() and taking.exception() is None:
+            (exposure_id,) = taking.result()
+            self.summary.exposures_taken.append(int(exposure_id))
+            self.log.warning(
+                f"Bias {frame}/{n_frames} (exposure {exposure_id}) was taken as the script stopped"
+            )
 
     def camera_in_fault(self) -> bool:
         """True if the last CCCamera summaryState seen is FAULT."""
