@@ -285,3 +285,26 @@ async def test_stop_during_a_frame_records_the_frame(run_bias) -> None:
     assert len(taken) == 2
     assert report["exposures_taken"] == taken
     assert run.executes == []
+
+
+async def test_stop_during_a_frame_that_does_not_end_names_its_image(run_bias, monkeypatch) -> None:
+    """Frame 2's startIntegration is lost and the script is stopped while waiting for it.
+
+    The camera took the image, but the script never learns its exposure id:
+    the summary's reason names the image from the camera's other events.
+    """
+    from lsst.ts.calibscripts.maintel import make_comcam_bias
+
+    monkeypatch.setattr(make_comcam_bias, "STOP_FRAME_GRACE", 0.2)
+    options = ObservatoryOptions(camera=CameraFaults(drop_start_integration_frames={2}))
+    run = await run_bias(
+        {**SMALL, "n_bias": 3, "do_verify": False, "frame_timeout": 30},
+        options,
+        runner="scripted",
+        during=stop_when(run_bias, lambda run: len(run.observatory.images) >= 2),
+    )
+    report = assert_stopped(run, "take_biases")
+    first, second = run.observatory.images
+    assert report["exposures_taken"] == [first.exposure_id]
+    assert "bias 2 of 4 was in progress and did not end" in report["reason"], report["reason"]
+    assert second.obs_id in report["reason"]

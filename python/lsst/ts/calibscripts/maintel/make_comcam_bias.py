@@ -205,6 +205,7 @@ class MakeComCamBias(salobj.BaseScript):
         self.bias_job_id = ""
         self.verify_job_id = ""
         self.bias_result: ocps.JobResult | None = None
+        self.frame_at_stop = ""
 
     # ------------------------------------------------------------------
     # Configuration
@@ -455,6 +456,12 @@ class MakeComCamBias(salobj.BaseScript):
             self.log.warning(
                 f"Bias {frame}/{n_frames} (exposure {exposure_id}) was taken as the script stopped"
             )
+        else:
+            # The image may exist without the script knowing its id: say what the camera events show.
+            self.frame_at_stop = (
+                f"bias {frame} of {n_frames} was in progress and did not end ({self.camera_diagnosis()})"
+            )
+            self.log.warning(f"Stopped while taking biases: {self.frame_at_stop}")
 
     def camera_in_fault(self) -> bool:
         """True if the last CCCamera summaryState seen is FAULT."""
@@ -823,9 +830,10 @@ class MakeComCamBias(salobj.BaseScript):
         if self.summary.outcome is Outcome.RUNNING:
             stage = self.current_stage
             outcome = Outcome.STOPPED if self.state.state == ScriptState.STOPPING else Outcome.FAILED
+            frame = f"; {self.frame_at_stop}" if self.frame_at_stop else ""
             self.summary.finish(
                 outcome,
-                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}",
+                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}{frame}",
                 failed_stage=stage,
                 finished=tai_isot(),
             )
