@@ -101,8 +101,13 @@ TIME_SCALE = 0.002
 """Simulated seconds to real seconds (a 10 s scripted job takes 20 ms)."""
 RUN_TIMEOUT = 60.0
 """Real seconds a schedule may take before it counts as a hung run."""
-MAX_LOOP_LAG = 0.5
-"""Longest the event loop may be blocked by this process's own work (s); see `_LagMonitor`."""
+MAX_LOOP_LAG = 1.5
+"""Longest the event loop may be blocked by this process's own work (s); see `_LagMonitor`.
+
+The butler calls run in worker threads (the script's, and the mock OCPS's
+jobs, which share the process here), and daf_butler holds the GIL in them:
+1,000 schedules on two busy cores measured blocks of up to 1.0 s (0.5 s was
+exceeded in about 2 % of the schedules)."""
 LAG_PERIOD = 0.02
 """Period (s) of the loop-lag monitor."""
 CALIB_COLLECTION = "LSSTComCam/calib/soak"
