@@ -75,9 +75,12 @@ async def test_stop_at_checkpoint(run_bias, stage) -> None:
         assert report["stages_completed"][-1] != stage
 
 
-async def test_stop_while_taking_biases(run_bias) -> None:
+async def test_stop_while_taking_biases(run_bias, monkeypatch) -> None:
     # The camera hangs on frame 3 (never acknowledges takeImages): the script is
-    # waiting in take_bias when it is stopped.
+    # waiting in take_bias when it is stopped, and waits STOP_FRAME_GRACE for that frame.
+    from lsst.ts.calibscripts.maintel import make_comcam_bias
+
+    monkeypatch.setattr(make_comcam_bias, "STOP_FRAME_GRACE", 0.2)
     options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=3))
     run = await run_bias(
         {**SMALL, "n_bias": 5},
