@@ -23,7 +23,9 @@
 dozen seeded schedules run without breaking any (``make soak`` runs a thousand)."""
 
 import dataclasses
+import importlib.util
 import os
+import random
 import types
 
 import pytest
@@ -73,6 +75,165 @@ def test_adding_a_script_is_adding_an_entry() -> None:
     entry = dataclasses.replace(soak.SCRIPTS["MakeComCamBias"], name="Other")
     schedule = soak.draw_schedule(3, {"Other": entry})
     assert schedule.script == "Other" and schedule.recipe().startswith("seed 3: Other [")
+
+
+def test_calibrations_entry_draws_configurations_its_schema_and_plan_accept() -> None:
+    import jsonschema
+    from lsst.ts.calibscripts.calib.plan import MODE_TYPES, SCHEMA_NAME, make_plan
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    entry = soak.calibrations_entry()
+    schema = load_schema(SCHEMA_NAME)
+    rng = random.Random(5)
+    modes = set()
+    for _ in range(300):
+        config = entry.draw_config(rng)
+        jsonschema.validate({**config, "repo": "/tmp/repo", "report_dir": ""}, schema)
+        plan = make_plan(config)
+        requested = entry.requested(config)
+        modes.add(config["script_mode"])
+        assert [r.calib_type for r in requested] == [t.lower() for t in MODE_TYPES[config["script_mode"]]]
+        assert entry.n_frames(config) == plan.n_frames_to_take
+        flat = [r for r in requested if r.calib_type == "flat"]
+        assert all(r.physical_filter == config["filter"] for r in flat)
+        if config["script_mode"] == "BIAS_DARK_FLAT" and config["generate_calibrations"]:
+            assert [r.depends_on for r in requested] == [(), ("bias",), ("bias", "dark")]
+            assert entry.n_jobs(config) == 3 * (1 + config["do_verify"])
+    assert modes == set(MODE_TYPES)
+    schedule = soak.draw_schedule(11, {entry.name: entry})
+    assert schedule.recipe().startswith("seed 11: MakeComCamCalibrations [script_mode=")
+
+
+def test_the_calibrations_entry_is_drawn_only_where_its_script_exists() -> None:
+    exists = importlib.util.find_spec(soak.CALIBRATIONS_MODULE) is not None
+    assert (soak.CALIBRATIONS_SCRIPT in soak.SCRIPTS) == exists
+
+
+@pytest.mark.parametrize("calib_type", ["dark", "flat"])
+def test_stand_in_job_outputs_are_judged_and_certified_by_the_engine(
+    calib_type: str, templates: soak.Templates, tmp_path
+) -> None:
+    """What the soak's completed build and verification jobs leave, the engine reads and certifies."""
+    import shutil
+
+    from lsst.ts.calibscripts.calib import butler_ops
+    from lsst.ts.calibscripts.calib.procedure import CalibButler
+    from lsst.ts.calibscripts.calib.types import spec_for
+    from lsst.ts.calibscripts.calib.verification import judge_verify_stats
+    from lsst.ts.calibscripts.cameras import COMCAM
+
+    repo = str(tmp_path / "repo")
+    shutil.copytree(templates.plain, repo, symlinks=True)
+    spec = spec_for(calib_type)
+    exposures = [2026112500010, 2026112500011]
+    query = f"instrument='LSSTComCam' AND detector IN (1, 4) AND exposure IN ({exposures[0]}, {exposures[1]})"
+    for job_id, pipeline in (("build", spec.build_pipeline), ("check", spec.verify_pipeline)):
+        request = types.SimpleNamespace(
+            job_id=job_id, butler_repo=repo, pipeline=f"x/{pipeline}", data_query=query
+        )
+        soak._complete_job(request, str(tmp_path / "logs"), physical_filter="r_03")
+    engine = CalibButler(spec, COMCAM)
+    stats = engine.read_stats(repo, ["u/ocps/check", "u/ocps/build"])
+    verdict = judge_verify_stats(stats, n_detectors=2, expected_exposures=exposures, spec=spec)
+    assert verdict.passed, verdict.summary()
+    result = engine.certify(
+        repo,
+        "u/ocps/build/run",
+        soak.CALIB_COLLECTION,
+        [1, 4],
+        "2026-11-25T00:00:00",
+        "2026-11-26T00:00:00",
+        False,
+    )
+    assert sorted(result.detectors) == [1, 4]
+    certified = butler_ops.list_certifications(repo, soak.CALIB_COLLECTION, spec.dataset_type)
+    assert {c.detector for c in certified} == {1, 4}
+    assert {c.data_id.get("physical_filter") for c in certified} == (
+        {"r_03"} if calib_type == "flat" else {None}
+    )
+
+
+def _certification(dataset_type: str, detector: int, run: str, physical_filter: str | None = None):
+    from lsst.ts.calibscripts.calib.butler_ops import ExistingCertification
+
+    data_id = {"instrument": "LSSTComCam", "detector": detector}
+    if physical_filter:
+        data_id["physical_filter"] = physical_filter
+    return ExistingCertification(
+        dataset_id=f"{dataset_type}-{detector}-{run}", run=run, data_id=data_id, begin="-inf", end="+inf"
+    )
+
+
+SEQUENCE = (
+    soak.RequestedCalib("bias", n_discard=0, n_combined=1, n_taken=1),
+    soak.RequestedCalib("dark", n_discard=0, n_combined=1, n_taken=1, depends_on=("bias",)),
+    soak.RequestedCalib(
+        "flat", n_discard=0, n_combined=1, n_taken=1, physical_filter="r_03", depends_on=("bias", "dark")
+    ),
+)
+
+
+def sequence_run(tmp_path, *, state: str, completed: dict[str, str], certified: dict[str, list]):
+    """A finished bias, dark and flat run: ``completed`` build jobs by pipeline, ``certified`` by type."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    args = fake_run(tmp_path, state=state, job_exit_code=0)
+    entry = dataclasses.replace(soak.SCRIPTS["MakeComCamBias"], name="Seq", requested=lambda config: SEQUENCE)
+    exposures = [2026112500001, 2026112500002, 2026112500003]
+    args["observatory"].images = [types.SimpleNamespace(exposure_id=e, obs_id=f"CC_O_{e}") for e in exposures]
+    args["observatory"].ocps.jobs = {
+        job_id: types.SimpleNamespace(
+            exit_code=0, request=types.SimpleNamespace(job_id=job_id, pipeline=f"x/{p}")
+        )
+        for p, job_id in completed.items()
+    }
+    (tmp_path / "reports" / "summary.yaml").write_text(
+        yaml.safe_dump({"exposures_taken": exposures, "jobs": []})
+    )
+    args["before"] = {name: [] for name in ("bias", "dark", "flat")}
+    args["after"] = {name: certified.get(name, []) for name in ("bias", "dark", "flat")}
+    return dict(args, entry=entry)
+
+
+def test_invariants_per_type_done_means_every_requested_type_certified(tmp_path) -> None:
+    jobs = {"cpBias.yaml": "b", "cpDark.yaml": "d", "cpFlat.yaml": "f"}
+    every = {
+        "bias": [_certification("bias", 0, "u/ocps/b/run")],
+        "dark": [_certification("dark", 0, "u/ocps/d/run")],
+        "flat": [_certification("flat", 0, "u/ocps/f/run", "r_03")],
+    }
+    assert (
+        soak.check_invariants(**sequence_run(tmp_path / "a", state="DONE", completed=jobs, certified=every))
+        == []
+    )
+    wrong_filter = {**every, "flat": [_certification("flat", 0, "u/ocps/f/run", "g_01")]}
+    violations = soak.check_invariants(
+        **sequence_run(tmp_path / "b", state="DONE", completed=jobs, certified=wrong_filter)
+    )
+    assert violations == [
+        "done_means_certified: DONE but detector 0 has no flat in r_03 from u/ocps/f/run certified over "
+        "[2026-11-25T12:00:00.000, 2026-11-26T12:00:00.000)"
+    ], violations
+
+
+def test_invariants_per_type_a_failed_prerequisite_leaves_its_dependents_uncertified(tmp_path) -> None:
+    # The bias job did not complete; the dark was certified anyway (built on what?).
+    jobs = {"cpDark.yaml": "d"}
+    certified = {"dark": [_certification("dark", 0, "u/ocps/d/run")]}
+    violations = soak.check_invariants(
+        **sequence_run(tmp_path, state="FAILED", completed=jobs, certified=certified)
+    )
+    assert any(
+        v.startswith("prerequisite_failed: dark certified although its prerequisite(s) ['bias']")
+        for v in violations
+    ), violations
+    # And a certification from a job that did not complete is caught whatever the type.
+    certified = {"flat": [_certification("flat", 0, "u/ocps/zz/run", "r_03")]}
+    violations = soak.check_invariants(
+        **sequence_run(tmp_path / "b", state="FAILED", completed={}, certified=certified)
+    )
+    assert any(
+        v.startswith("nothing_certified_early: dataset flat-0-u/ocps/zz/run") for v in violations
+    ), violations
 
 
 def fake_run(tmp_path, *, state: str, job_exit_code, ocps_state=State.ENABLED, report_jobs=()):

@@ -31,10 +31,13 @@ checked through the butler repository and the mocks' records, independently
 of what the script says about itself:
 
 * ``done_means_certified``: the final state is DONE only if every requested
-  calibration is certified over (at least) the requested range from the
-  run's own job;
+  calibration type is certified over (at least) the requested range from the
+  run's own job (for every detector, and a flat for its physical filter);
 * ``nothing_certified_early``: nothing new is certified when the run failed
-  or stopped before the certify stage;
+  or stopped before the certify stage, nor from a build job that did not
+  complete;
+* ``prerequisite_failed``: a type whose prerequisite (the bias of a dark,
+  the bias and dark of a flat) failed in this run is not certified;
 * ``no_job_left_running``: no OCPS job the script started is still running
   (unless OCPS refused the abort while not ENABLED and the summary says so);
 * ``exposures_reported``: every image the camera took is in the summary or
@@ -55,7 +58,9 @@ runs N schedules on J worker processes and prints (and writes as JSON) the
 number of schedules, the faults injected and fired by kind, the outcomes and
 every violation with its recipe.
 
-Scripts are drawn from `SCRIPTS`: adding a script is adding a `ScriptEntry`.
+Scripts are drawn from `SCRIPTS`: adding a script is adding a `ScriptEntry`,
+whose ``requested`` says which calibration types (`RequestedCalib`) a
+configuration asks for; the invariants are checked per type.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from __future__ import annotations
 __all__ = [
     "FaultKind",
     "Fault",
+    "RequestedCalib",
     "Schedule",
     "ScheduleResult",
     "ScriptEntry",
@@ -83,9 +89,11 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import enum
+import importlib
 import json
 import logging
 import os
+import pathlib
 import random
 import re
 import shutil
@@ -117,6 +125,8 @@ CONFLICT_RANGE = ("2000-01-01T00:00:00", "2100-01-01T00:00:00")
 """Validity range of the prior certification in the conflict template."""
 GROUP_ID = "2026-11-25T15:00:00.000"
 CSCS = ("CCCamera", "CCHeaderService", "CCOODS", "OCPS")
+STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
+"""MakeComCamBias's checkpoints."""
 
 
 class FaultKind(str, enum.Enum):
@@ -211,8 +221,11 @@ class ScriptEntry:
         ``n_frames(config)`` -> frames the script takes (0 when resuming).
     n_jobs : callable
         ``n_jobs(config)`` -> OCPS jobs it runs when nothing fails.
-    calibration : `str`
-        Dataset type it certifies.
+    requested : callable
+        ``requested(config)`` -> the calibration types the configuration
+        asks for (`RequestedCalib`), in the order their frames are taken.
+    stages : `tuple` [`str`, ...]
+        Checkpoint names a stop or a CSC fault may be drawn at.
     """
 
     name: str
@@ -220,7 +233,65 @@ class ScriptEntry:
     draw_config: typing.Callable[[random.Random], dict[str, typing.Any]]
     n_frames: typing.Callable[[dict[str, typing.Any]], int]
     n_jobs: typing.Callable[[dict[str, typing.Any]], int]
-    calibration: str = "bias"
+    requested: typing.Callable[[dict[str, typing.Any]], tuple[RequestedCalib, ...]]
+    stages: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestedCalib:
+    """One calibration type a configuration asks for, as the invariants check it.
+
+    Attributes
+    ----------
+    calib_type : `str`
+        ``"bias"``, ``"dark"`` or ``"flat"`` (a
+        `~lsst.ts.calibscripts.calib.types.CalibType` value).
+    n_discard, n_combined : `int`
+        Frames taken and discarded first; frames combined after them.
+    n_taken : `int`
+        Frames the camera takes for this type (0 when resuming from
+        ``exposure_ids``); the types' frames are taken one type after the
+        other, in the order of ``ScriptEntry.requested``.
+    builds : `bool`
+        A new master is built (a build job runs or ``build_job_id`` is given).
+    certify : `bool`
+        The new master is certified.
+    exposure_ids : `tuple` [`int`, ...]
+        Resumed from these exposures (the combined ones first).
+    build_job_id : `str`
+        Resumed from this completed build job.
+    physical_filter : `str` or `None`
+        The filter of a flat.
+    depends_on : `tuple` [`str`, ...]
+        Types of this run whose processing must succeed first.
+    """
+
+    calib_type: str
+    n_discard: int
+    n_combined: int
+    n_taken: int
+    builds: bool = True
+    certify: bool = True
+    exposure_ids: tuple[int, ...] = ()
+    build_job_id: str = ""
+    physical_filter: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def spec(self) -> typing.Any:
+        """The type's `~lsst.ts.calibscripts.calib.types.CalibTypeSpec`."""
+        from ..calib.types import spec_for
+
+        return spec_for(self.calib_type)
+
+    @property
+    def dataset_type(self) -> str:
+        return str(self.spec.dataset_type)
+
+    @property
+    def build_task(self) -> str:
+        """The build pipeline's name as it appears in a job's pipeline (``cpBias``)."""
+        return str(self.spec.build_pipeline).removesuffix(".yaml")
 
 
 def _make_comcam_bias(index: int) -> typing.Any:
@@ -264,11 +335,127 @@ def _draw_bias_config(rng: random.Random) -> dict[str, typing.Any]:
 def _bias_frames(config: dict[str, typing.Any]) -> int:
     if config.get("exposure_ids"):
         return 0
-    return int(config["n_discard_bias"] + config["n_bias"] + config["n_verify_bias"])
+    return int(config.get("n_discard_bias", 0) + config["n_bias"] + config.get("n_verify_bias", 0))
 
 
 def _bias_jobs(config: dict[str, typing.Any]) -> int:
     return (0 if config.get("bias_job_id") else 1) + (1 if config["do_verify"] else 0)
+
+
+def _bias_requested(config: dict[str, typing.Any]) -> tuple[RequestedCalib, ...]:
+    return (
+        RequestedCalib(
+            calib_type="bias",
+            n_discard=int(config.get("n_discard_bias", 0)),
+            n_combined=int(config["n_bias"]),
+            n_taken=_bias_frames(config),
+            certify=bool(config["do_certify"]),
+            exposure_ids=tuple(config.get("exposure_ids") or ()),
+            build_job_id=str(config.get("bias_job_id") or ""),
+        ),
+    )
+
+
+# MakeComCamCalibrations (BIAS/DARK/FLAT in one run, script_mode): drawn when its module exists.
+CALIBRATIONS_MODULE = "lsst.ts.calibscripts.maintel.make_comcam_calibrations"
+CALIBRATIONS_SCRIPT = "MakeComCamCalibrations"
+
+
+def _make_comcam_calibrations(index: int) -> typing.Any:
+    module = importlib.import_module(CALIBRATIONS_MODULE)
+    return getattr(module, CALIBRATIONS_SCRIPT)(index=index)
+
+
+def _draw_calibrations_config(rng: random.Random) -> dict[str, typing.Any]:
+    """A MakeComCamCalibrations configuration its schema and `calib.plan.make_plan` accept."""
+    from ..calib.plan import MODE_TYPES, comcam_filters
+
+    mode = rng.choice(sorted(MODE_TYPES))
+    take_only = rng.random() < 0.05
+    generate = not take_only and rng.random() < 0.85
+    # Verifying new frames against the certified calibration is all a run that builds nothing does.
+    do_verify = rng.random() < 0.5 or not (generate or take_only)
+    config: dict[str, typing.Any] = {
+        "script_mode": mode,
+        "generate_calibrations": generate,
+        "take_only": take_only,
+        "detectors": sorted(rng.sample(range(9), rng.randint(1, 3))),
+        "do_verify": do_verify,
+        "do_certify": rng.random() < 0.75,
+        "supersede": rng.random() < 0.3,
+        "calib_collection": CALIB_COLLECTION,
+        "frame_timeout": rng.choice([1.5, 3.0]),
+        "oods_timeout": rng.choice([1.5, 3.0]),
+        "job_timeout": rng.choice([1.5, 3.0]),
+    }
+    for calib_type in MODE_TYPES[mode]:
+        lower = calib_type.lower()
+        # A build verified on its own frames needs two of them (make_plan refuses one).
+        n_frames = rng.randint(2 if generate and do_verify else 1, 3)
+        config[f"n_{lower}"] = n_frames
+        config[f"n_discard_{lower}"] = rng.randint(0, min(1, n_frames - 1))
+        if calib_type == "DARK":
+            config["exp_times_dark"] = rng.choice([0.5, 2.0])
+        elif calib_type == "FLAT":
+            config["exp_times_flat"] = rng.choice([0.5, 1.0])
+            config["filter"] = rng.choice(comcam_filters())
+    return config
+
+
+def _calibrations_requested(config: dict[str, typing.Any]) -> tuple[RequestedCalib, ...]:
+    from ..calib.plan import Processing, make_plan
+
+    plan = make_plan(config)
+    return tuple(
+        RequestedCalib(
+            calib_type=t.calib_type.lower(),
+            n_discard=t.n_discard,
+            n_combined=t.n_frames,
+            n_taken=t.n_frames_to_take,
+            builds=t.processing is Processing.BUILD,
+            certify=t.do_certify,
+            physical_filter=t.filter,
+            depends_on=tuple(d.lower() for d in t.depends_on),
+        )
+        for t in plan.types
+    )
+
+
+def _calibrations_frames(config: dict[str, typing.Any]) -> int:
+    return sum(r.n_taken for r in _calibrations_requested(config))
+
+
+def _calibrations_jobs(config: dict[str, typing.Any]) -> int:
+    from ..calib.plan import make_plan
+
+    return sum(int(t.builds) + int(t.do_verify) for t in make_plan(config).types)
+
+
+def _calibrations_stages(config: dict[str, typing.Any] | None = None) -> tuple[str, ...]:
+    from ..calib.stages import StageKind, stage_for
+    from ..calib.types import CALIB_TYPES
+
+    kinds = (StageKind.TAKE, StageKind.BUILD, StageKind.VERIFY)
+    per_type = [stage_for(kind, spec).value for spec in CALIB_TYPES.values() for kind in kinds]
+    return ("preflight", *per_type, "certify", "summary")
+
+
+def calibrations_entry() -> ScriptEntry:
+    """The `ScriptEntry` of MakeComCamCalibrations (script_mode BIAS ... BIAS_DARK_FLAT)."""
+    return ScriptEntry(
+        name=CALIBRATIONS_SCRIPT,
+        make=_make_comcam_calibrations,
+        draw_config=_draw_calibrations_config,
+        n_frames=_calibrations_frames,
+        n_jobs=_calibrations_jobs,
+        requested=_calibrations_requested,
+        stages=_calibrations_stages(),
+    )
+
+
+def _calibrations_script_exists() -> bool:
+    """True if the MakeComCamCalibrations module is part of the package (without importing it)."""
+    return (pathlib.Path(__file__).parent.parent / "maintel" / "make_comcam_calibrations.py").is_file()
 
 
 SCRIPTS: dict[str, ScriptEntry] = {
@@ -278,9 +465,13 @@ SCRIPTS: dict[str, ScriptEntry] = {
         draw_config=_draw_bias_config,
         n_frames=_bias_frames,
         n_jobs=_bias_jobs,
+        requested=_bias_requested,
+        stages=STAGES,
     ),
 }
 """The scripts the soak draws from, by name."""
+if _calibrations_script_exists():
+    SCRIPTS[CALIBRATIONS_SCRIPT] = calibrations_entry()
 
 
 # ---------------------------------------------------------------------------
@@ -292,11 +483,10 @@ INSTANT_TOPICS = (
     ("CCOODS", "imageInOODS"),
     ("OCPS", "job_result"),
 )
-STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
 
 
 def _draw_instant(
-    rng: random.Random, n_frames: int, n_jobs: int, *, stop: bool
+    rng: random.Random, n_frames: int, n_jobs: int, *, stop: bool, stages: typing.Sequence[str] = STAGES
 ) -> tuple[tuple[str, typing.Any], ...]:
     """A random instant: after a topic's k-th message, at a simulated time, or at a checkpoint."""
     choices = ["time", "checkpoint"]
@@ -316,7 +506,7 @@ def _draw_instant(
     if how == "time":
         return (("at", f"t={rng.choice([0, 1, 2, 5, 10, 20, 40])}"),)
     if how == "checkpoint":
-        return (("at", f"checkpoint={rng.choice(STAGES)}"),)
+        return (("at", f"checkpoint={rng.choice(stages)}"),)
     if how == "execute":
         return (("at", f"execute#{rng.randint(1, n_jobs)}"),)
     return (("at", "certify"),)
@@ -353,7 +543,9 @@ def draw_schedule(seed: int, scripts: typing.Mapping[str, ScriptEntry] | None = 
         if kind is FaultKind.CSC_NOT_ENABLED:
             params = (("csc", rng.choice(CSCS)),)
         elif kind in (FaultKind.CSC_FAULT, FaultKind.CSC_DISABLE):
-            params = (("csc", rng.choice(CSCS)),) + _draw_instant(rng, n_frames, n_jobs, stop=False)
+            params = (("csc", rng.choice(CSCS)),) + _draw_instant(
+                rng, n_frames, n_jobs, stop=False, stages=entry.stages or STAGES
+            )
         elif kind in (
             FaultKind.TAKE_IMAGES_FAIL,
             FaultKind.TAKE_IMAGES_NO_ACK,
@@ -386,7 +578,7 @@ def draw_schedule(seed: int, scripts: typing.Mapping[str, ScriptEntry] | None = 
         elif kind is FaultKind.ABORT_BY_OTHER:
             params = (("job", job), ("after", rng.choice([0, 2, 5, 8])))
         elif kind is FaultKind.STOP:
-            params = _draw_instant(rng, n_frames, n_jobs, stop=True)
+            params = _draw_instant(rng, n_frames, n_jobs, stop=True, stages=entry.stages or STAGES)
         faults.append(Fault(kind, params))
     # One of each frame- or job-indexed kind: a later draw of the same kind replaces an earlier one.
     unique: dict[typing.Any, Fault] = {}
@@ -469,7 +661,7 @@ def job_scripts(schedule: Schedule) -> list[typing.Any]:
     """What each job does, in the order the runner gets them (FAIL, HANG, SLOW or SUCCEED)."""
     from ..sim import JobAction, JobScript
 
-    scripts = [JobScript(JobAction.SUCCEED)] * 4
+    scripts = [JobScript(JobAction.SUCCEED)] * 8
     for fault in schedule.faults:
         index = int(fault.get("job", 1)) - 1
         if fault.kind is FaultKind.JOB_FAIL:
@@ -481,30 +673,56 @@ def job_scripts(schedule: Schedule) -> list[typing.Any]:
     return scripts
 
 
-def _put_outputs(request: typing.Any, butler: typing.Any = None) -> None:
-    """Write what a completed cpBias or verifyBias job leaves in its RUN (tiny stand-ins; blocking)."""
+def _job_type(pipeline: str) -> tuple[typing.Any, bool] | None:
+    """The calibration type of a job's pipeline and whether it is the verification job (or None)."""
+    from ..calib.types import CALIB_TYPES
+
+    name = pipeline.rsplit("/", 1)[-1]
+    for spec in CALIB_TYPES.values():
+        if name == spec.build_pipeline:
+            return spec, False
+        if name == spec.verify_pipeline:
+            return spec, True
+    return None
+
+
+def _put_outputs(request: typing.Any, butler: typing.Any = None, physical_filter: str | None = None) -> None:
+    """Write what a completed build or verification job leaves in its RUN (tiny stand-ins; blocking).
+
+    A build job (cpBias, cpDark, cpFlat) leaves its master per detector (a
+    flat for ``physical_filter``); a verification job leaves passing
+    run-level statistics (``verifyBiasStats`` ..., per filter for flats).
+    """
     import numpy as np
     from astropy.io import fits
     from lsst.daf.butler import Butler
 
+    found = _job_type(request.pipeline)
+    if found is None:
+        return
+    spec, verification = found
     query = request.data_query
     detectors = [int(d) for d in re.findall(r"\d+", _in_list(query, "detector"))]
     exposures = [int(e) for e in re.findall(r"\d+", _in_list(query, "exposure"))]
     run = f"u/ocps/{request.job_id}/run"
+    per_filter = {"physical_filter": physical_filter} if spec.per_filter else {}
     own = butler is None
     if own:
         butler = Butler.from_config(request.butler_repo, writeable=True)
     try:
-        if "cpBias" in request.pipeline:
+        if not verification:
             for detector in detectors:
                 hdus = fits.HDUList(
                     [fits.PrimaryHDU(), fits.ImageHDU(np.zeros((2, 2), np.float32), name="IMAGE")]
                 )
-                butler.put(hdus, "bias", instrument="LSSTComCam", detector=detector, run=run)
-        elif "verifyBias" in request.pipeline:
+                butler.put(
+                    hdus, spec.dataset_type, instrument="LSSTComCam", detector=detector, run=run, **per_filter
+                )
+        else:
             stats: dict[typing.Any, typing.Any] = {e: {"SUCCESS": True, "FAILURES": []} for e in exposures}
             stats["SUCCESS"] = True
-            butler.put(stats, "verifyBiasStats", instrument="LSSTComCam", run=run)
+            stats_filter = per_filter if "physical_filter" in spec.stats_dimensions else {}
+            butler.put(stats, spec.stats_dataset_type, instrument="LSSTComCam", run=run, **stats_filter)
     finally:
         if own:
             butler.close()
@@ -515,7 +733,7 @@ def _in_list(query: str, name: str) -> str:
     return match.group(1) if match else ""
 
 
-def _complete_job(request: typing.Any, log_dir: str) -> typing.Any:
+def _complete_job(request: typing.Any, log_dir: str, physical_filter: str | None = None) -> typing.Any:
     """End a job as completed: its ``ocps.log``, its collections and its outputs, one butler (blocking)."""
     from lsst.daf.butler import Butler, CollectionType
 
@@ -534,7 +752,7 @@ def _complete_job(request: typing.Any, log_dir: str) -> typing.Any:
         butler.collections.register(run, CollectionType.RUN)
         butler.collections.register(output, CollectionType.CHAINED)
         butler.collections.redefine_chain(output, [run])
-        _put_outputs(request, butler)
+        _put_outputs(request, butler, physical_filter)
     finally:
         butler.close()
     return outcome
@@ -545,11 +763,14 @@ def _soak_runner_class() -> type:
     from ..sim.runners.scripted import DEFAULT_SLOW_DURATION, ScriptedRunner, run_scripted_job
 
     class _SoakJobRunner(ScriptedRunner):
-        """A `ScriptedRunner` whose completed jobs leave tiny cpBias/verifyBias outputs in their RUN.
+        """A `ScriptedRunner` whose completed jobs leave tiny build or verification outputs in their RUN.
 
         So the certification and the verification statistics are real
-        butler operations, at a few milliseconds per job.
+        butler operations, at a few milliseconds per job. Flats are made
+        for ``physical_filter``.
         """
+
+        physical_filter: str | None = None
 
         async def run(self, request: typing.Any) -> typing.Any:
             self.requests.append(request)
@@ -566,7 +787,7 @@ def _soak_runner_class() -> type:
             if duration is None:
                 duration = DEFAULT_SLOW_DURATION if script.action is JobAction.SLOW else self.duration
             await asyncio.sleep(duration * self.time_scale)
-            return await asyncio.to_thread(_complete_job, request, self.log_dir)
+            return await asyncio.to_thread(_complete_job, request, self.log_dir, self.physical_filter)
 
     return _SoakJobRunner
 
@@ -926,17 +1147,20 @@ async def run_schedule(schedule: Schedule, workdir: str, templates: Templates) -
     shutil.copytree(template, repo, symlinks=True)
     report_dir = os.path.join(workdir, "reports")
     config = {**schedule.config_dict, "repo": repo, "report_dir": report_dir}
-    before = templates.certified[template]
+    dataset_types = sorted({"bias"} | {r.dataset_type for r in entry.requested(schedule.config_dict)})
+    before = {dataset_type: [] for dataset_type in dataset_types}
+    before["bias"] = templates.certified[template]
     options = observatory_options(schedule, repo)
     runner = SoakJobRunner(
         job_scripts(schedule), time_scale=TIME_SCALE, log_dir=os.path.join(workdir, "job_logs")
     )
+    runner.physical_filter = schedule.config_dict.get("filter")
     capture = _LogCapture()
     root = logging.getLogger()
     root.addHandler(capture)
     lag = _LagMonitor()
     lag.start()
-    real_certify = butler_ops.certify_biases
+    real_certify = {name: getattr(butler_ops, name) for name in ("certify_biases", "certify_calibs")}
     observatory = SimulatedObservatory(options, data_plane=NullDataPlane(), job_runner=runner)
     script = None
     drivers: list[asyncio.Task] = []
@@ -945,8 +1169,9 @@ async def run_schedule(schedule: Schedule, workdir: str, templates: Templates) -
         script = entry.make(next(_index))
         await script.start_task
         # Short waits for events that normally come within milliseconds (all real seconds).
-        script.jobs.result_grace = 0.5
-        script.jobs.ack_timeout = 5.0
+        if hasattr(script, "jobs"):
+            script.jobs.result_grace = 0.5
+            script.jobs.ack_timeout = 5.0
         data = script.cmd_configure.DataType()
         data.config = yaml.safe_dump(config)
         await script.do_configure(data)
@@ -956,13 +1181,17 @@ async def run_schedule(schedule: Schedule, workdir: str, templates: Templates) -
         async with salobj.Domain() as domain:
             ctx = _Context(schedule, script, observatory, domain)
 
-            def certify_hook(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
-                ctx.loop.call_soon_threadsafe(ctx.certify_started.set)
-                time.sleep(0.02)  # the butler transaction takes a moment: a stop lands during it
-                return real_certify(*args, **kwargs)
+            def certify_hook(name: str) -> typing.Callable[..., typing.Any]:
+                def certify(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+                    ctx.loop.call_soon_threadsafe(ctx.certify_started.set)
+                    time.sleep(0.02)  # the butler transaction takes a moment: a stop lands during it
+                    return real_certify[name](*args, **kwargs)
+
+                return certify
 
             with (
-                mock.patch.object(butler_ops, "certify_biases", certify_hook),
+                mock.patch.object(butler_ops, "certify_biases", certify_hook("certify_biases")),
+                mock.patch.object(butler_ops, "certify_calibs", certify_hook("certify_calibs")),
                 mock.patch.object(report, "write_run_pictures", _no_pictures),
                 mock.patch("lsst.ts.calibscripts.calib.procedure.CAMERA_EVENT_GRACE", 0.2),
             ):
@@ -986,7 +1215,12 @@ async def run_schedule(schedule: Schedule, workdir: str, templates: Templates) -
             result.fired = list(ctx.fired) + _fired_by_options(schedule, observatory, runner)
         result.state = _state_name(script)
         result.reason = str(script.state.reason)
-        after = await asyncio.to_thread(butler_ops.list_certifications, repo, CALIB_COLLECTION)
+        after = {
+            dataset_type: await asyncio.to_thread(
+                butler_ops.list_certifications, repo, CALIB_COLLECTION, dataset_type
+            )
+            for dataset_type in dataset_types
+        }
         result.violations += check_invariants(
             schedule,
             script,
@@ -1136,24 +1370,43 @@ def check_invariants(
     observatory: typing.Any,
     runner: typing.Any,
     *,
-    before: list[typing.Any],
-    after: list[typing.Any],
+    before: list[typing.Any] | typing.Mapping[str, list[typing.Any]],
+    after: list[typing.Any] | typing.Mapping[str, list[typing.Any]],
     report_dir: str,
     fired: list[str],
+    entry: ScriptEntry | None = None,
 ) -> list[str]:
-    """Return the invariants the run broke (empty if none); see the module documentation."""
-    from ..calib import butler_ops
-    from ..calib import config as calib_config
+    """Return the invariants the run broke (empty if none); see the module documentation.
+
+    ``before`` and ``after`` are the certifications in `CALIB_COLLECTION`
+    by dataset type (a list: the biases); ``entry`` is the schedule's
+    script entry (default ``SCRIPTS[schedule.script]``).
+    """
     from ..sal import State
 
     violations: list[str] = []
+    entry = SCRIPTS[schedule.script] if entry is None else entry
     config = schedule.config_dict
+    requested = entry.requested(config)
     state = _state_name(script)
     reason = str(script.state.reason)
     ocps = observatory.ocps
     jobs = ocps.jobs
-    before_keys = {(c.dataset_id, c.begin, c.end) for c in before}
-    new = [c for c in after if (c.dataset_id, c.begin, c.end) not in before_keys]
+    before_by_type = before if isinstance(before, typing.Mapping) else {"bias": before}
+    after_by_type = after if isinstance(after, typing.Mapping) else {"bias": after}
+    # New (dataset, range) associations; "added" ones are of datasets not certified before (a
+    # supersede also re-certifies a prior dataset over what is left of its range).
+    new_by_type: dict[str, list[typing.Any]] = {}
+    added_by_type: dict[str, list[typing.Any]] = {}
+    for dataset_type, certifications in after_by_type.items():
+        prior = before_by_type.get(dataset_type, [])
+        before_keys = {(c.dataset_id, c.begin, c.end) for c in prior}
+        before_ids = {c.dataset_id for c in prior}
+        new_by_type[dataset_type] = [
+            c for c in certifications if (c.dataset_id, c.begin, c.end) not in before_keys
+        ]
+        added_by_type[dataset_type] = [c for c in certifications if c.dataset_id not in before_ids]
+    new = [c for certifications in new_by_type.values() for c in certifications]
     report: dict[str, typing.Any] = {}
     files = (
         sorted(f for f in os.listdir(report_dir) if f.endswith(".yaml")) if os.path.isdir(report_dir) else []
@@ -1164,38 +1417,65 @@ def check_invariants(
     else:
         violations.append(f"report: expected one YAML summary in report_dir, found {files}")
 
-    # The final state is DONE only if every requested calibration is certified over the requested range.
-    bias_jobs = [j for j in jobs.values() if "cpBias" in j.request.pipeline and j.exit_code == 0]
-    if state == "DONE":
-        if config["do_certify"]:
-            if config.get("bias_job_id"):
-                source_run = f"u/ocps/{config['bias_job_id']}/run"
-            elif bias_jobs:
-                source_run = f"u/ocps/{bias_jobs[-1].request.job_id}/run"
-            else:
-                source_run = ""
-                violations.append("done_means_certified: DONE but no cpBias job completed")
-            if config.get("exposure_ids"):
-                exposures = list(config["exposure_ids"])[: config["n_bias"]]
-            else:
-                images = [i.exposure_id for i in observatory.images]
-                exposures = images[config["n_discard_bias"] : config["n_discard_bias"] + config["n_bias"]]
-            begin, end = butler_ops.parse_validity_range(*calib_config.day_obs_validity_range(exposures))
-            for detector in config["detectors"]:
-                covering = [
-                    c
-                    for c in after
-                    if c.detector == detector and c.run == source_run and _covers(c, begin, end)
-                ]
-                if not covering:
-                    violations.append(
-                        f"done_means_certified: DONE but detector {detector} has no bias from {source_run} "
-                        f"certified over [{begin.isot}, {end.isot})"
-                    )
-        elif not config.get("bias_job_id") and not bias_jobs:
-            violations.append("done_means_certified: DONE but no cpBias job completed")
-    # Nothing is certified after the run failed or stopped before the certify stage.
-    if state != "DONE" and new:
+    images = [i.exposure_id for i in observatory.images]
+    offset = 0
+    by_type = {r.calib_type: r for r in requested}
+    fully_certified: dict[str, bool] = {}
+    completed_runs: dict[str, set[str]] = {}
+    for calib in requested:
+        name = calib.calib_type
+        own_jobs = [
+            j
+            for j in jobs.values()
+            if calib.build_task in j.request.pipeline.rsplit("/", 1)[-1] and j.exit_code == 0
+        ]
+        runs = {f"u/ocps/{j.request.job_id}/run" for j in own_jobs}
+        if calib.build_job_id:
+            runs.add(f"u/ocps/{calib.build_job_id}/run")
+        completed_runs[name] = runs
+        if calib.exposure_ids:
+            exposures = list(calib.exposure_ids)[: calib.n_combined]
+        else:
+            taken = images[offset : offset + calib.n_taken]
+            exposures = taken[calib.n_discard : calib.n_discard + calib.n_combined]
+        offset += calib.n_taken
+        source_run = (
+            f"u/ocps/{calib.build_job_id}/run"
+            if calib.build_job_id
+            else (f"u/ocps/{own_jobs[-1].request.job_id}/run" if own_jobs else "")
+        )
+        missing = _uncertified(
+            calib, config, after_by_type.get(calib.dataset_type, []), source_run, exposures
+        )
+        fully_certified[name] = bool(source_run) and not missing
+        # The final state is DONE only if every requested type is certified over the requested range.
+        if state == "DONE" and calib.builds:
+            if not source_run:
+                violations.append(f"done_means_certified: DONE but no {calib.build_task} job completed")
+            elif calib.certify:
+                violations += [f"done_means_certified: DONE but {m}" for m in missing]
+        # Nothing is certified from a build job that did not complete.
+        for c in added_by_type.get(calib.dataset_type, []):
+            if c.run not in runs:
+                violations.append(
+                    f"nothing_certified_early: {c.describe()} is not from a completed {calib.build_task} job "
+                    f"of this run"
+                )
+    # A failed prerequisite means its dependents are not certified.
+    for calib in requested:
+        failed = [
+            d
+            for d in calib.depends_on
+            if d in by_type and (not completed_runs[d] or (by_type[d].certify and not fully_certified[d]))
+        ]
+        if failed and added_by_type.get(calib.dataset_type):
+            violations.append(
+                f"prerequisite_failed: {calib.calib_type} certified although its prerequisite(s) {failed} "
+                "failed: " + "; ".join(c.describe() for c in added_by_type[calib.dataset_type])
+            )
+    # Nothing is certified after the run failed or stopped before the certify stage (one type:
+    # the stage says it; several types are certified one by one, as each is ready).
+    if state != "DONE" and new and len(requested) == 1:
         last = report.get("failed_stage") or getattr(script, "last_checkpoint", "")
         if last not in ("certify", "summary"):
             violations.append(
@@ -1258,6 +1538,39 @@ _ALWAYS_FATAL = {
     FaultKind.ABORT_BY_OTHER,
 }
 """Fault kinds that, once they fired, leave no way to end DONE."""
+
+
+def _uncertified(
+    calib: RequestedCalib,
+    config: typing.Mapping[str, typing.Any],
+    certifications: list[typing.Any],
+    source_run: str,
+    exposures: list[int],
+) -> list[str]:
+    """What of ``calib`` is not certified from ``source_run`` over its exposures' day_obs range."""
+    from ..calib import butler_ops
+    from ..calib import config as calib_config
+
+    if not exposures:
+        return [f"no {calib.calib_type} exposure to certify"]
+    begin, end = butler_ops.parse_validity_range(*calib_config.day_obs_validity_range(exposures))
+    missing = []
+    for detector in config["detectors"]:
+        covering = [
+            c
+            for c in certifications
+            if c.detector == detector
+            and c.run == source_run
+            and _covers(c, begin, end)
+            and (calib.physical_filter is None or c.data_id.get("physical_filter") == calib.physical_filter)
+        ]
+        if not covering:
+            in_filter = f" in {calib.physical_filter}" if calib.physical_filter else ""
+            missing.append(
+                f"detector {detector} has no {calib.dataset_type}{in_filter} from {source_run or 'no job'} "
+                f"certified over [{begin.isot}, {end.isot})"
+            )
+    return missing
 
 
 def _covers(cert: typing.Any, begin: typing.Any, end: typing.Any) -> bool:
