@@ -236,6 +236,20 @@ def test_invariants_per_type_a_failed_prerequisite_leaves_its_dependents_uncerti
     ), violations
 
 
+def test_a_script_of_several_types_is_read_from_its_summary_per_type(tmp_path) -> None:
+    for name, exposures, reason in (("bias", [1, 2], "done"), ("dark", [3], "stopped in dark:cp_dark")):
+        (tmp_path / f"run_{name}.yaml").write_text(
+            yaml.safe_dump({"exposures_taken": exposures, "jobs": [{"job_id": name}], "reason": reason})
+        )
+    merged, problem = soak._read_reports(str(tmp_path), one=False)
+    assert problem == ""
+    assert merged["exposures_taken"] == [1, 2, 3]
+    assert [j["job_id"] for j in merged["jobs"]] == ["bias", "dark"]
+    assert "stopped in dark:cp_dark" in merged["reason"]
+    # One type: exactly one summary.
+    assert soak._read_reports(str(tmp_path), one=True)[1].startswith("report: expected one YAML summary")
+
+
 def fake_run(tmp_path, *, state: str, job_exit_code, ocps_state=State.ENABLED, report_jobs=()):
     """A finished run as check_invariants sees it, without running anything."""
     report_dir = tmp_path / "reports"

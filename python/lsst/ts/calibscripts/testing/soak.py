@@ -435,13 +435,18 @@ def _calibrations_jobs(config: dict[str, typing.Any]) -> int:
     return sum(int(t.builds) + int(t.do_verify) for t in make_plan(config).types)
 
 
-def _calibrations_stages(config: dict[str, typing.Any] | None = None) -> tuple[str, ...]:
+def _calibrations_stages() -> tuple[str, ...]:
+    """Checkpoints of MakeComCamCalibrations: ``preflight``, ``set_filter``, ``<type>:<stage>``."""
     from ..calib.stages import StageKind, stage_for
     from ..calib.types import CALIB_TYPES
 
-    kinds = (StageKind.TAKE, StageKind.BUILD, StageKind.VERIFY)
-    per_type = [stage_for(kind, spec).value for spec in CALIB_TYPES.values() for kind in kinds]
-    return ("preflight", *per_type, "certify", "summary")
+    kinds = (StageKind.TAKE, StageKind.WAIT_INGEST, StageKind.BUILD, StageKind.VERIFY, StageKind.CERTIFY)
+    per_type = [
+        f"{spec.name}:{stage_for(kind, spec).checkpoint_name}"
+        for spec in CALIB_TYPES.values()
+        for kind in kinds
+    ]
+    return ("preflight", "set_filter", *per_type)
 
 
 def calibrations_entry() -> ScriptEntry:
@@ -1411,15 +1416,9 @@ def check_invariants(
         ]
         added_by_type[dataset_type] = [c for c in certifications if c.dataset_id not in before_ids]
     new = [c for certifications in new_by_type.values() for c in certifications]
-    report: dict[str, typing.Any] = {}
-    files = (
-        sorted(f for f in os.listdir(report_dir) if f.endswith(".yaml")) if os.path.isdir(report_dir) else []
-    )
-    if len(files) == 1:
-        with open(os.path.join(report_dir, files[0])) as stream:
-            report = yaml.safe_load(stream) or {}
-    else:
-        violations.append(f"report: expected one YAML summary in report_dir, found {files}")
+    report, problem = _read_reports(report_dir, one=len(requested) == 1)
+    if problem:
+        violations.append(problem)
 
     images = [i.exposure_id for i in observatory.images]
     offset = 0
@@ -1542,6 +1541,35 @@ _ALWAYS_FATAL = {
     FaultKind.ABORT_BY_OTHER,
 }
 """Fault kinds that, once they fired, leave no way to end DONE."""
+
+
+def _read_reports(report_dir: str, one: bool) -> tuple[dict[str, typing.Any], str]:
+    """The run's YAML summaries in ``report_dir`` as one (a script of several types writes one per type).
+
+    Returns the merged summary (``exposures_taken`` and ``jobs`` of every
+    file; ``reason``, ``what_was_done`` joined; ``failed_stage`` of a single
+    file) and a violation if there is no file (or more than one when ``one``).
+    """
+    files = (
+        sorted(f for f in os.listdir(report_dir) if f.endswith(".yaml")) if os.path.isdir(report_dir) else []
+    )
+    if not files or (one and len(files) != 1):
+        expected = "one YAML summary" if one else "a YAML summary per type"
+        return {}, f"report: expected {expected} in report_dir, found {files}"
+    reports = []
+    for name in files:
+        with open(os.path.join(report_dir, name)) as stream:
+            reports.append(yaml.safe_load(stream) or {})
+    if len(reports) == 1:
+        return reports[0], ""
+    merged: dict[str, typing.Any] = {
+        "exposures_taken": [e for r in reports for e in r.get("exposures_taken", []) or []],
+        "jobs": [j for r in reports for j in r.get("jobs", []) or []],
+        "reason": "\n".join(str(r.get("reason", "")) for r in reports),
+        "what_was_done": "\n".join(str(r.get("what_was_done", "")) for r in reports),
+        "failed_stage": None,
+    }
+    return merged, ""
 
 
 def _uncertified(
