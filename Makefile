@@ -14,7 +14,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # share one worker.
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: demo test test-slow test-all test-unordered docs venv clean
+.PHONY: demo test test-slow test-all test-unordered soak docs venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,20 @@ test-unordered: venv
 	CALIBSCRIPTS_SIM_DELIVERY=unordered CALIBSCRIPTS_SIM_DELIVERY_SEED=$(SEED) \
 		$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(UNORDERED_SKIP) $(UNORDERED_TESTS)
 
+# The soak: SOAK_SCHEDULES drawn fault schedules (script, configuration, faults at random
+# instants) on SOAK_JOBS worker processes, with invariants checked after each run. The summary
+# (schedules, faults by kind, violations) is printed and written to SOAK_JSON; exit 1 on a violation.
+# SOAK_SEED (default SEED) picks the schedules; a failing one replays with --replay <its seed>.
+SOAK_SCHEDULES ?= 1000
+SOAK_SEED ?= $(SEED)
+SOAK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SOAK_JSON ?= soak_summary.json
+soak: venv
+	CALIBSCRIPTS_SAL=sim $(VENV)/bin/python -m lsst.ts.calibscripts.testing.soak \
+		--schedules $(SOAK_SCHEDULES) --seed $(SOAK_SEED) --jobs $(SOAK_JOBS) --json $(SOAK_JSON)
+
 docs: venv
 	$(VENV)/bin/python -m sphinx -W -b html doc doc/_build/html
 
 clean:
-	rm -rf $(VENV) build dist sim_observatory calib_reports doc/_build
+	rm -rf $(VENV) build dist sim_observatory calib_reports doc/_build soak_summary.json

@@ -75,9 +75,12 @@ async def test_stop_at_checkpoint(run_bias, stage) -> None:
         assert report["stages_completed"][-1] != stage
 
 
-async def test_stop_while_taking_biases(run_bias) -> None:
+async def test_stop_while_taking_biases(run_bias, monkeypatch) -> None:
     # The camera hangs on frame 3 (never acknowledges takeImages): the script is
-    # waiting in take_bias when it is stopped.
+    # waiting in take_bias when it is stopped, and waits STOP_FRAME_GRACE for that frame.
+    from lsst.ts.calibscripts.calib import procedure
+
+    monkeypatch.setattr(procedure, "STOP_FRAME_GRACE", 0.2)
     options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=3))
     run = await run_bias(
         {**SMALL, "n_bias": 5},
@@ -259,3 +262,52 @@ async def test_stop_during_certification_reports_what_was_certified(run_bias, mo
     assert report["outcome"] == "stopped" and report["failed_stage"] == "certify"
     assert [c.detector for c in run.certifications()] == [1]
     assert report["certified_detectors"] == [1]
+
+
+async def test_stop_during_a_frame_records_the_frame(run_bias) -> None:
+    """Stopped as the camera starts frame 2: the camera takes it anyway, and the summary lists it.
+
+    The stop is sent when frame 2's ``startIntegration`` reaches another
+    client, before ``take_bias`` has returned that frame's exposure id.
+    """
+    from lsst.ts.calibscripts.sim.triggers import TopicCounter
+
+    async def stop_at_second_frame(run) -> None:
+        async with (
+            salobj.Domain() as domain,
+            TopicCounter(domain, "CCCamera", 0, "startIntegration") as counter,
+        ):
+            await counter.wait_for(2)
+            await run_bias.stop(run.script)
+
+    run = await run_bias(
+        {**SMALL, "n_bias": 3, "do_verify": False}, runner="scripted", during=stop_at_second_frame
+    )
+    report = assert_stopped(run, "take_biases")
+    taken = [image.exposure_id for image in run.observatory.images]
+    assert len(taken) == 2
+    assert report["exposures_taken"] == taken
+    assert run.executes == []
+
+
+async def test_stop_during_a_frame_that_does_not_end_names_its_image(run_bias, monkeypatch) -> None:
+    """Frame 2's startIntegration is lost and the script is stopped while waiting for it.
+
+    The camera took the image, but the script never learns its exposure id:
+    the summary's reason names the image from the camera's other events.
+    """
+    from lsst.ts.calibscripts.calib import procedure
+
+    monkeypatch.setattr(procedure, "STOP_FRAME_GRACE", 0.2)
+    options = ObservatoryOptions(camera=CameraFaults(drop_start_integration_frames={2}))
+    run = await run_bias(
+        {**SMALL, "n_bias": 3, "do_verify": False, "frame_timeout": 30},
+        options,
+        runner="scripted",
+        during=stop_when(run_bias, lambda run: len(run.observatory.images) >= 2),
+    )
+    report = assert_stopped(run, "take_biases")
+    first, second = run.observatory.images
+    assert report["exposures_taken"] == [first.exposure_id]
+    assert "bias 2 of 4 was in progress and did not end" in report["reason"], report["reason"]
+    assert second.obs_id in report["reason"]

@@ -85,6 +85,7 @@ __all__ = [
     "FrameNotTaken",
     "ProcedureHost",
     "RunSettings",
+    "STOP_FRAME_GRACE",
     "TypeConfig",
     "VerificationFailed",
     "describe_camera_fault",
@@ -121,6 +122,9 @@ def tai_isot() -> str:
     when = datetime.datetime.fromtimestamp(sal.current_tai(), tz=datetime.timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
+
+STOP_FRAME_GRACE = 10.0
+"""Seconds a stop waits for the frame in progress, so that its exposure id is recorded."""
 
 CAMERA_EVENT_GRACE = 1.0
 """Seconds to wait, after a frame failed, for the camera's FAULT summaryState and errorCode."""
@@ -483,6 +487,7 @@ class CalibProcedure:
         self.build_job_id = ""
         self.verify_job_id = ""
         self.build_result: ocps.JobResult | None = None
+        self.frame_at_stop = ""
 
     @property
     def log(self) -> typing.Any:
@@ -733,8 +738,12 @@ class CalibProcedure:
         name = self.camera.camera_component
         error_before = camera.evt_errorCode.get()
         taking = asyncio.ensure_future(self.take_call(frame))
+        deadline = asyncio.get_running_loop().time() + settings.frame_timeout
         try:
             await asyncio.wait({taking}, timeout=settings.frame_timeout)
+        except asyncio.CancelledError:
+            await self.record_frame_in_progress(taking, frame, n_frames, deadline)
+            raise
         finally:
             if not taking.done():
                 taking.cancel()
@@ -757,6 +766,35 @@ class CalibProcedure:
                 f"{what} failed: {command}{describe_error(e)}" + (f"; {fault}" if fault else "") + taken
             ) from e
         return int(exposure_id)
+
+    async def record_frame_in_progress(
+        self, taking: asyncio.Future, frame: int, n_frames: int, deadline: float
+    ) -> None:
+        """On a stop during a frame, wait for the camera to end it and record its exposure id.
+
+        A stop does not stop the camera: a frame it has started is taken
+        anyway. Waiting for it (at most `STOP_FRAME_GRACE` seconds, and not
+        past the frame's ``frame_timeout``) keeps every exposure taken in
+        the summary; if it does not end, `frame_at_stop` says what the
+        camera events show of it (for the reason).
+        """
+        wait = min(STOP_FRAME_GRACE, deadline - asyncio.get_running_loop().time())
+        if not taking.done() and wait > 0:
+            await asyncio.wait({taking}, timeout=wait)
+        if taking.done() and not taking.cancelled() and taking.exception() is None:
+            (exposure_id,) = taking.result()
+            self.summary.exposures_taken.append(int(exposure_id))
+            self.log.warning(
+                f"{self.spec.name.capitalize()} {frame}/{n_frames} (exposure {exposure_id}) "
+                "was taken as the script stopped"
+            )
+        else:
+            # The image may exist without the script knowing its id: say what the camera events show.
+            self.frame_at_stop = (
+                f"{self.spec.name} {frame} of {n_frames} was in progress and did not end "
+                f"({self.camera_diagnosis()})"
+            )
+            self.log.warning(f"Stopped while taking {plural(self.spec.name)}: {self.frame_at_stop}")
 
     def camera_in_fault(self) -> bool:
         """True if the last camera summaryState seen is FAULT."""
@@ -1121,9 +1159,10 @@ class CalibProcedure:
         if self.summary.outcome is Outcome.RUNNING:
             stage = self.current_stage
             outcome = Outcome.STOPPED if state == ScriptState.STOPPING else Outcome.FAILED
+            frame = f"; {self.frame_at_stop}" if self.frame_at_stop else ""
             self.summary.finish(
                 outcome,
-                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}",
+                reason=f"{outcome.value} in stage {stage.value if stage else 'run'}{frame}",
                 failed_stage=stage,
                 finished=tai_isot(),
             )
