@@ -479,7 +479,11 @@ SCRIPTS: dict[str, ScriptEntry] = {
     ),
 }
 """The scripts the soak draws from, by name."""
-if _calibrations_script_exists():
+CALIBRATIONS_ENV = "CALIBSCRIPTS_SOAK_CALIBRATIONS"
+"""Set to 1 to draw MakeComCamCalibrations too. Off by default until two known
+defects of that script are fixed: a CSC not ENABLED at preflight, and a stop
+before any type starts, end the run without a YAML summary."""
+if _calibrations_script_exists() and os.environ.get(CALIBRATIONS_ENV) == "1":
     SCRIPTS[CALIBRATIONS_SCRIPT] = calibrations_entry()
 
 
