@@ -364,3 +364,18 @@ async def test_lsstcam_events_are_attributed_by_the_cameras_detector_names() -> 
     await feed(tracker, [lsstcam_sample(IDS[0], "R00W_SW0", code=1, description="ingest failure: x")])
     with pytest.raises(IngestFailed, match="(?s)MTOODS failed.*MC_O_20261125_000001 R00W_SW0: statusCode=1"):
         await tracker.wait(timeout=1)
+
+
+async def test_a_stop_meeting_the_last_ingest_event_stops_the_wait() -> None:
+    # The last event and the stop in one loop iteration: the wait must end
+    # cancelled, not with a report (the take would go on as if never stopped).
+    tracker = IngestTracker()
+    tracker.expect(IDS[:1], [0])
+    waiter = asyncio.create_task(tracker.wait(timeout=60))
+    await asyncio.sleep(0)
+    assert tracker.waiting
+    tracker.record(sample(IDS[0], 0))
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert tracker.is_complete()

@@ -520,3 +520,36 @@ async def test_run_twice_is_refused() -> None:
     await asyncio.wait_for(sequence.run(), GUARD)
     with pytest.raises(RuntimeError, match="runs once"):
         await sequence.run()
+
+
+async def test_a_stop_swallowed_inside_the_take_still_stops_the_sequence() -> None:
+    # A wait inside the take (asyncio.wait_for of Python 3.11 in a library) may
+    # swallow the stop and return the frames; the sequence must stop anyway.
+    plan = small_plan("BIAS_DARK")
+    fakes = Fakes(plan)
+    sequence = fakes.sequence(plan)
+    swallowed: list[str] = []
+
+    async def swallowing_take(type_plan: TypePlan) -> list[int]:
+        try:
+            await fakes.take_release[type_plan.calib_type]
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed.append(type_plan.calib_type)  # swallowed once
+        return list(range(fakes.next_id, fakes.next_id + type_plan.n_frames_to_take))
+
+    for cleanup in fakes.cleanup_release.values():
+        cleanup.set_result(None)  # a cancelled process cleans up at once
+    sequence = CalibrationSequence(plan, swallowing_take, fakes.process, progress=fakes.progress.append)
+    task = asyncio.create_task(sequence.run())
+    await yield_a_while()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, GUARD)
+    assert swallowed == ["BIAS"]
+    result = sequence.result
+    assert result.stopped
+    assert result["BIAS"].state is TypeState.CANCELLED
+    assert result["DARK"].state is TypeState.SKIPPED
+    assert not fakes.process_started["BIAS"].is_set()

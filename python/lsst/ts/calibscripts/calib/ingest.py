@@ -94,12 +94,14 @@ __all__ = [
 ]
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import typing
 
 from ..cameras import COMCAM, CameraProfile
 from ..errors import CalibScriptsError
+from .aio import wait_within
 from .naming import camera_obs_id, obs_id_from_exposure_id, parse_obs_id
 
 Pair = tuple[int, int]
@@ -539,9 +541,7 @@ class IngestTracker:
                         IngestTimeout,
                         f"Timed out after {timeout:g} s waiting for {oods} to ingest the images",
                     )
-                try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=remaining)
-                except asyncio.TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await wait_within(self._changed.wait(), remaining)
         finally:
             self._waiting = False

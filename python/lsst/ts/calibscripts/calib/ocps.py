@@ -125,6 +125,7 @@ import typing
 
 from ..errors import CalibScriptsError
 from ..sal import OCPSIndex, SalRetCode, State, salobj
+from .aio import wait_within
 from .config import schema_defaults
 
 EXIT_COMPLETED = 0
@@ -591,7 +592,7 @@ class OcpsJobClient:
                     if status == "failed":
                         # The command failed after the job started; give the result a moment.
                         try:
-                            await asyncio.wait_for(asyncio.shield(result_future), timeout=self.result_grace)
+                            await wait_within(asyncio.shield(result_future), self.result_grace)
                         except asyncio.TimeoutError:
                             # Left active: the job may still run on the back end (aborted at cleanup).
                             raise JobFailed(
@@ -608,7 +609,7 @@ class OcpsJobClient:
                             ) from None
                     elif status == "done" and not result_future.done():
                         try:
-                            await asyncio.wait_for(asyncio.shield(result_future), timeout=self.result_grace)
+                            await wait_within(asyncio.shield(result_future), self.result_grace)
                         except asyncio.TimeoutError:
                             raise JobTimeout(
                                 f"{self.name} ended execute for {name} job {job_id} ({final_ack_text}) but "
@@ -766,7 +767,7 @@ class OcpsJobClient:
         # Different topics: the result may come after the ack.
         future = self._result_future(job_id)
         try:
-            data = await asyncio.wait_for(asyncio.shield(future), timeout=self.result_grace)
+            data = await wait_within(asyncio.shield(future), self.result_grace)
         except asyncio.TimeoutError:
             data = None
         self._result_waiters.pop(job_id, None)

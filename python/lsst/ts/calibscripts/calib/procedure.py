@@ -106,6 +106,7 @@ from ..sal import ScriptState, salobj
 from . import butler_ops
 from . import config as calib_config
 from . import ingest, naming, ocps
+from .aio import raise_if_cancelling
 from .stages import Stage, StageKind, TypeStage, plural, stage_for
 from .summary import JobRecord, Outcome, RunSummary
 from .types import CalibTypeSpec
@@ -638,6 +639,8 @@ class CalibProcedure:
         if self.current_stage is not None:
             self.summary.mark_done(self.current_stage)
         self.current_stage = stage
+        # A stop swallowed by a wait in a library still stops the run here.
+        raise_if_cancelling()
         await self.host.checkpoint(stage.checkpoint_name)
         self.log.info(f"Stage {stage.number} {stage.value}: {stage.title}")
 

@@ -71,7 +71,6 @@ from __future__ import annotations
 __all__ = ["BaseMakeCalibrations", "FilterNotSet", "TypeSettings", "type_settings"]
 
 import asyncio
-import contextlib
 import dataclasses
 import typing
 
@@ -82,6 +81,7 @@ from ..sal import ScriptState, salobj
 from . import butler_ops
 from . import config as calib_config
 from . import ocps
+from .aio import wait_within
 from .metadata import estimate_plan_duration
 from .plan import CalibrationPlan, TypePlan, make_plan
 from .procedure import CalibProcedure, TypeConfig, describe_error, tai_isot
@@ -363,8 +363,12 @@ class BaseMakeCalibrations(salobj.BaseScript):
             running.cancel()
             while not running.done():
                 # The sequence waits until every type has aborted its jobs; so does the stop.
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await asyncio.wait({running})
+                except asyncio.CancelledError:
+                    # Stopped again: passed on, in case a wait swallowed the first stop
+                    # (the sequence keeps waiting for its cleanup either way).
+                    running.cancel()
             raise
         finally:
             stop.cancel()
@@ -422,7 +426,7 @@ class BaseMakeCalibrations(salobj.BaseScript):
         component = self.camera.filter_component or self.camera.camera_component
         timeout = self.camera.filter_change_timeout * 2
         try:
-            await asyncio.wait_for(self.group.setup_instrument(filter=physical_filter), timeout=timeout)
+            await wait_within(self.group.setup_instrument(filter=physical_filter), timeout)
             current = await self.group.get_current_filter()
         except asyncio.TimeoutError:
             raise FilterNotSet(

@@ -84,6 +84,7 @@ import enum
 import logging
 import typing
 
+from .aio import raise_if_cancelling
 from .plan import CalibrationPlan, TypePlan
 
 
@@ -352,6 +353,8 @@ class CalibrationSequence:
                     self._finish(calib_type, TypeState.SKIPPED, reason=f"not taken: {blocker}")
                     continue
                 exposure_ids = await self._take_type(type_plan)
+                # A stop swallowed by a wait inside the take still stops the sequence.
+                raise_if_cancelling()
                 if exposure_ids is None:
                     camera_failure = f"the take of {calib_type} failed"
                     continue
