@@ -189,9 +189,13 @@ def test_latiss_profile() -> None:
     assert LATISS.physical_filter() == "SDSSr_65mm~empty"
     assert LATISS.physical_filter("SDSSg_65mm", "holo4_003") == "SDSSg_65mm~holo4_003"
     assert LATISS.physical_filter("SDSSg_65mm", "") == "SDSSg_65mm~empty"
-    assert LATISS.physical_filter_band("SDSSi_65mm~ronchi170lpmm") == "i"
+    assert LATISS.physical_filter_band("SDSSi_65mm~blue300lpmm_qn1") == "i"
     assert len(LATISS.physical_filter_bands) == 4 * 4
-    assert "empty_1~empty" in dict(LATISS.physical_filter_bands)
+    # obs_lsst reads an empty_<n> filter slot as "empty", as it does an empty grating.
+    assert LATISS.physical_filter("empty_1", "holo4_003") == "empty~holo4_003"
+    assert LATISS.physical_filter("EMPTY_2", "Empty_1") == "empty~empty"
+    assert "empty~empty" in dict(LATISS.physical_filter_bands)
+    assert "empty_1~empty" not in dict(LATISS.physical_filter_bands)
     with pytest.raises(ValueError, match="not a LATISS detector"):
         LATISS.detector(1)
     with pytest.raises(ValueError, match="default grating"):

@@ -203,7 +203,7 @@ async def test_latiss_spectrograph_refusals_and_faults() -> None:
                 "Unknown filter 'SDSSz_65mm'; the filters are empty_1, SDSSg_65mm" in info.value.ackcmd.result
             )
             with pytest.raises(salobj.AckError) as info:
-                await latiss.take_flats(5.0, 1, grating="ronchi170lpmm")
+                await latiss.take_flats(5.0, 1, grating="blue300lpmm_qn1")
             assert "grating change failed" in info.value.ackcmd.result
             with pytest.raises(salobj.AckError) as info:
                 await latiss.setup_instrument(linear_stage=80.0)
@@ -219,7 +219,7 @@ async def test_latiss_initial_filter_is_the_spectrographs() -> None:
     async with SimulatedObservatory(options) as observatory, salobj.Domain() as domain:
         async with camera_group("LATISS")(domain=domain) as latiss:
             await latiss.take_darks(1.0, 1)
-    assert observatory.images[0].physical_filter == "empty_1~empty"
+    assert observatory.images[0].physical_filter == "empty~empty"
     with pytest.raises(ValueError, match="'r_03' is not an LATISS filter"):
         async with SimulatedObservatory(
             ObservatoryOptions(

@@ -86,6 +86,7 @@ __all__ = [
 import dataclasses
 import enum
 import operator
+import re
 import typing
 
 
@@ -378,8 +379,9 @@ class CameraProfile:
         """The butler ``physical_filter`` of a filter (and grating) in the beam.
 
         ComCam and LSSTCam: the filter name. LATISS: ``FILTER~GRATING``,
-        where a blank grating or one named ``empty*`` reads ``empty``
-        (obs_lsst's LATISS translator), e.g. ``SDSSr_65mm~empty``.
+        where a blank grating or one named ``empty*`` reads ``empty``, and
+        so does a filter named ``empty`` or ``empty_<n>`` (obs_lsst's LATISS
+        translator), e.g. ``SDSSr_65mm~empty``, ``empty~holo4_003``.
 
         Parameters
         ----------
@@ -390,8 +392,10 @@ class CameraProfile:
         if not self.gratings:
             return filter_name
         grating = self.default_grating if grating is None else grating
-        if not grating.strip() or grating.startswith("empty"):
+        if not grating.strip() or grating.lower().startswith("empty"):
             grating = "empty"
+        if re.fullmatch(r"empty_?\d*", filter_name.lower()):
+            filter_name = "empty"
         return f"{filter_name}~{grating}"
 
     @property
@@ -529,7 +533,8 @@ LATISS = CameraProfile(
     filter_component="ATSpectrograph",
     instrument_setup_attributes=("filter", "grating", "linear_stage"),
     filter_change_timeout=30.0,
-    gratings=("empty_1", "ronchi170lpmm", "holo4_003", "blue300lpmm_qn1"),
+    # The disperser wheel of ts_config_latiss ATSpectrograph/v4/_init.yaml (DM-40585), slots 0..3.
+    gratings=("empty_1", "blue300lpmm_qn1", "pinhole_1_1000", "holo4_003"),
     default_grating="empty_1",
 )
 """LATISS: one ITL 3800C, detector 0 = ``RXX_S00``; filter and grating on ATSpectrograph."""
