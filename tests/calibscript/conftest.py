@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Harness of the MakeComCamCalibrations tests.
+"""Harness of the calibrations scripts' tests (MakeComCamCalibrations; MakeLATISSCalibrations).
 
 A test gives the observatory options and the script configuration; the
 harness runs configure, setGroupId and run as the ScriptQueue would and
@@ -44,6 +44,7 @@ import yaml
 from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.calib import butler_ops, ocps
 from lsst.ts.calibscripts.calib.procedure import CalibButler
+from lsst.ts.calibscripts.calib.script import BaseMakeCalibrations
 from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
@@ -74,7 +75,7 @@ _index = iter(range(200, 100000))
 class CalibRun:
     """What a script run did."""
 
-    script: MakeComCamCalibrations
+    script: BaseMakeCalibrations
     observatory: SimulatedObservatory
     repo: str | None
     report_dir: str
@@ -182,11 +183,22 @@ class StandInButler:
 
 
 class CalibRunner:
-    """Runs MakeComCamCalibrations against a simulated observatory."""
+    """Runs a calibrations script (MakeComCamCalibrations unless told) against a simulated observatory.
 
-    def __init__(self, tmp_path: str, template_repo: str) -> None:
+    The observatory is built for the script's camera (``script_class.camera``).
+    """
+
+    def __init__(
+        self,
+        tmp_path: str,
+        template_repo: str,
+        script_class: type[BaseMakeCalibrations] = MakeComCamCalibrations,
+        calib_collection: str = CALIB,
+    ) -> None:
         self.tmp_path = tmp_path
         self.template_repo = template_repo
+        self.script_class = script_class
+        self.calib_collection = calib_collection
 
     def fresh_repo(self) -> str:
         repo = os.path.join(self.tmp_path, "repo")
@@ -221,7 +233,7 @@ class CalibRunner:
         options.timing = dataclasses.replace(options.timing, time_scale=TIME_SCALE)
         options.repo = repo
         full_config = {
-            "calib_collection": CALIB,
+            "calib_collection": self.calib_collection,
             "repo": repo,
             "report_dir": report_dir,
             "n_processes": 1,
@@ -233,11 +245,13 @@ class CalibRunner:
 
             job_runner = InProcessRunner(repo, os.path.join(self.tmp_path, "job_logs"))
         data_plane = NullDataPlane() if runner == "scripted" and options.data is None else None
-        observatory = SimulatedObservatory(options, data_plane=data_plane, job_runner=job_runner)
+        observatory = SimulatedObservatory(
+            options, data_plane=data_plane, job_runner=job_runner, camera=self.script_class.camera
+        )
         await observatory.start()
         if before_run is not None:
             before_run(observatory)
-        script = MakeComCamCalibrations(index=next(_index))
+        script = self.script_class(index=next(_index))
         result = CalibRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
         try:
             await script.start_task
@@ -263,12 +277,12 @@ class CalibRunner:
             await observatory.close()
         return result
 
-    async def configure_only(self, config: dict[str, typing.Any]) -> MakeComCamCalibrations:
+    async def configure_only(self, config: dict[str, typing.Any]) -> BaseMakeCalibrations:
         """Configure a script (no observatory); return it after configure, failed or not."""
-        script = MakeComCamCalibrations(index=next(_index))
+        script = self.script_class(index=next(_index))
         await script.start_task
         data = script.cmd_configure.DataType()
-        data.config = yaml.safe_dump({"calib_collection": CALIB, **config})
+        data.config = yaml.safe_dump({"calib_collection": self.calib_collection, **config})
         with contextlib.suppress(Exception):
             await script.do_configure(data)
         return script
@@ -284,7 +298,7 @@ class CalibRunner:
             await asyncio.sleep(0.005)
 
     @staticmethod
-    async def stop(script: MakeComCamCalibrations) -> None:
+    async def stop(script: BaseMakeCalibrations) -> None:
         """Send the stop command, as the ScriptQueue does."""
         await script.do_stop(script.cmd_stop.DataType())
 

@@ -237,16 +237,24 @@ def test_auto_uses_the_real_stack_where_it_imports(tmp_path: pathlib.Path) -> No
 
 
 @no_real_salobj
-@pytest.mark.parametrize("executable", [EXECUTABLE, EXECUTABLE.with_name("make_comcam_calibrations.py")])
+@pytest.mark.parametrize(
+    "executable",
+    [
+        EXECUTABLE,
+        EXECUTABLE.with_name("make_comcam_calibrations.py"),
+        EXECUTABLE.parent.parent / "auxtel" / "make_latiss_calibrations.py",
+    ],
+)
 def test_sal_script_executable_never_runs_on_the_simulated_bus(executable: pathlib.Path) -> None:
     name = executable.name
+    folder = executable.parent.name
     for value in (None, "auto", ""):
         env = _clean_env() if value is None else _clean_env(CALIBSCRIPTS_SAL=value)
         proc = subprocess.run(
             [sys.executable, str(executable), "1"], env=env, capture_output=True, text=True, timeout=120
         )
         assert proc.returncode == 1, proc.stderr
-        assert f"{name}: The SAL script maintel/{name} needs the real SAL stack" in proc.stderr
+        assert f"{name}: The SAL script {folder}/{name} needs the real SAL stack" in proc.stderr
         assert "lsst.ts.salobj does not import" in proc.stderr
         assert "run_make_comcam_bias --simulate" in proc.stderr and "CALIBSCRIPTS_SAL=sim" in proc.stderr
     # Asked for explicitly, the simulated SAL is used.

@@ -145,8 +145,12 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
             "run_make_comcam_bias = lsst.ts.calibscripts.cli.run_make_comcam_bias:main"
             in archive.read(entry_points).decode()
         )
-        for name in ("make_comcam_bias.py", "make_comcam_calibrations.py"):
-            executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/maintel/{name}")
+        for name in (
+            "maintel/make_comcam_bias.py",
+            "maintel/make_comcam_calibrations.py",
+            "auxtel/make_latiss_calibrations.py",
+        ):
+            executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/{name}")
             assert (
                 executable.external_attr >> 16
             ) & 0o111, f"the ScriptQueue executable {name} must be executable"
@@ -154,6 +158,7 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
     for required in (
         "schemas/make_comcam_bias.yaml",
         "schemas/make_comcam_calibrations.yaml",
+        "schemas/make_latiss_calibrations.yaml",
         "configs/make_comcam_bias_simulation.yaml",
         "configs/make_comcam_bias_summit.yaml",
         "sim/cp/cp_pipe/pipelines/LSSTComCam/cpBias.yaml",

@@ -537,15 +537,21 @@ def make_config(config: typing.Any) -> BiasConfig:
     return result
 
 
-def _schema_error(error: jsonschema.exceptions.ValidationError) -> ConfigError:
-    """A schema violation as a `ConfigError` naming the option and its value."""
+def _schema_error(
+    error: jsonschema.exceptions.ValidationError, known_options: typing.Iterable[str] | None = None
+) -> ConfigError:
+    """A schema violation as a `ConfigError` naming the option and its value.
+
+    ``known_options`` are the schema's options (default MakeComCamBias's),
+    so that an unknown one is named.
+    """
     path = list(error.absolute_path)
     instance = error.instance
     if error.validator == "required" and isinstance(instance, dict):
         missing = [name for name in error.validator_value if name not in instance]
         return ConfigError(missing[0] if missing else "configuration", "required option missing")
     if error.validator == "additionalProperties" and not path and isinstance(instance, dict):
-        known = set(_schema_properties())
+        known = set(_schema_properties() if known_options is None else known_options)
         extra = sorted(str(name) for name in instance if name not in known)
         if extra:
             return ConfigError(
@@ -584,10 +590,14 @@ class SchemaValidator:
         The wrapped validator (``salobj.DefaultingValidator``): its
         ``validate(dict) -> dict`` fills defaults and raises
         `jsonschema.exceptions.ValidationError`.
+    known_options : iterable of `str`, optional
+        The options of the validated schema, to name an unknown one
+        (default: MakeComCamBias's).
     """
 
-    def __init__(self, validator: typing.Any) -> None:
+    def __init__(self, validator: typing.Any, known_options: typing.Iterable[str] | None = None) -> None:
         self.validator = validator
+        self.known_options = None if known_options is None else tuple(known_options)
 
     def __getattr__(self, name: str) -> typing.Any:
         # Anything else (``schema``, ...) is the wrapped validator's.
@@ -606,7 +616,7 @@ class SchemaValidator:
         try:
             return self.validator.validate(data_dict)
         except jsonschema.exceptions.ValidationError as e:
-            raise _schema_error(e) from None
+            raise _schema_error(e, self.known_options) from None
 
 
 def _check_cross_fields(config: BiasConfig) -> None:

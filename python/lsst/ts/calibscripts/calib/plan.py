@@ -66,6 +66,7 @@ import enum
 import functools
 import typing
 
+from ..cameras import COMCAM, CameraProfile
 from .config import (
     ConfigError,
     _check_collection_name,
@@ -454,10 +455,13 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
 
 
 def _check_filter(
-    mode_types: tuple[str, ...], script_mode: str, value: typing.Any, schema_name: str = SCHEMA_NAME
+    mode_types: tuple[str, ...],
+    script_mode: str,
+    value: typing.Any,
+    schema_name: str = SCHEMA_NAME,
+    instrument: str = COMCAM.instrument,
 ) -> str | None:
     filters = comcam_filters(schema_name)
-    instrument = "LSSTComCam" if schema_name == SCHEMA_NAME else schema_name
     takes_flats = "FLAT" in mode_types
     if value is None:
         if takes_flats:
@@ -479,7 +483,9 @@ def _check_filter(
     return value
 
 
-def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> CalibrationPlan:
+def make_plan(
+    config: typing.Any, schema_name: str = SCHEMA_NAME, camera: CameraProfile | None = None
+) -> CalibrationPlan:
     """Build the `CalibrationPlan` of a validated configuration.
 
     Parameters
@@ -491,6 +497,10 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
         required.
     schema_name : `str`, optional
         The camera's schema (`lsst.ts.calibscripts.schemas`; default ComCam's).
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera (default LSSTComCam): named in errors; its default
+        detectors are the plan's when the schema has no ``detectors``
+        option (LATISS: its one detector).
 
     Returns
     -------
@@ -531,7 +541,8 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
         for name in (f"pipeline_{lower}", f"pipeline_verify_{lower}"):
             if not str(values[name]).strip():
                 raise ConfigError(name, f"{values[name]!r} is empty; give a path")
-    detectors = parse_detectors(values["detectors"])
+    camera = camera or COMCAM
+    detectors = parse_detectors(values["detectors"]) if "detectors" in values else camera.default_detectors
     if not str(values["repo"]).strip():
         raise ConfigError("repo", f"{values['repo']!r} is empty; give a path")
     dates = {}
@@ -564,7 +575,9 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
             raise ConfigError(name, f"{values[name]!r} is not > 0")
         values[name] = float(values[name])
 
-    values["filter"] = _check_filter(mode_types, script_mode, values["filter"], schema_name)
+    values["filter"] = _check_filter(
+        mode_types, script_mode, values["filter"], schema_name, camera.instrument
+    )
     if values["take_only"] and values["generate_calibrations"]:
         raise ConfigError(
             "take_only",

@@ -221,7 +221,9 @@ class BaseMakeCalibrations(salobj.BaseScript):
     def __init__(self, index: int, descr: str, help: str = "") -> None:
         super().__init__(index=index, descr=descr, help=help)
         # Schema errors name the option first (BaseScript validates before configure).
-        self.config_validator = calib_config.SchemaValidator(self.config_validator)
+        self.config_validator = calib_config.SchemaValidator(
+            self.config_validator, known_options=self.get_schema()["properties"]
+        )
         self.group = sal.camera_group(self.camera.group_name)(domain=self.domain, log=self.log)
         self.ocps = salobj.Remote(domain=self.domain, name="OCPS", index=self.camera.ocps_index)
         self.jobs = ocps.OcpsJobClient(self.ocps, log=self.log)
@@ -252,7 +254,7 @@ class BaseMakeCalibrations(salobj.BaseScript):
             Naming the option, for values the schema cannot reject (e.g. an
             exposure-time list whose length is not ``n + n_discard``).
         """
-        self.plan = make_plan(config, self.schema_name)
+        self.plan = make_plan(config, self.schema_name, camera=self.camera)
         self.config = config
         self.procedures = {
             type_plan.calib_type: self.make_procedure(type_plan) for type_plan in self.plan.types

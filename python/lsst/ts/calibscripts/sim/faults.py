@@ -198,7 +198,12 @@ class CameraFaults:
     never_end_set_filter : `bool`
         If True, a ``setFilter`` to another filter publishes
         ``startSetFilter`` and then neither ends nor is acknowledged (the
-        filter changer is stuck); the camera stays busy.
+        filter changer is stuck); the camera stays busy. On LATISS both
+        apply to ATSpectrograph's ``changeFilter`` and ``changeDisperser``.
+    fail_set_grating : `bool` or `str`
+        LATISS only: if True (or a reason), every ``changeDisperser`` to
+        another grating fails after ``disperserInPosition`` false, the old
+        grating staying in place; filter changes work.
     """
 
     fail_take_images_on_frame: int | None = None
@@ -215,6 +220,7 @@ class CameraFaults:
     initial_filter: str | None = None
     fail_set_filter: bool | str = False
     never_end_set_filter: bool = False
+    fail_set_grating: bool | str = False
 
     def __post_init__(self) -> None:
         _check_frame("fail_take_images_on_frame", self.fail_take_images_on_frame)
@@ -255,6 +261,15 @@ class CameraFaults:
         if self.fail_set_filter is True:
             return "Simulated filter changer failure: the filter could not be unloaded"
         return str(self.fail_set_filter)
+
+    @property
+    def set_grating_failure(self) -> str | None:
+        """The reason ``changeDisperser`` fails (besides `set_filter_failure`), or None."""
+        if self.fail_set_grating is False or self.fail_set_grating == "":
+            return None
+        if self.fail_set_grating is True:
+            return "Simulated disperser wheel failure: the grating did not reach its slot"
+        return str(self.fail_set_grating)
 
 
 @dataclasses.dataclass(frozen=True)

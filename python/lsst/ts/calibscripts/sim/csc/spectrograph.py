@@ -70,8 +70,9 @@ class ATSpectrographCsc(SimCsc):
     Refused with the reason: not ENABLED, an unknown name or slot, a stage
     position out of range, a wheel already moving. Faults (`CameraFaults`):
     ``fail_set_filter`` fails a filter or grating change after
-    ``*InPosition`` false, the old element staying in place;
-    ``never_end_set_filter`` never ends it.
+    ``*InPosition`` false, the old element staying in place,
+    ``fail_set_grating`` only a grating change; ``never_end_set_filter``
+    never ends either.
 
     Parameters
     ----------
@@ -191,6 +192,8 @@ class ATSpectrographCsc(SimCsc):
                     self.log.warning(f"Simulated fault: the {what} change never ends")
                     await self.hang()
                 reason = self.faults.set_filter_failure
+                if reason is None and what == "grating":
+                    reason = self.faults.set_grating_failure
                 if reason is not None:
                     await in_position.set_write(inPosition=True)
                     raise salobj.ExpectedError(f"{what} change failed: {reason}; the old {what} is in place")
