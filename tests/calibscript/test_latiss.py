@@ -46,6 +46,7 @@ from lsst.ts.calibscripts.calib.config import ConfigError
 from lsst.ts.calibscripts.calib.sequence import TypeState
 from lsst.ts.calibscripts.cameras import LATISS
 from lsst.ts.calibscripts.data import get_scripts_dir
+from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.schemas import load_schema
 from lsst.ts.calibscripts.sim import ObservatoryOptions
@@ -334,3 +335,12 @@ async def test_bias_dark_flat_with_the_stand_in_pipelines(run_latiss) -> None:
         ], dataset_type
     (flat,) = butler_ops.list_certifications(run.repo, CALIB, "flat")
     assert flat.data_id["physical_filter"] == "SDSSg_65mm~holo4_003"
+
+
+@pytest.mark.parametrize("script_class", [MakeComCamCalibrations, MakeLATISSCalibrations])
+async def test_unknown_option_is_named(tmp_path, template_repo, script_class) -> None:
+    # Named from the script's own schema (it used to be checked against MakeComCamBias's options,
+    # naming a valid calibrations option such as config_options_dark instead).
+    runner = CalibRunner(str(tmp_path), template_repo, script_class=script_class)
+    reason = await _configure_failure(runner, {"script_mode": "BIAS", "n_biases": 3})
+    assert "n_biases: unknown option" in reason, reason
