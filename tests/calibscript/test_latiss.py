@@ -47,7 +47,7 @@ from lsst.ts.calibscripts.calib.sequence import TypeState
 from lsst.ts.calibscripts.cameras import LATISS
 from lsst.ts.calibscripts.data import get_scripts_dir
 from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
-from lsst.ts.calibscripts.sal import ScriptState
+from lsst.ts.calibscripts.sal import ScriptState, camera_group
 from lsst.ts.calibscripts.schemas import load_schema
 from lsst.ts.calibscripts.sim import ObservatoryOptions
 from lsst.ts.calibscripts.sim.faults import CameraFaults
@@ -344,3 +344,23 @@ async def test_unknown_option_is_named(tmp_path, template_repo, script_class) ->
     runner = CalibRunner(str(tmp_path), template_repo, script_class=script_class)
     reason = await _configure_failure(runner, {"script_mode": "BIAS", "n_biases": 3})
     assert "n_biases: unknown option" in reason, reason
+
+
+async def test_spectrograph_reporting_another_grating_fails_the_flats(run_latiss, monkeypatch) -> None:
+    # The changes are acknowledged, but ATSpectrograph then reports another grating in the beam.
+    group_class = camera_group("LATISS")
+
+    async def get_setup(self) -> tuple[str, str, float]:
+        return "SDSSg_65mm", "empty_1", 0.0
+
+    monkeypatch.setattr(group_class, "get_setup", get_setup)
+    run = await run_latiss(ALL)
+    assert run.state == ScriptState.FAILED
+    result = run.script.result
+    assert result is not None
+    assert result["BIAS"].certified and result["DARK"].certified
+    assert (
+        "ATSpectrograph reports filter 'SDSSg_65mm' and grating 'empty_1' in the beam after setting "
+        "filter SDSSg_65mm and grating holo4_003; no flat was taken" in result["FLAT"].reason
+    )
+    assert _images(run, "FLAT") == []
