@@ -364,3 +364,12 @@ async def test_spectrograph_reporting_another_grating_fails_the_flats(run_latiss
         "filter SDSSg_65mm and grating holo4_003; no flat was taken" in result["FLAT"].reason
     )
     assert _images(run, "FLAT") == []
+
+
+async def test_stop_checkpoint_before_the_spectrograph_moves(run_latiss) -> None:
+    run = await run_latiss(ALL, stop_checkpoint="flat:set_filter")
+    assert run.state == ScriptState.STOPPED, run.reason
+    assert _images(run, "FLAT") == []
+    assert run.observatory.spectrograph is not None
+    assert run.observatory.spectrograph.current_filter == "SDSSr_65mm"
+    assert run.observatory.spectrograph.current_grating == "empty_1"
