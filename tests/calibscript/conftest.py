@@ -19,12 +19,14 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Harness of the MakeComCamCalibrations tests.
+"""Harness of the calibration scripts' tests (MakeComCamCalibrations by default).
 
-A test gives the observatory options and the script configuration; the
-harness runs configure, setGroupId and run as the ScriptQueue would and
-returns a `CalibRun` with the final state, the reason, the OCPS requests
-and the repository. Scripted jobs (no pipeline run, no raws) unless the
+`CalibRunner` runs any `BaseMakeCalibrations` subclass (``script_class``)
+against a simulated observatory of that script's camera. A test gives the
+observatory options and the script configuration; the harness runs
+configure, setGroupId and run as the ScriptQueue would and returns a
+`CalibRun` with the final state, the reason, the OCPS requests and the
+repository. Scripted jobs (no pipeline run, no raws) unless the
 test asks for the in-process runner.
 """
 
@@ -44,6 +46,7 @@ import yaml
 from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.calib import butler_ops, ocps
 from lsst.ts.calibscripts.calib.procedure import CalibButler
+from lsst.ts.calibscripts.calib.script import BaseMakeCalibrations
 from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
@@ -74,7 +77,7 @@ _index = iter(range(200, 100000))
 class CalibRun:
     """What a script run did."""
 
-    script: MakeComCamCalibrations
+    script: BaseMakeCalibrations
     observatory: SimulatedObservatory
     repo: str | None
     report_dir: str
@@ -135,7 +138,8 @@ class StandInButler:
         query = self.observatory.ocps.jobs[job_id].request.data_query
         exposures = [int(e) for e in query.split("exposure IN (")[1].rstrip(")").split(",")]
         ok = butler.spec.name not in self.failing
-        failures = [] if ok else [f"R22_S{d // 3}{d % 3} C1{a} NOISE" for d in range(9) for a in range(8)]
+        camera = self.observatory.profile
+        failures = [] if ok else [f"{d.name} C1{a} NOISE" for d in camera.detectors[:9] for a in range(8)]
         stats: dict[typing.Any, typing.Any] = {e: {"SUCCESS": ok, "FAILURES": failures} for e in exposures}
         stats["SUCCESS"] = ok
         return stats
@@ -182,11 +186,26 @@ class StandInButler:
 
 
 class CalibRunner:
-    """Runs MakeComCamCalibrations against a simulated observatory."""
+    """Runs a calibration script against a simulated observatory of its camera.
 
-    def __init__(self, tmp_path: str, template_repo: str) -> None:
+    Parameters
+    ----------
+    tmp_path, template_repo : `str`
+        The test's folder and the repository copied into it.
+    script_class : `type` [`BaseMakeCalibrations`], optional
+        The script (default MakeComCamCalibrations); the observatory is its
+        ``camera``'s.
+    """
+
+    def __init__(
+        self,
+        tmp_path: str,
+        template_repo: str,
+        script_class: type[BaseMakeCalibrations] = MakeComCamCalibrations,
+    ) -> None:
         self.tmp_path = tmp_path
         self.template_repo = template_repo
+        self.script_class = script_class
 
     def fresh_repo(self) -> str:
         repo = os.path.join(self.tmp_path, "repo")
@@ -233,11 +252,13 @@ class CalibRunner:
 
             job_runner = InProcessRunner(repo, os.path.join(self.tmp_path, "job_logs"))
         data_plane = NullDataPlane() if runner == "scripted" and options.data is None else None
-        observatory = SimulatedObservatory(options, data_plane=data_plane, job_runner=job_runner)
+        observatory = SimulatedObservatory(
+            options, camera=self.script_class.camera, data_plane=data_plane, job_runner=job_runner
+        )
         await observatory.start()
         if before_run is not None:
             before_run(observatory)
-        script = MakeComCamCalibrations(index=next(_index))
+        script = self.script_class(index=next(_index))
         result = CalibRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
         try:
             await script.start_task
@@ -263,9 +284,9 @@ class CalibRunner:
             await observatory.close()
         return result
 
-    async def configure_only(self, config: dict[str, typing.Any]) -> MakeComCamCalibrations:
+    async def configure_only(self, config: dict[str, typing.Any]) -> BaseMakeCalibrations:
         """Configure a script (no observatory); return it after configure, failed or not."""
-        script = MakeComCamCalibrations(index=next(_index))
+        script = self.script_class(index=next(_index))
         await script.start_task
         data = script.cmd_configure.DataType()
         data.config = yaml.safe_dump({"calib_collection": CALIB, **config})
@@ -284,7 +305,7 @@ class CalibRunner:
             await asyncio.sleep(0.005)
 
     @staticmethod
-    async def stop(script: MakeComCamCalibrations) -> None:
+    async def stop(script: BaseMakeCalibrations) -> None:
         """Send the stop command, as the ScriptQueue does."""
         await script.do_stop(script.cmd_stop.DataType())
 
@@ -292,3 +313,10 @@ class CalibRunner:
 @pytest.fixture
 def run_calibs(tmp_path: typing.Any, template_repo: str) -> CalibRunner:
     return CalibRunner(str(tmp_path), template_repo)
+
+
+@pytest.fixture
+def run_lsstcam(tmp_path: typing.Any, template_repo: str) -> CalibRunner:
+    from lsst.ts.calibscripts.maintel import MakeLSSTCamCalibrations
+
+    return CalibRunner(str(tmp_path), template_repo, script_class=MakeLSSTCamCalibrations)

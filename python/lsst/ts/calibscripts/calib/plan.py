@@ -66,6 +66,7 @@ import enum
 import functools
 import typing
 
+from ..cameras import COMCAM, CameraProfile
 from .config import (
     ConfigError,
     _check_collection_name,
@@ -454,10 +455,14 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
 
 
 def _check_filter(
-    mode_types: tuple[str, ...], script_mode: str, value: typing.Any, schema_name: str = SCHEMA_NAME
+    mode_types: tuple[str, ...],
+    script_mode: str,
+    value: typing.Any,
+    schema_name: str = SCHEMA_NAME,
+    camera: CameraProfile = COMCAM,
 ) -> str | None:
     filters = comcam_filters(schema_name)
-    instrument = "LSSTComCam" if schema_name == SCHEMA_NAME else schema_name
+    instrument = camera.instrument
     takes_flats = "FLAT" in mode_types
     if value is None:
         if takes_flats:
@@ -479,7 +484,9 @@ def _check_filter(
     return value
 
 
-def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> CalibrationPlan:
+def make_plan(
+    config: typing.Any, schema_name: str = SCHEMA_NAME, camera: CameraProfile = COMCAM
+) -> CalibrationPlan:
     """Build the `CalibrationPlan` of a validated configuration.
 
     Parameters
@@ -491,6 +498,9 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
         required.
     schema_name : `str`, optional
         The camera's schema (`lsst.ts.calibscripts.schemas`; default ComCam's).
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera: its detectors are the valid ``detectors`` (ids or
+        names) and its name is in the errors (default LSSTComCam).
 
     Returns
     -------
@@ -531,7 +541,7 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
         for name in (f"pipeline_{lower}", f"pipeline_verify_{lower}"):
             if not str(values[name]).strip():
                 raise ConfigError(name, f"{values[name]!r} is empty; give a path")
-    detectors = parse_detectors(values["detectors"])
+    detectors = parse_detectors(values["detectors"], camera=camera)
     if not str(values["repo"]).strip():
         raise ConfigError("repo", f"{values['repo']!r} is empty; give a path")
     dates = {}
@@ -564,7 +574,7 @@ def make_plan(config: typing.Any, schema_name: str = SCHEMA_NAME) -> Calibration
             raise ConfigError(name, f"{values[name]!r} is not > 0")
         values[name] = float(values[name])
 
-    values["filter"] = _check_filter(mode_types, script_mode, values["filter"], schema_name)
+    values["filter"] = _check_filter(mode_types, script_mode, values["filter"], schema_name, camera)
     if values["take_only"] and values["generate_calibrations"]:
         raise ConfigError(
             "take_only",
