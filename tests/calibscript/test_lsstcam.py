@@ -30,6 +30,7 @@ from lsst.ts.calibscripts.cameras import LSSTCAM, DetectorKind
 from lsst.ts.calibscripts.maintel import MakeLSSTCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState, State
 from lsst.ts.calibscripts.sim import ObservatoryOptions
+from lsst.ts.calibscripts.sim.data import repo as sim_repo
 
 from .conftest import SMALL
 
@@ -196,3 +197,28 @@ async def test_a_filter_not_in_the_beam_is_refused_before_any_frame(run_lsstcam)
     assert "filter g_6 could not be set through MTCamera" in run.reason
     assert "Cannot change the LSSTCam filter" in run.reason
     assert run.observatory.camera.images == []
+
+
+@pytest.mark.slow
+async def test_bias_dark_flat_with_the_stand_in_pipelines(run_lsstcam) -> None:
+    """The real data plane and in-process jobs on ITL, e2v, guider and wavefront raws (about a minute)."""
+    config = {**ALL, "do_verify": True, "n_processes": 1}
+    run = await run_lsstcam(config, runner="inprocess")
+    assert run.state == ScriptState.DONE, run.reason
+    result = run.script.result
+    assert result is not None
+    assert [r.state for r in result.types] == [TypeState.SUCCEEDED] * 3, result.describe()
+    assert run.repo is not None
+
+    flat_verify = run.job("verifyFlat").request.job_id
+    butler = sim_repo.open_butler(run.repo, writeable=False)
+    try:
+        for dataset_type in ("bias", "dark", "flat"):
+            refs = butler.query_datasets(dataset_type, collections=LSSTCAM_CALIB, find_first=False)
+            assert sorted(int(ref.dataId["detector"]) for ref in refs) == list(SUBSET_IDS), dataset_type
+        # The flat statistics of each detector cover its own amplifiers: 8 on the wavefront sensor.
+        for ref in butler.query_datasets("verifyFlatDetStats", collections=f"u/ocps/{flat_verify}"):
+            info = LSSTCAM.detector(int(ref.dataId["detector"]))
+            assert len(butler.get(ref)["AMP"]) == info.amp_layout.n_amps, info.name
+    finally:
+        butler.close()
