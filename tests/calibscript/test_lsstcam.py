@@ -23,14 +23,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import unittest
+
 import pytest
+import yaml
+from lsst.ts.calibscripts.calib.config import parse_detectors
 from lsst.ts.calibscripts.calib.plan import make_plan, schema_defaults
 from lsst.ts.calibscripts.calib.sequence import TypeState
-from lsst.ts.calibscripts.cameras import LSSTCAM, DetectorKind
+from lsst.ts.calibscripts.cameras import COMCAM, LSSTCAM, DetectorKind
+from lsst.ts.calibscripts.data import get_scripts_dir
 from lsst.ts.calibscripts.maintel import MakeLSSTCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState, State
 from lsst.ts.calibscripts.sim import ObservatoryOptions
 from lsst.ts.calibscripts.sim.data import repo as sim_repo
+from lsst.ts.calibscripts.testing import BaseScriptTestCase
 
 from .conftest import SMALL
 
@@ -47,6 +56,57 @@ BUILD = {
     "calib_collection": LSSTCAM_CALIB,
 }
 ALL = {**BUILD, "script_mode": "BIAS_DARK_FLAT", "filter": LSSTCAM.default_filter}
+EXECUTABLE = get_scripts_dir() / "maintel" / "make_lsstcam_calibrations.py"
+
+
+class TestMakeLSSTCamCalibrationsConfigure(BaseScriptTestCase, unittest.IsolatedAsyncioTestCase):
+    async def basic_make_script(self, index: int) -> list:
+        self.script = MakeLSSTCamCalibrations(index=index)
+        return [self.script]
+
+    async def test_configure_defaults_and_metadata(self) -> None:
+        async with self.make_script():
+            await self.configure_script(
+                script_mode="BIAS_DARK_FLAT",
+                filter="r_57",
+                generate_calibrations=True,
+                calib_collection="LSSTCam/calib/daily",
+            )
+            plan = self.script.plan
+            assert plan is not None and plan.detectors == LSSTCAM.default_detectors
+            assert plan.type_plan("BIAS").pipeline == "${CP_PIPE_DIR}/pipelines/LSSTCam/cpBias.yaml"
+            assert plan.repo == "/repo/LSSTCam"
+            metadata = self.script.evt_metadata.data
+            assert metadata.instrument == "LSSTCam"
+            assert metadata.nimages == 65
+            assert self.script.ocps.salinfo.index == 3
+            assert self.script.dome_checked == ("MTDomeTrajectory", "MTDome")
+
+    async def test_executable(self) -> None:
+        await self.check_executable(EXECUTABLE)
+        assert oct(os.stat(EXECUTABLE).st_mode & 0o777) == "0o755"
+
+
+def test_schema_option_prints_the_lsstcam_schema() -> None:
+    env = dict(os.environ, CALIBSCRIPTS_SAL="sim")
+    result = subprocess.run(
+        [sys.executable, str(EXECUTABLE), "1", "--schema"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    schema = yaml.safe_load(result.stdout)
+    assert schema == MakeLSSTCamCalibrations.get_schema()
+    assert schema["properties"]["filter"]["anyOf"][0]["enum"] == list(LSSTCAM.filters)
+    assert "n_bias" in schema["properties"] and "ignore" in schema["properties"]
+
+
+def test_detector_names_stand_for_ids_on_every_camera() -> None:
+    assert parse_detectors("R22_S11") == (4,)
+    assert parse_detectors(["R22_S11", "R22_S00"], camera=COMCAM) == (0, 4)
+    assert parse_detectors("(90..92, R00_SG0, R44W_SW1)", camera=LSSTCAM) == (90, 91, 92, 189, 204)
 
 
 def test_the_subset_spans_vendors_guider_and_wavefront() -> None:

@@ -149,7 +149,8 @@ class DataOptions:
         camera = self.camera
         if isinstance(detector, bool) or not isinstance(detector, int) or detector not in camera.detector_ids:
             raise ValueError(
-                f"{option}: no detector {detector!r} ({camera.instrument} has {camera.describe_ids()})"
+                f"{option}: no detector {detector!r} ({camera.instrument} has {camera.describe_ids()}; "
+                "DataOptions.instrument names the camera)"
             )
 
     def __post_init__(self) -> None:
