@@ -145,7 +145,7 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
             "run_make_comcam_bias = lsst.ts.calibscripts.cli.run_make_comcam_bias:main"
             in archive.read(entry_points).decode()
         )
-        for name in ("make_comcam_bias.py", "make_comcam_calibrations.py"):
+        for name in ("make_comcam_bias.py", "make_comcam_calibrations.py", "make_lsstcam_calibrations.py"):
             executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/maintel/{name}")
             assert (
                 executable.external_attr >> 16
@@ -154,6 +154,7 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
     for required in (
         "schemas/make_comcam_bias.yaml",
         "schemas/make_comcam_calibrations.yaml",
+        "schemas/make_lsstcam_calibrations.yaml",
         "configs/make_comcam_bias_simulation.yaml",
         "configs/make_comcam_bias_summit.yaml",
         "sim/cp/cp_pipe/pipelines/LSSTComCam/cpBias.yaml",
