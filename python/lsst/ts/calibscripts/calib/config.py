@@ -267,7 +267,7 @@ def parse_detectors(
             if isinstance(item, str):
                 ids.append(by_name(item.strip()))
             elif isinstance(item, bool) or not isinstance(item, int):
-                raise ConfigError(option, f"{item!r} is neither an integer detector id nor a detector name")
+                raise ConfigError(option, f"{item!r} is not an integer detector id nor a detector name")
             else:
                 ids.append(item)
     else:
