@@ -194,10 +194,12 @@ async def test_science_detectors_leave_the_readout_to_the_camera(run_lsstcam) ->
     [("MTDome", State.STANDBY, "DISABLED or ENABLED"), ("MTDomeTrajectory", State.DISABLED, "ENABLED")],
 )
 async def test_dome_not_ready_refuses_the_flats_and_keeps_bias_and_dark(
-    run_lsstcam, component: str, state: State, needed: str
+    run_lsstcam, caplog, component: str, state: State, needed: str
 ) -> None:
     options = ObservatoryOptions(instrument="LSSTCam", initial_states={component: state})
     run = await run_lsstcam(ALL, options)
+    # Warned at the start, before the biases.
+    assert "The flats will be refused unless this changes before them" in caplog.text
     assert run.state == ScriptState.FAILED
     assert run.reason.splitlines()[0].endswith(
         "FLAT failed; kept: BIAS, DARK; not built: nothing"
@@ -210,6 +212,7 @@ async def test_dome_not_ready_refuses_the_flats_and_keeps_bias_and_dark(
     reason = result["FLAT"].reason
     assert f"{component} is {state.name}; it must be {needed}" in reason, reason
     assert "flats refused before the first flat frame" in reason and "ignore" in reason
+    assert reason.endswith("script_mode FLAT; the biases and darks of this run are kept"), reason
     # Not one flat frame was taken, and no flat job ran.
     assert [image.image_type for image in run.observatory.camera.images].count("FLAT") == 0
     assert "cpFlat.yaml" not in run.pipelines()
@@ -242,6 +245,16 @@ async def test_ignore_skips_a_dome_component(run_lsstcam, ignore: list[str]) -> 
     assert run.state == ScriptState.DONE, run.reason
     assert isinstance(run.script, MakeLSSTCamCalibrations)
     assert run.script.dome_checked == ("MTDomeTrajectory",)
+
+
+async def test_flats_alone_are_refused_with_nothing_kept(run_lsstcam) -> None:
+    options = ObservatoryOptions(instrument="LSSTCam", initial_states={"MTDome": State.STANDBY})
+    run = await run_lsstcam({**BUILD, "script_mode": "FLAT", "filter": LSSTCAM.default_filter}, options)
+    assert run.state == ScriptState.FAILED
+    result = run.script.result
+    assert result is not None and result["FLAT"].state is TypeState.FAILED
+    assert result["FLAT"].reason.endswith("take the flats with script_mode FLAT"), result["FLAT"].reason
+    assert run.observatory.camera.images == []
 
 
 async def test_dome_state_does_not_matter_without_flats(run_lsstcam) -> None:

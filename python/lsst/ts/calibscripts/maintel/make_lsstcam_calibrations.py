@@ -44,7 +44,6 @@ from __future__ import annotations
 __all__ = ["DOME_REQUIREMENTS", "DomeNotReady", "MakeLSSTCamCalibrations"]
 
 import asyncio
-import types
 import typing
 
 from ..calib.plan import TypePlan
@@ -134,12 +133,17 @@ class MakeLSSTCamCalibrations(BaseMakeCalibrations):
             return
         problems = await self.dome_problems()
         if problems:
+            earlier = [
+                t.calib_type.lower() + "es" if t.calib_type == "BIAS" else t.calib_type.lower() + "s"
+                for t in self.require_plan().types
+                if t.calib_type != "FLAT"
+            ]
+            kept = f"; the {' and '.join(earlier)} of this run are kept" if earlier else ""
             raise DomeNotReady(
                 "flats refused before the first flat frame: "
                 + "; ".join(problems)
                 + ". Bring the component(s) to the state needed (or, if the dome truly does not matter, "
-                "list them in ignore), then take the flats with script_mode FLAT; the biases and darks "
-                "of this run are kept"
+                f"list them in ignore), then take the flats with script_mode FLAT{kept}"
             )
         self.log.info(f"Before the flats: {', '.join(self.dome_checked)} in the states needed")
 
@@ -180,8 +184,7 @@ class MakeLSSTCamCalibrations(BaseMakeCalibrations):
 
 
 def _option(config: typing.Any, name: str, default: typing.Any) -> typing.Any:
-    if isinstance(config, types.SimpleNamespace):
-        return getattr(config, name, default)
+    """One option of a configuration given as a namespace (as configure gets it) or a dict."""
     if isinstance(config, dict):
         return config.get(name, default)
     return getattr(config, name, default)
