@@ -19,12 +19,14 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Harness of the calibrations scripts' tests (MakeComCamCalibrations; MakeLATISSCalibrations).
+"""Harness of the calibration scripts' tests (MakeComCamCalibrations by default).
 
-A test gives the observatory options and the script configuration; the
-harness runs configure, setGroupId and run as the ScriptQueue would and
-returns a `CalibRun` with the final state, the reason, the OCPS requests
-and the repository. Scripted jobs (no pipeline run, no raws) unless the
+`CalibRunner` runs any `BaseMakeCalibrations` subclass (``script_class``)
+against a simulated observatory of that script's camera. A test gives the
+observatory options and the script configuration; the harness runs
+configure, setGroupId and run as the ScriptQueue would and returns a
+`CalibRun` with the final state, the reason, the OCPS requests and the
+repository. Scripted jobs (no pipeline run, no raws) unless the
 test asks for the in-process runner.
 """
 
@@ -136,7 +138,8 @@ class StandInButler:
         query = self.observatory.ocps.jobs[job_id].request.data_query
         exposures = [int(e) for e in query.split("exposure IN (")[1].rstrip(")").split(",")]
         ok = butler.spec.name not in self.failing
-        failures = [] if ok else [f"R22_S{d // 3}{d % 3} C1{a} NOISE" for d in range(9) for a in range(8)]
+        camera = self.observatory.profile
+        failures = [] if ok else [f"{d.name} C1{a} NOISE" for d in camera.detectors[:9] for a in range(8)]
         stats: dict[typing.Any, typing.Any] = {e: {"SUCCESS": ok, "FAILURES": failures} for e in exposures}
         stats["SUCCESS"] = ok
         return stats
@@ -183,9 +186,17 @@ class StandInButler:
 
 
 class CalibRunner:
-    """Runs a calibrations script (MakeComCamCalibrations unless told) against a simulated observatory.
+    """Runs a calibration script against a simulated observatory of its camera.
 
-    The observatory is built for the script's camera (``script_class.camera``).
+    Parameters
+    ----------
+    tmp_path, template_repo : `str`
+        The test's folder and the repository copied into it.
+    script_class : `type` [`BaseMakeCalibrations`], optional
+        The script (default MakeComCamCalibrations); the observatory is its
+        ``camera``'s.
+    calib_collection : `str`, optional
+        The CALIBRATION collection the runs certify into.
     """
 
     def __init__(
@@ -246,7 +257,7 @@ class CalibRunner:
             job_runner = InProcessRunner(repo, os.path.join(self.tmp_path, "job_logs"))
         data_plane = NullDataPlane() if runner == "scripted" and options.data is None else None
         observatory = SimulatedObservatory(
-            options, data_plane=data_plane, job_runner=job_runner, camera=self.script_class.camera
+            options, camera=self.script_class.camera, data_plane=data_plane, job_runner=job_runner
         )
         await observatory.start()
         if before_run is not None:
@@ -306,3 +317,10 @@ class CalibRunner:
 @pytest.fixture
 def run_calibs(tmp_path: typing.Any, template_repo: str) -> CalibRunner:
     return CalibRunner(str(tmp_path), template_repo)
+
+
+@pytest.fixture
+def run_lsstcam(tmp_path: typing.Any, template_repo: str) -> CalibRunner:
+    from lsst.ts.calibscripts.maintel import MakeLSSTCamCalibrations
+
+    return CalibRunner(str(tmp_path), template_repo, script_class=MakeLSSTCamCalibrations)

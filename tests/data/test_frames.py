@@ -262,8 +262,10 @@ def fits_bytes(hdulist: fits.HDUList) -> bytes:
 
 
 # Every DataOptions field, with a value that changes the pixels of some frame, or
-# None for the fields that only say where and how raws are stored.
+# None for the fields that only say where and how raws are stored (and ``instrument``,
+# the camera the fault ids are checked against: the image's instrument is in the key).
 OPTION_VARIANTS: dict[str, object] = {
+    "instrument": None,
     "repo": None,
     "staging_dir": None,
     "transfer": None,

@@ -93,6 +93,18 @@ def test_configuration_reference_shows_the_calibrations_schema_with_its_shared_o
         assert description in text, name
 
 
+def test_configuration_reference_shows_the_lsstcam_schema(built: pathlib.Path) -> None:
+    from lsst.ts.calibscripts.schemas import load_schema
+
+    schema = load_schema("make_lsstcam_calibrations.yaml")
+    text = page_text(built / "configuration.html")
+    assert "MakeLSSTCamCalibrations" in text
+    for name in ("detectors", "ignore", "filter", "repo"):
+        description = " ".join(str(schema["properties"][name]["description"]).split())
+        assert description in text, name
+    assert json.dumps(schema["properties"]["detectors"]["default"]) in text
+
+
 def test_schema_change_changes_reference(tmp_path: pathlib.Path) -> None:
     """The table is generated from the schema file, so a change shows up (and a bad schema fails)."""
     copy = tmp_path / "repo"

@@ -148,6 +148,7 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
         for name in (
             "maintel/make_comcam_bias.py",
             "maintel/make_comcam_calibrations.py",
+            "maintel/make_lsstcam_calibrations.py",
             "auxtel/make_latiss_calibrations.py",
         ):
             executable = archive.getinfo(f"lsst/ts/calibscripts/data/scripts/{name}")
@@ -159,6 +160,7 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
         "schemas/make_comcam_bias.yaml",
         "schemas/make_comcam_calibrations.yaml",
         "schemas/make_latiss_calibrations.yaml",
+        "schemas/make_lsstcam_calibrations.yaml",
         "configs/make_comcam_bias_simulation.yaml",
         "configs/make_comcam_bias_summit.yaml",
         "sim/cp/cp_pipe/pipelines/LSSTComCam/cpBias.yaml",

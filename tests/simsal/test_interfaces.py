@@ -194,6 +194,22 @@ def test_lsstcam_and_latiss_components() -> None:
         assert camera.topics["evt_endOfImageTelemetry"].fields["emulatedImage"].sal_type == "string"
     mtcamera = component_info.get_component_info("MTCamera")
     assert {"setFilter"} <= set(mtcamera.command_names)
+    # ts_xml types: the detailed-state substates and the clear/discard counts are long.
+    for topic in (
+        "evt_ccsCommandState",
+        "evt_imageReadinessDetailedState",
+        "evt_calibrationDetailedState",
+        "evt_shutterDetailedState",
+        "evt_filterChangerDetailedState",
+    ):
+        assert mtcamera.topics[topic].fields["substate"].sal_type == "long", topic
+    assert mtcamera.topics["cmd_clear"].fields["nClears"].sal_type == "long"
+    assert mtcamera.topics["cmd_discardRows"].fields["nRows"].sal_type == "long"
+    end_set_filter = mtcamera.topics["evt_endSetFilter"].fields
+    assert (end_set_filter["filterSlot"].sal_type, end_set_filter["filterPosition"].sal_type) == (
+        "int",
+        "double",
+    )
     assert {"startSetFilter", "endSetFilter", "availableFilters"} <= set(mtcamera.event_names)
     assert mtcamera.topics["evt_imageReadoutParameters"].fields["readRows"].count == 201
     atcamera = component_info.get_component_info("ATCamera")

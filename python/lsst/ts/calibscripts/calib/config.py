@@ -62,6 +62,7 @@ __all__ = [
     "SchemaValidator",
     "day_obs_validity_range",
     "make_config",
+    "describe_detectors",
     "parse_collections",
     "parse_detectors",
     "parse_pipetask_options",
@@ -79,7 +80,7 @@ import typing
 
 import jsonschema.exceptions
 
-from ..cameras import COMCAM
+from ..cameras import COMCAM, CameraProfile, DetectorKind
 from ..errors import CalibScriptsError
 
 ALL_DETECTORS: tuple[int, ...] = COMCAM.detector_ids
@@ -192,27 +193,45 @@ class BiasConfig:
         return self.number_verification_tests_threshold_bias
 
 
-def parse_detectors(value: typing.Any, option: str = "detectors") -> tuple[int, ...]:
-    """Parse detector ids given as a list or as text.
+def parse_detectors(
+    value: typing.Any, option: str = "detectors", camera: CameraProfile = COMCAM
+) -> tuple[int, ...]:
+    """Parse detectors given as a list or as text, by id or by name.
 
     Parameters
     ----------
-    value : `list` [`int`] or `str`
-        ``[0, 1, 2]``, ``"(0,1,2)"``, ``"0, 1"``, ``"(0..8)"`` or ``"(4)"``.
+    value : `list` [`int` or `str`] or `str`
+        ``[0, 1, 2]``, ``"(0,1,2)"``, ``"0, 1"``, ``"(0..8)"`` or ``"(4)"``;
+        names such as ``"R22_S11"`` may stand for ids, in a list or in text
+        (``["R22_S11", 95]``, ``"R22_S11, R00_SG0"``).
     option : `str`
         Option name for error messages.
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera whose detectors are valid (default LSSTComCam, ids 0..8).
 
     Returns
     -------
     detectors : `tuple` [`int`, ...]
-        Sorted unique ids in 0..8.
+        Sorted unique ids of the camera's detectors.
 
     Raises
     ------
     ConfigError
-        Empty, not a number, outside 0..8, a reversed range, or repeated.
+        Empty, neither an id nor a name, not a detector of the camera
+        (the message gives the valid ids and the form of a name), a
+        reversed range, or repeated (also an id given again by its name).
     """
     ids: list[int] = []
+
+    def by_name(text: str) -> int:
+        try:
+            return camera.detector_id(text)
+        except ValueError:
+            valid = describe_detectors(camera)
+            raise ConfigError(
+                option, f"{text!r} is not a detector name of {camera.instrument}; valid: {valid}"
+            ) from None
+
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("("):
@@ -232,29 +251,60 @@ def parse_detectors(value: typing.Any, option: str = "detectors") -> tuple[int, 
                 if lo > hi:
                     raise ConfigError(option, f"range {part!r} is reversed")
                 ids.extend(range(lo, hi + 1))
+            elif "_" in part:
+                ids.append(by_name(part))
             else:
                 try:
                     ids.append(int(part))
                 except ValueError:
                     raise ConfigError(
-                        option, f"cannot read {part!r} in {value!r}; give e.g. [0, 1, 2] or '(0,1,2)'"
+                        option,
+                        f"cannot read {part!r} in {value!r}; give e.g. [0, 1, 2], '(0,1,2)', '(0..8)' "
+                        f"or names such as {camera.detectors[-1].name!r}",
                     ) from None
     elif isinstance(value, (list, tuple)):
         for item in value:
-            if isinstance(item, bool) or not isinstance(item, int):
-                raise ConfigError(option, f"{item!r} is not an integer detector id")
-            ids.append(item)
+            if isinstance(item, str):
+                ids.append(by_name(item.strip()))
+            elif isinstance(item, bool) or not isinstance(item, int):
+                raise ConfigError(option, f"{item!r} is not an integer detector id nor a detector name")
+            else:
+                ids.append(item)
     else:
         raise ConfigError(option, f"{value!r} is neither a list of ids nor text such as '(0,1,2)'")
     if not ids:
         raise ConfigError(option, "no detector given")
-    bad = sorted({i for i in ids if i not in ALL_DETECTORS})
+    valid = set(camera.detector_ids)
+    bad = sorted({i for i in ids if i not in valid})
     if bad:
-        raise ConfigError(option, f"detector id(s) {bad} outside 0..8")
+        raise ConfigError(option, f"detector id(s) {bad} outside {describe_detectors(camera)}")
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ConfigError(option, f"detector id(s) {repeated} repeated")
     return tuple(sorted(ids))
+
+
+def describe_detectors(camera: CameraProfile) -> str:
+    """The valid detectors of a camera, for error messages.
+
+    E.g. ``0..8, the LSSTComCam detectors (R22_S00..R22_S22); give ids in
+    that range or names such as R22_S11``; for a camera with guider and
+    wavefront sensors, the ids of each kind too.
+    """
+    kinds: dict[DetectorKind, list[int]] = {}
+    for info in camera.detectors:
+        kinds.setdefault(info.kind, []).append(info.id)
+    first, last = camera.detectors[0], camera.detectors[-1]
+    text = f"{camera.describe_ids()}, the {camera.instrument} detectors ({first.name}..{last.name}"
+    if len(kinds) > 1:
+        ranges = []
+        for kind, ids in kinds.items():
+            span = f"{ids[0]}..{ids[-1]}" if ids == list(range(ids[0], ids[-1] + 1)) else str(ids)
+            ranges.append(f"{kind.value} {span}")
+        text += "; " + ", ".join(ranges)
+    names = [info.name for info in camera.detectors]
+    example = "R22_S11" if "R22_S11" in names else names[len(names) // 2]
+    return f"{text}); give ids in that range or names such as {example}"
 
 
 def _check_collection_name(name: str, option: str) -> str:

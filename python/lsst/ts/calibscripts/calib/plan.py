@@ -459,9 +459,10 @@ def _check_filter(
     script_mode: str,
     value: typing.Any,
     schema_name: str = SCHEMA_NAME,
-    instrument: str = COMCAM.instrument,
+    camera: CameraProfile = COMCAM,
 ) -> str | None:
     filters = comcam_filters(schema_name)
+    instrument = camera.instrument
     takes_flats = "FLAT" in mode_types
     if value is None:
         if takes_flats:
@@ -484,7 +485,7 @@ def _check_filter(
 
 
 def make_plan(
-    config: typing.Any, schema_name: str = SCHEMA_NAME, camera: CameraProfile | None = None
+    config: typing.Any, schema_name: str = SCHEMA_NAME, camera: CameraProfile = COMCAM
 ) -> CalibrationPlan:
     """Build the `CalibrationPlan` of a validated configuration.
 
@@ -498,9 +499,10 @@ def make_plan(
     schema_name : `str`, optional
         The camera's schema (`lsst.ts.calibscripts.schemas`; default ComCam's).
     camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
-        The camera (default LSSTComCam): named in errors; its default
-        detectors are the plan's when the schema has no ``detectors``
-        option (LATISS: its one detector).
+        The camera (default LSSTComCam): its detectors are the valid
+        ``detectors`` (ids or names), its name is in the errors, and its
+        default detectors are the plan's when the schema has no
+        ``detectors`` option (LATISS: its one detector).
 
     Returns
     -------
@@ -541,8 +543,9 @@ def make_plan(
         for name in (f"pipeline_{lower}", f"pipeline_verify_{lower}"):
             if not str(values[name]).strip():
                 raise ConfigError(name, f"{values[name]!r} is empty; give a path")
-    camera = camera or COMCAM
-    detectors = parse_detectors(values["detectors"]) if "detectors" in values else camera.default_detectors
+    detectors = (
+        parse_detectors(values["detectors"], camera=camera) if "detectors" in values else camera.default_detectors
+    )
     if not str(values["repo"]).strip():
         raise ConfigError("repo", f"{values['repo']!r} is empty; give a path")
     dates = {}
@@ -575,9 +578,7 @@ def make_plan(
             raise ConfigError(name, f"{values[name]!r} is not > 0")
         values[name] = float(values[name])
 
-    values["filter"] = _check_filter(
-        mode_types, script_mode, values["filter"], schema_name, camera.instrument
-    )
+    values["filter"] = _check_filter(mode_types, script_mode, values["filter"], schema_name, camera)
     if values["take_only"] and values["generate_calibrations"]:
         raise ConfigError(
             "take_only",

@@ -456,6 +456,10 @@ class CalibProcedure:
         The camera (default ComCam).
     summary : `RunSummary`, optional
         The summary to fill (a fresh one by default).
+    before_frames : callable, optional
+        ``await before_frames()`` runs in the take stage right before the
+        first frame (e.g. LSSTCam's dome check before flats); what it
+        raises fails the take stage with no frame taken.
     """
 
     def __init__(
@@ -469,8 +473,10 @@ class CalibProcedure:
         jobs: ocps.OcpsJobClient,
         camera: CameraProfile = COMCAM,
         summary: RunSummary | None = None,
+        before_frames: typing.Callable[[], typing.Awaitable[None]] | None = None,
     ) -> None:
         self.host = host
+        self.before_frames = before_frames
         self.spec = spec
         self.settings = settings
         self.config = type_config
@@ -587,6 +593,8 @@ class CalibProcedure:
         config = self.config
         if config.takes_frames:
             await self.stage(StageKind.TAKE)
+            if self.before_frames is not None:
+                await self.before_frames()
             await self.take_frames()
             await self.stage(StageKind.WAIT_INGEST)
             await self.wait_for_ingest()
@@ -724,7 +732,23 @@ class CalibProcedure:
         )
         if self.spec.needs_filter and config.physical_filter:
             kwargs["filter"] = config.physical_filter
+        sensors = self.sensors()
+        if sensors:
+            kwargs["sensors"] = sensors
         return method(*args, **kwargs)
+
+    def sensors(self) -> str:
+        """``takeImages.sensors``: blank unless a detector beyond the camera's default is asked for.
+
+        Blank reads out the camera's default detectors (LSSTCam: the 189
+        science sensors). With a guider or wavefront detector in
+        ``detectors``, every detector asked for is named (``R00_SG0:R22_S11``),
+        so that the camera reads out and the OODS ingests each of them.
+        """
+        detectors = self.settings.detectors
+        if set(detectors) <= set(self.camera.default_detectors):
+            return ""
+        return ":".join(self.camera.detector_name(d) for d in detectors)
 
     async def take_one_frame(self, frame: int, n_frames: int) -> int:
         """Take frame ``frame`` (1-based) of ``n_frames`` within ``frame_timeout``.

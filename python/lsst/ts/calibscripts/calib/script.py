@@ -72,6 +72,7 @@ __all__ = ["BaseMakeCalibrations", "FilterNotSet", "TypeSettings", "type_setting
 
 import asyncio
 import dataclasses
+import functools
 import typing
 
 from .. import sal
@@ -254,7 +255,7 @@ class BaseMakeCalibrations(salobj.BaseScript):
             Naming the option, for values the schema cannot reject (e.g. an
             exposure-time list whose length is not ``n + n_discard``).
         """
-        self.plan = make_plan(config, self.schema_name, camera=self.camera)
+        self.plan = make_plan(config, self.schema_name, self.camera)
         self.config = config
         self.procedures = {
             type_plan.calib_type: self.make_procedure(type_plan) for type_plan in self.plan.types
@@ -274,7 +275,16 @@ class BaseMakeCalibrations(salobj.BaseScript):
             jobs=self.jobs,
             camera=self.camera,
             summary=self.new_type_summary(type_plan),
+            before_frames=functools.partial(self.check_before_frames, type_plan),
         )
+
+    async def check_before_frames(self, type_plan: TypePlan) -> None:
+        """Check, in a type's take stage right before its first frame, what its frames need.
+
+        Nothing by default; a camera overrides it (LSSTCam checks the dome
+        components before flats). What it raises fails that type's take with
+        no frame of it taken; the types taken before it are kept.
+        """
 
     def new_type_summary(self, type_plan: TypePlan) -> RunSummary:
         """A fresh summary of one type (its report file is named after the script and the type)."""

@@ -19,7 +19,8 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Main telescope (Simonyi Survey Telescope) scripts: LSSTComCam."""
+"""Main telescope (Simonyi Survey Telescope) scripts: LSSTComCam and LSSTCam."""
 
 from .make_comcam_bias import *
 from .make_comcam_calibrations import *
+from .make_lsstcam_calibrations import *

@@ -298,9 +298,12 @@ class SimulatedObservatory:
         from .data.dataplane import ButlerDataPlane
         from .data.options import DataOptions
 
-        data = options.data or DataOptions(repo=options.repo)
+        data = options.data or DataOptions(repo=options.repo, instrument=options.instrument)
         if data.repo is None:
             data = dataclasses.replace(data, repo=options.repo)
+        if data.instrument != options.instrument:
+            # The faults' detector ids are the observatory camera's (checked again here).
+            data = dataclasses.replace(data, instrument=options.instrument)
         self._owns_data_plane = True
         return ButlerDataPlane(data, log=self.log.getChild("data"))
 

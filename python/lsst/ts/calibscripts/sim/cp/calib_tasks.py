@@ -104,8 +104,9 @@ import lsst.pipe.base.connectionTypes as cT
 import numpy as np
 from astropy.io import fits
 
-from ..data.camera_model import AMP_NAMES, detector_name
-from . import darkflat
+from ...cameras import profile
+from ..data.camera_model import AMP_NAMES
+from . import darkflat, isr
 from .tasks import (
     BAD_BIT,
     CR_BIT,
@@ -410,7 +411,10 @@ class CpFlatMeasureTask(pipeBase.PipelineTask):
         image = np.array(inputExp["IMAGE"].data, dtype=np.float64)
         if "MASK" in inputExp:
             image[(inputExp["MASK"].data & BAD_BIT) != 0] = np.nan
-        return pipeBase.Struct(outputStats=darkflat.measure_flat(image, self.config.clip, self.config.nIter))
+        names = isr.amp_names_in(inputExp[0].header)
+        return pipeBase.Struct(
+            outputStats=darkflat.measure_flat(image, self.config.clip, self.config.nIter, amp_names=names)
+        )
 
 
 class CpFlatNormalizeConnections(
@@ -473,7 +477,10 @@ class CpFlatNormalizeTask(pipeBase.PipelineTask):
         detectors = sorted({d for _, d in keys})
         levels = np.full((len(exposures), len(detectors)), np.nan)
         counts = np.zeros_like(levels)
+        amps: dict[int, tuple[str, ...]] = {}
         for (exp, det), stats in zip(keys, inputStats):
+            # Each detector's own amplifiers (8 on a wavefront half CCD), as cpFlatMeasure named them.
+            amps[det] = isr.layout_amp_names(v for k, v in stats.items() if k.startswith("AMP_NAME_"))
             i, j = exposures.index(exp), detectors.index(det)
             levels[i, j] = float(stats["DETECTOR_MEDIAN"])
             counts[i, j] = float(stats["DETECTOR_N"])
@@ -482,7 +489,7 @@ class CpFlatNormalizeTask(pipeBase.PipelineTask):
         exp_scales = {exp: float(e) for exp, e in zip(exposures, e_scale)}
         return pipeBase.Struct(
             outputScales={
-                "expScale": {det: {amp: dict(exp_scales) for amp in AMP_NAMES} for det in detectors},
+                "expScale": {det: {amp: dict(exp_scales) for amp in amps[det]} for det in detectors},
                 "detScale": {det: float(g) for det, g in zip(detectors, g_scale)},
             }
         )
@@ -556,7 +563,7 @@ class CpFlatCombineTask(CpBiasCombineTask):
     def exposure_scales(scales: typing.Mapping, detector: int) -> dict[int, float]:
         """E[exposure] of one detector from ``cpFlatNormalizeScales`` (detector level)."""
         per_amp = scales["expScale"][detector]
-        first = per_amp[AMP_NAMES[0]]
+        first = next(iter(per_amp.values()))
         return {int(exp): float(value) for exp, value in first.items()}
 
     def _scaled_input(
@@ -660,7 +667,7 @@ class VerifyFlatDetTask(pipeBase.PipelineTask):
                     calibdist.setdefault(name, {})[f"{pct:g}"] = float(header[key])
         if calibdist:
             isr_stats["CALIBDIST"] = calibdist
-        stats = darkflat.flat_detector_stats(image, isr=isr_stats)
+        stats = darkflat.flat_detector_stats(image, isr=isr_stats, amp_names=isr.amp_names_in(header))
         table = darkflat.flat_results_table(
             stats, instrument, exposure, detector, physical_filter, isr_stats.get("MJD", float("nan"))
         )
@@ -710,6 +717,8 @@ class VerifyFlatExpConfig(pipeBase.PipelineTaskConfig, pipelineConnections=Verif
 class VerifyFlatExpTask(_VerifyMergeTask):
     """Merge the detectors of one flat exposure (``CpVerifyFlatExpMergeTask``)."""
 
+    names_detectors = True
+
     ConfigClass = VerifyFlatExpConfig
     _DefaultName = "verifyFlatExp"
 
@@ -718,13 +727,15 @@ class VerifyFlatExpTask(_VerifyMergeTask):
         inputStats: typing.Sequence[dict],
         detectors: typing.Sequence[int],
         inputResults: typing.Sequence[typing.Any] = (),
+        instrument: str = "LSSTComCam",
     ) -> pipeBase.Struct:
-        """Merge (see `~.darkflat.merge_flat_exposure`)."""
+        """Merge (see `~.darkflat.merge_flat_exposure`); detectors named as ``instrument`` names them."""
         from .verify import stack_results
 
         ordered = sorted(zip(detectors, inputStats), key=lambda item: item[0])
+        camera = profile(instrument)
         merged = darkflat.merge_flat_exposure(
-            {detector_name(det): stats for det, stats in ordered}, relative=self.config.scatterRelative
+            {camera.detector_name(det): stats for det, stats in ordered}, relative=self.config.scatterRelative
         )
         table = stack_results(inputResults) if inputResults else None
         return pipeBase.Struct(outputStats=merged, outputResults=table)

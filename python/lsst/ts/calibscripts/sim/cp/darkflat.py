@@ -85,7 +85,7 @@ import typing
 
 import numpy as np
 
-from .isr import AMP_NAMES, amp_layout, clipped_mean_std
+from .isr import AMP_NAMES, clipped_mean_std, disassemble, layout_amp_names
 from .verify import NOISE_ITER, NOISE_SIGMA, find_cosmic_rays, grow_mask
 
 if typing.TYPE_CHECKING:
@@ -115,14 +115,14 @@ def dark_cosmic_ray_mask(image: np.ndarray, grow: int = 2) -> np.ndarray:
     return grow_mask(find_cosmic_rays(image, sigma), grow) & np.isfinite(image)
 
 
-def _amp_views(image: np.ndarray) -> dict[str, np.ndarray]:
-    ny, nx = image.shape[0] // 2, image.shape[1] // 8
-    return {
-        name: image[amp_layout(name, (ny, nx)).rows, amp_layout(name, (ny, nx)).cols] for name in AMP_NAMES
-    }
+def _amp_views(image: np.ndarray, amp_names: typing.Sequence[str] = AMP_NAMES) -> dict[str, np.ndarray]:
+    """Each amplifier's box, in raw HDU order: 16 amps, or 8 (``C10`` .. ``C17``) of a half CCD."""
+    return disassemble(image, amp_names)
 
 
-def measure_flat(image: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> dict:
+def measure_flat(
+    image: np.ndarray, clip: float = 3.0, n_iter: int = 3, amp_names: typing.Sequence[str] = AMP_NAMES
+) -> dict:
     """``cpFlatMeasure`` statistics of one processed flat.
 
     Parameters
@@ -131,6 +131,9 @@ def measure_flat(image: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> dict:
         Assembled flat (e⁻), NaN = masked (BAD).
     clip, n_iter : `float`, `int`
         Clipping of MEANCLIP / STDEVCLIP.
+    amp_names : sequence of `str`, optional
+        The amplifiers of the image's layout (`~.isr.amp_names_in` of its
+        header): all 16 (default) or the 8 of a wavefront half CCD.
 
     Returns
     -------
@@ -141,7 +144,7 @@ def measure_flat(image: np.ndarray, clip: float = 3.0, n_iter: int = 3) -> dict:
     """
     mean, sigma, n = clipped_mean_std(image, clip, n_iter)
     stats: dict[str, typing.Any] = {"DETECTOR_MEDIAN": mean, "DETECTOR_SIGMA": sigma, "DETECTOR_N": n}
-    for i, (name, view) in enumerate(_amp_views(image).items()):
+    for i, (name, view) in enumerate(_amp_views(image, amp_names).items()):
         amp_mean, amp_sigma, amp_n = clipped_mean_std(view, clip, n_iter)
         stats[f"AMP_NAME_{i}"] = name
         stats[f"AMP_MEDIAN_{i}"] = amp_mean
@@ -201,7 +204,9 @@ def normalize_flat_scales(
     return np.exp(log_e), np.exp(log_g)
 
 
-def flat_detector_stats(residual: np.ndarray, isr: dict | None = None) -> dict:
+def flat_detector_stats(
+    residual: np.ndarray, isr: dict | None = None, amp_names: typing.Sequence[str] = AMP_NAMES
+) -> dict:
     """``verifyFlatDetStats`` of one flat-fielded frame.
 
     Parameters
@@ -210,6 +215,9 @@ def flat_detector_stats(residual: np.ndarray, isr: dict | None = None) -> dict:
         Assembled flat-fielded image (e⁻), NaN = masked.
     isr : `dict`, optional
         The ``ISR`` block.
+    amp_names : sequence of `str`, optional
+        The amplifiers of the image's layout: all 16 (default) or the 8 of
+        a wavefront half CCD.
 
     Returns
     -------
@@ -221,7 +229,7 @@ def flat_detector_stats(residual: np.ndarray, isr: dict | None = None) -> dict:
     """
     amp_stats: dict[str, dict[str, float]] = {}
     amp_verify: dict[str, dict[str, bool]] = {}
-    for name, view in _amp_views(residual).items():
+    for name, view in _amp_views(residual, amp_names).items():
         good = view[np.isfinite(view)]
         mean = float(good.mean()) if good.size else float("nan")
         _, noise, _ = clipped_mean_std(good, NOISE_SIGMA, NOISE_ITER)
@@ -349,7 +357,7 @@ def flat_results_table(
     rows = []
     det = stats["DET"]
     det_verify = stats["VERIFY"]["DET"]
-    for name in AMP_NAMES:
+    for name in layout_amp_names(stats["AMP"]):
         amp = stats["AMP"][name]
         verdict = stats["VERIFY"]["AMP"][name]
         rows.append(

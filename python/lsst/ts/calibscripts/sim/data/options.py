@@ -38,7 +38,8 @@ import enum
 import os
 import typing
 
-from .camera_model import AMP_NAMES, DETECTOR_IDS, GeometryScale
+from ...cameras import COMCAM, CameraProfile, profile
+from .camera_model import GeometryScale, amp_names
 
 if typing.TYPE_CHECKING:
     from ..interfaces import ImageInfo
@@ -115,6 +116,11 @@ class DataOptions:
         Fault: the response (QE) of these (detector, amp) pairs is multiplied
         by this factor in every flat (e.g. ``{(4, "C10"): 0.3}``: a
         low-level amp).
+    instrument : `str`
+        The camera whose detector ids (and amplifier names) the detector
+        faults above use: ``LSSTComCam`` (default, ids 0..8), ``LSSTCam``
+        (0..204; a wavefront sensor has the 8 amps ``C10`` .. ``C17``) or
+        ``LATISS`` (0). `SimulatedObservatory` sets it to its camera.
     """
 
     repo: str | None = None
@@ -132,19 +138,33 @@ class DataOptions:
     dark_current_factors: dict[int, float] = dataclasses.field(default_factory=dict)
     flat_nonuniformity: dict[FrameKey, float] = dataclasses.field(default_factory=dict)
     flat_amp_response: dict[tuple[int, str], float] = dataclasses.field(default_factory=dict)
+    instrument: str = COMCAM.instrument
+
+    @property
+    def camera(self) -> CameraProfile:
+        """The profile of ``instrument``."""
+        return profile(self.instrument)
+
+    def _check_detector(self, option: str, detector: typing.Any) -> None:
+        camera = self.camera
+        if isinstance(detector, bool) or not isinstance(detector, int) or detector not in camera.detector_ids:
+            raise ValueError(
+                f"{option}: no detector {detector!r} ({camera.instrument} has {camera.describe_ids()}; "
+                "DataOptions.instrument names the camera)"
+            )
 
     def __post_init__(self) -> None:
         if self.repo is not None:
             self.repo = os.fspath(self.repo)
         if self.staging_dir is not None:
             self.staging_dir = os.fspath(self.staging_dir)
+        self.camera  # an unknown instrument fails here, naming the known ones
         self.geometry = GeometryScale(self.geometry)
         self.transfer = Transfer(self.transfer)
         if self.cosmic_ray_rate < 0:
             raise ValueError(f"cosmic_ray_rate must be >= 0; got {self.cosmic_ray_rate}")
         for det, factor in self.read_noise_factors.items():
-            if det not in DETECTOR_IDS:
-                raise ValueError(f"read_noise_factors: no detector {det!r} (LSSTComCam has 0..8)")
+            self._check_detector("read_noise_factors", det)
             if not factor > 0:
                 raise ValueError(f"read_noise_factors[{det}] must be > 0; got {factor}")
         for key, factor in self.cosmic_ray_storm.items():
@@ -156,8 +176,7 @@ class DataOptions:
                 f"cosmic_ray_rate_per_second must be >= 0; got {self.cosmic_ray_rate_per_second}"
             )
         for det, factor in self.dark_current_factors.items():
-            if det not in DETECTOR_IDS:
-                raise ValueError(f"dark_current_factors: no detector {det!r} (LSSTComCam has 0..8)")
+            self._check_detector("dark_current_factors", det)
             if not factor >= 0:
                 raise ValueError(f"dark_current_factors[{det}] must be >= 0; got {factor}")
         for key, amplitude in self.flat_nonuniformity.items():
@@ -165,8 +184,13 @@ class DataOptions:
                 raise ValueError(f"flat_nonuniformity[{key!r}] must be in (-1, 1); got {amplitude}")
         self.flat_amp_response = {(int(det), str(amp)): f for (det, amp), f in self.flat_amp_response.items()}
         for (det, amp), factor in self.flat_amp_response.items():
-            if det not in DETECTOR_IDS or amp not in AMP_NAMES:
-                raise ValueError(f"flat_amp_response: no amplifier {amp!r} on detector {det!r}")
+            self._check_detector("flat_amp_response", det)
+            amps = amp_names(self.camera.detector(det).amp_layout.amp_rows)
+            if amp not in amps:
+                raise ValueError(
+                    f"flat_amp_response: no amplifier {amp!r} on {self.instrument} detector {det!r} "
+                    f"({self.camera.detector_name(det)} has {', '.join(amps)})"
+                )
             if not factor >= 0:
                 raise ValueError(f"flat_amp_response[({det}, {amp!r})] must be >= 0; got {factor}")
 
