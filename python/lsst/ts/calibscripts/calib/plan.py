@@ -544,7 +544,9 @@ def make_plan(
             if not str(values[name]).strip():
                 raise ConfigError(name, f"{values[name]!r} is empty; give a path")
     detectors = (
-        parse_detectors(values["detectors"], camera=camera) if "detectors" in values else camera.default_detectors
+        parse_detectors(values["detectors"], camera=camera)
+        if "detectors" in values
+        else camera.default_detectors
     )
     if not str(values["repo"]).strip():
         raise ConfigError("repo", f"{values['repo']!r} is empty; give a path")
