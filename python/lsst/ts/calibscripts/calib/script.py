@@ -28,20 +28,22 @@ The procedure:
 2. ``preflight`` (once): the camera's CSCs ENABLED (if frames are taken),
    OCPS ENABLED with no other instrument's configuration (if a job runs),
    ``repo`` a butler repository (if anything is verified or certified).
-3. ``set_filter`` (only when flats are taken): the filter is set once
-   through the camera group, and the filter the camera then reports is
-   checked.
-4. The `~.sequence.CalibrationSequence`: the camera takes the types one
+3. The `~.sequence.CalibrationSequence`: the camera takes the types one
    after another (``take``: a `~.procedure.CalibProcedure`'s take and
-   ingest stages); each type's processing (build, verify, judge, certify)
-   starts when its frames are in, while the camera takes the next type. A
+   ingest stages). Before the flats' first frame, ``set_filter`` sets the
+   filter once through the camera group and checks the filter the camera
+   then reports; if that fails the flats are not taken and the types
+   taken before keep their outcome. Each type's processing (build,
+   verify, judge, certify) starts when its frames are in, while the
+   camera takes the next type. A
    dark is built with this run's bias job output, a flat with this run's
    bias and dark job outputs (``extra_build_inputs``); a type whose
    prerequisite failed is not built.
 
-Checkpoints: ``preflight``, ``set_filter``, then ``<type>:<stage>`` for each
-type's stages (``bias:take_biases``, ``dark:cp_dark``, ``flat:certify`` ...),
-so that ``stopCheckpoint: "dark:.*"`` stops before the first dark stage.
+Checkpoints: ``preflight``, then ``<type>:<stage>`` for each type's stages
+(``bias:take_biases``, ``dark:cp_dark``, ``flat:certify`` ...) and
+``set_filter`` before the flats' first frame, so that
+``stopCheckpoint: "dark:.*"`` stops before the first dark stage.
 Checkpoints of concurrent types pass one at a time (a pause holds them all).
 
 Stop: the sequence cancels the take and every running processing, each
@@ -335,10 +337,6 @@ class BaseMakeCalibrations(salobj.BaseScript):
             self.procedures[type_plan.calib_type].summary = self.new_type_summary(type_plan)
         await self.checkpoint("preflight")
         await self.preflight()
-        flat_filters = [t.filter for t in plan.types if t.filter]
-        if flat_filters:
-            await self.checkpoint("set_filter")
-            await self.set_filter(flat_filters[0])
         self.sequence = CalibrationSequence(
             plan, take=self.take_type, process=self.process_type, progress=self.on_progress, log=self.log
         )
@@ -446,8 +444,23 @@ class BaseMakeCalibrations(salobj.BaseScript):
         self.log.info(f"Filter {physical_filter} in the beam ({component})")
 
     async def take_type(self, type_plan: TypePlan) -> list[int]:
-        """The sequence's ``take``: the type's take and ingest stages."""
+        """The sequence's ``take``: set the type's filter if it has one, then its take and ingest stages.
+
+        The filter is set just before the first frame that needs it, so that
+        a filter changer fault costs only that type: the types taken before
+        it keep their outcome.
+        """
         procedure = self.procedures[type_plan.calib_type]
+        if type_plan.filter and procedure.config.takes_frames:
+            await self.type_checkpoint("set_filter")
+            try:
+                await self.set_filter(type_plan.filter)
+            except FilterNotSet as e:
+                text = f"set_filter failed: {e}"
+                procedure.summary.finish(Outcome.FAILED, reason=text, finished=tai_isot())
+                self.log.error(text)
+                await procedure.report()
+                raise
         try:
             taken = await procedure.take()
             if procedure.current_stage is not None:
