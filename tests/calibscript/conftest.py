@@ -204,6 +204,7 @@ class CalibRunner:
         during: typing.Callable[[CalibRun], typing.Awaitable[None]] | None = None,
         before_run: typing.Callable[[SimulatedObservatory], None] | None = None,
         failing: typing.Collection[str] = (),
+        pictures: bool = False,
     ) -> CalibRun:
         """Configure and run the script; return when it has ended.
 
@@ -213,6 +214,7 @@ class CalibRunner:
         with the run; ``before_run`` is called with the started observatory.
         With scripted jobs, `StandInButler` stands in for the statistics
         and the certification; the types in ``failing`` fail verification.
+        The report pictures are drawn only with ``pictures``.
         """
         repo = self.fresh_repo()
         report_dir = os.path.join(self.tmp_path, f"reports_{next(_index)}")
@@ -249,7 +251,8 @@ class CalibRunner:
             group.groupId = GROUP_ID
             await script.do_setGroupId(group)
             with contextlib.ExitStack() as stack:
-                stack.enter_context(mock.patch.object(report, "write_run_pictures", no_pictures))
+                if not pictures:
+                    stack.enter_context(mock.patch.object(report, "write_run_pictures", no_pictures))
                 if runner == "scripted":
                     result.butler = StandInButler(observatory, failing)
                     stack.enter_context(result.butler.patches())
