@@ -176,6 +176,9 @@ def type_config(type_plan: TypePlan, prerequisite_outputs: typing.Sequence[str] 
         physical_filter=None,
         extra_build_inputs=extra,
         build=type_plan.builds,
+        exposure_ids=type_plan.exposure_ids,
+        build_job_id=type_plan.build_job_id,
+        resume_option_suffix=True,
     )
 
 
@@ -606,4 +609,21 @@ class BaseMakeCalibrations(salobj.BaseScript):
             f"not built: {names(result.skipped)}"
         )
         reports = self.report_paths()
-        return f"{headline}\n{result.describe()}" + (f"\nReports: {', '.join(reports)}" if reports else "")
+        return (
+            f"{headline}\n{result.describe()}"
+            + "".join(f"\n{hint}" for hint in self.resume_hints(result.failed))
+            + (f"\nReports: {', '.join(reports)}" if reports else "")
+        )
+
+    def resume_hints(self, calib_types: typing.Iterable[str]) -> list[str]:
+        """For each type, the options that resume it after what was done (none if nothing to reuse).
+
+        E.g. ``To resume dark: exposure_ids_dark: [...], dark_job_id: ...``.
+        """
+        hints = []
+        for calib_type in calib_types:
+            procedure = self.procedures.get(calib_type)
+            hint = procedure.resume_hint().strip() if procedure is not None else ""
+            if hint:
+                hints.append(hint.replace("To resume", f"To resume {calib_type.lower()}", 1))
+        return hints
