@@ -77,13 +77,13 @@ import yaml
 os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "bench_overlap")
 
+from bench_common import TimedRunner, print_medians  # noqa: E402
 from lsst.ts.calibscripts import report  # noqa: E402
 from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor  # noqa: E402
 from lsst.ts.calibscripts.calib.sequence import TypeProgress, TypeState  # noqa: E402
 from lsst.ts.calibscripts.maintel import MakeComCamCalibrations  # noqa: E402
 from lsst.ts.calibscripts.sal import ScriptState, salobj  # noqa: E402
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory  # noqa: E402
-from lsst.ts.calibscripts.sim.interfaces import JobOutcome, JobRequest  # noqa: E402
 from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner  # noqa: E402
 
 TYPES = ("BIAS", "DARK", "FLAT")
@@ -92,25 +92,13 @@ FILTER = "g_01"
 """Not ComCam's default filter: the run changes the filter before the flats."""
 
 
-class TimedRunner:
-    """A job runner that records when each job starts and ends (monotonic)."""
-
-    def __init__(self, inner: typing.Any) -> None:
-        self.inner = inner
-        self.spans: list[tuple[str, float, float]] = []
-
-    async def run(self, request: JobRequest) -> JobOutcome:
-        start = time.monotonic()
-        try:
-            return await self.inner.run(request)
-        finally:
-            self.spans.append((os.path.basename(request.pipeline), start, time.monotonic()))
-
-    def job_type(self, pipeline: str) -> str:
-        for word, calib_type in PIPELINE_TYPES.items():
-            if word in pipeline:
-                return calib_type
-        raise ValueError(f"no type for pipeline {pipeline}")
+def job_type(pipeline: str) -> str:
+    """The calibration type of a job's pipeline (``.../cpDark.yaml`` -> ``DARK``)."""
+    name = os.path.basename(pipeline)
+    for word, calib_type in PIPELINE_TYPES.items():
+        if word in name:
+            return calib_type
+    raise ValueError(f"no type for pipeline {pipeline}")
 
 
 @dataclasses.dataclass
@@ -286,7 +274,7 @@ def measure(
         type_ends = [timeline.end_readout[i.obs_id] for i in images if i.image_type == calib_type]
         ingested = max(t for key, t in timeline.image_in_oods.items() if key in needed)
         busy.append((type_ends[-1], ingested))
-        spans = [(s, e) for p, s, e in runner.spans if runner.job_type(p) == calib_type]
+        spans = [(s, e) for p, s, e in runner.spans if job_type(p) == calib_type]
         busy.extend(spans)
         jobs = sum(e - s for s, e in spans)
         states = [(t, p.state) for t, p in timeline.states if p.calib_type == calib_type]
@@ -367,12 +355,7 @@ def main() -> None:
         f"{args.detectors} detector(s), darks {args.dark_time:g} s, flats {args.flat_time:g} s in {FILTER}, "
         f"time scale {args.time_scale}, {args.repeat} run(s) (median):"
     )
-    for key in results[0]:
-        value = statistics.median(r[key] for r in results)
-        if "share" in key:
-            print(f"  {key:46s} {100 * value:8.2f} %")
-        else:
-            print(f"  {key:46s} {value:8.2f} s")
+    print_medians(results, width=46)
     overlapped = statistics.median(r["wall, overlapped (real timing)"] for r in results)
     serial = statistics.median(r["wall, serial (real timing)"] for r in results)
     saved = serial - overlapped

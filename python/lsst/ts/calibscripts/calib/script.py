@@ -86,7 +86,7 @@ from . import ocps
 from .aio import wait_within
 from .metadata import estimate_plan_duration
 from .plan import CalibrationPlan, TypePlan, make_plan
-from .procedure import CalibProcedure, TypeConfig, describe_error, tai_isot
+from .procedure import CalibProcedure, RunSettings, TypeConfig, describe_error, tai_isot
 from .sequence import CalibrationSequence, ProcessOutcome, SequenceResult, TypeProgress
 from .summary import Outcome, RunSummary
 from .types import spec_for
@@ -96,59 +96,47 @@ class FilterNotSet(CalibScriptsError, salobj.ExpectedError):
     """The filter for the flats could not be set, or the camera reports another one."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TypeSettings:
-    """The options of a run that one type's procedure reads (a ``RunSettings``).
+_CASTS: dict[str, typing.Callable[[typing.Any], typing.Any]] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+}
+_FROM_TYPE_PLAN = ("do_verify", "do_certify")
+"""Settings that are the type's own (`TypePlan`): a take-only or verify-frames type certifies nothing."""
 
-    ``do_verify`` and ``do_certify`` are the type's own (`TypePlan`): a
-    take-only or verify-frames type certifies nothing.
+TypeSettings = dataclasses.make_dataclass(
+    "TypeSettings",
+    [*RunSettings.__annotations__.items(), ("wait_between_exposures", "float")],
+    frozen=True,
+)
+TypeSettings.__module__ = __name__
+TypeSettings.__doc__ = """The options of a run that one type's procedure reads: a ``RunSettings``.
+
+Its fields are ``RunSettings``'s (one list of the shared options) and
+``wait_between_exposures``; ``do_verify`` and ``do_certify`` are the
+type's own (`TypePlan`).
+"""
+
+
+def type_settings(plan: CalibrationPlan, type_plan: TypePlan) -> typing.Any:
+    """The `TypeSettings` of one type of a plan.
+
+    Each field comes from the type plan (``do_verify``, ``do_certify``),
+    else from the plan (``calib_collection``, ``detectors``, ``repo``,
+    validity dates, ``report_dir``), else from the plan's shared options.
     """
-
-    calib_collection: str
-    detectors: tuple[int, ...]
-    repo: str
-    n_processes: int
-    job_timeout: float
-    frame_timeout: float
-    oods_timeout: float
-    do_verify: bool
-    do_certify: bool
-    certify_on_verification_failure: bool
-    supersede: bool
-    certify_calib_begin_date: str | None
-    certify_calib_end_date: str | None
-    max_counter_archiver_check: int
-    wait_between_exposures: float
-    reason: str
-    program: str
-    note: str
-    report_dir: str
-
-
-def type_settings(plan: CalibrationPlan, type_plan: TypePlan) -> TypeSettings:
-    """The `TypeSettings` of one type of a plan."""
-    options = plan.options
-    return TypeSettings(
-        calib_collection=plan.calib_collection,
-        detectors=plan.detectors,
-        repo=plan.repo,
-        n_processes=int(options["n_processes"]),
-        job_timeout=float(options["job_timeout"]),
-        frame_timeout=float(options["frame_timeout"]),
-        oods_timeout=float(options["oods_timeout"]),
-        do_verify=type_plan.do_verify,
-        do_certify=type_plan.do_certify,
-        certify_on_verification_failure=bool(options["certify_on_verification_failure"]),
-        supersede=bool(options["supersede"]),
-        certify_calib_begin_date=plan.certify_calib_begin_date,
-        certify_calib_end_date=plan.certify_calib_end_date,
-        max_counter_archiver_check=int(options["max_counter_archiver_check"]),
-        wait_between_exposures=float(options["wait_between_exposures"]),
-        reason=str(options["reason"]),
-        program=str(options["program"]),
-        note=str(options["note"]),
-        report_dir=plan.report_dir,
-    )
+    values: dict[str, typing.Any] = {}
+    for field in dataclasses.fields(TypeSettings):
+        if field.name in _FROM_TYPE_PLAN:
+            value = getattr(type_plan, field.name)
+        elif hasattr(plan, field.name):
+            value = getattr(plan, field.name)
+        else:
+            value = plan.options[field.name]
+        cast = _CASTS.get(str(field.type))
+        values[field.name] = cast(value) if cast is not None else value
+    return TypeSettings(**values)
 
 
 def type_config(type_plan: TypePlan, prerequisite_outputs: typing.Sequence[str] = ()) -> TypeConfig:
