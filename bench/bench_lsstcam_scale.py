@@ -83,6 +83,7 @@ import typing
 os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "bench")
 
+from bench_common import TimedRunner  # noqa: E402
 from lsst.ts.calibscripts import sal  # noqa: E402
 from lsst.ts.calibscripts.calib import ingest, ocps  # noqa: E402
 from lsst.ts.calibscripts.calib.config import make_config  # noqa: E402
@@ -91,23 +92,7 @@ from lsst.ts.calibscripts.calib.types import CALIB_TYPES, CalibType  # noqa: E40
 from lsst.ts.calibscripts.cameras import LSSTCAM  # noqa: E402
 from lsst.ts.calibscripts.sal import ScriptState, salobj  # noqa: E402
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory  # noqa: E402
-from lsst.ts.calibscripts.sim.interfaces import JobOutcome, JobRequest  # noqa: E402
 from lsst.ts.calibscripts.sim.runners import make_runner  # noqa: E402
-
-
-class TimedRunner:
-    """A job runner that records when each job starts and ends (monotonic)."""
-
-    def __init__(self, inner: typing.Any) -> None:
-        self.inner = inner
-        self.spans: list[tuple[str, float, float]] = []
-
-    async def run(self, request: JobRequest) -> JobOutcome:
-        start = time.monotonic()
-        try:
-            return await self.inner.run(request)
-        finally:
-            self.spans.append((request.pipeline, start, time.monotonic()))
 
 
 class ReadoutGroup:

@@ -62,7 +62,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import statistics
 import tempfile
 import time
 import typing
@@ -72,27 +71,12 @@ import yaml
 os.environ.setdefault("CALIBSCRIPTS_SAL", "sim")
 os.environ.setdefault("LSST_TOPIC_SUBNAME", "bench")
 
+from bench_common import TimedRunner, print_medians  # noqa: E402
 from lsst.ts.calibscripts.calib.naming import obs_id_from_exposure_id, raft_sensor  # noqa: E402
 from lsst.ts.calibscripts.maintel import MakeComCamBias  # noqa: E402
 from lsst.ts.calibscripts.sal import ScriptState, salobj  # noqa: E402
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory  # noqa: E402
-from lsst.ts.calibscripts.sim.interfaces import JobOutcome, JobRequest  # noqa: E402
 from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner  # noqa: E402
-
-
-class TimedRunner:
-    """A job runner that records when each job starts and ends (monotonic)."""
-
-    def __init__(self, inner: typing.Any) -> None:
-        self.inner = inner
-        self.spans: list[tuple[str, float, float]] = []
-
-    async def run(self, request: JobRequest) -> JobOutcome:
-        start = time.monotonic()
-        try:
-            return await self.inner.run(request)
-        finally:
-            self.spans.append((request.pipeline, start, time.monotonic()))
 
 
 @dataclasses.dataclass
@@ -225,14 +209,7 @@ def main() -> None:
         f"MakeComCamBias, {args.n_bias} biases (+1 discarded) x {args.detectors} detector(s), "
         f"time scale {args.time_scale}, {args.repeat} run(s) (median):"
     )
-    for key in results[0]:
-        value = statistics.median(r[key] for r in results)
-        if "share" in key:
-            print(f"  {key:42s} {100 * value:8.2f} %")
-        elif "->" in key:
-            print(f"  {key:42s} {1000 * value:8.1f} ms   (target <= 50 ms)")
-        else:
-            print(f"  {key:42s} {value:8.2f} s")
+    print_medians(results)
     print("  target: script share (real timing) <= 1 %; the report pictures are drawn after the")
     print("  certification, so the procedure share is what delays the master bias")
 

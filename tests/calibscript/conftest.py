@@ -32,18 +32,13 @@ test asks for the in-process runner.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
-import pathlib
-import shutil
 import typing
 from unittest import mock
 
 import pytest
-import yaml
-from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.calib import butler_ops, ocps
 from lsst.ts.calibscripts.calib.procedure import CalibButler
 from lsst.ts.calibscripts.calib.script import BaseMakeCalibrations
@@ -51,6 +46,7 @@ from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
+from lsst.ts.calibscripts.testing import script_runs
 
 TIME_SCALE = 0.002
 CALIB = "LSSTComCam/calib/test"
@@ -112,12 +108,6 @@ class CalibRun:
     def certifications(self, collection: str = CALIB) -> list[butler_ops.ExistingCertification]:
         assert self.repo is not None
         return butler_ops.list_certifications(self.repo, collection)
-
-
-def no_pictures(summary: typing.Any, repo: typing.Any = None, *, log: typing.Any = None) -> report.RunReport:
-    """Stand-in for `lsst.ts.calibscripts.report.write_run_pictures` that draws nothing."""
-    path = pathlib.Path(summary.report_path or ".")
-    return report.RunReport(directory=path.parent, summary_path=path, problems=["not drawn in this test"])
 
 
 class StandInButler:
@@ -212,10 +202,7 @@ class CalibRunner:
         self.calib_collection = calib_collection
 
     def fresh_repo(self) -> str:
-        repo = os.path.join(self.tmp_path, "repo")
-        if not os.path.exists(repo):
-            shutil.copytree(self.template_repo, repo, symlinks=True)
-        return repo
+        return script_runs.fresh_repo(self.tmp_path, self.template_repo)
 
     async def __call__(
         self,
@@ -227,6 +214,7 @@ class CalibRunner:
         during: typing.Callable[[CalibRun], typing.Awaitable[None]] | None = None,
         before_run: typing.Callable[[SimulatedObservatory], None] | None = None,
         failing: typing.Collection[str] = (),
+        pictures: bool = False,
     ) -> CalibRun:
         """Configure and run the script; return when it has ended.
 
@@ -236,6 +224,7 @@ class CalibRunner:
         with the run; ``before_run`` is called with the started observatory.
         With scripted jobs, `StandInButler` stands in for the statistics
         and the certification; the types in ``failing`` fail verification.
+        The report pictures are drawn only with ``pictures``.
         """
         repo = self.fresh_repo()
         report_dir = os.path.join(self.tmp_path, f"reports_{next(_index)}")
@@ -264,25 +253,21 @@ class CalibRunner:
             before_run(observatory)
         script = self.script_class(index=next(_index))
         result = CalibRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
+        patches = []
+        if runner == "scripted":
+            result.butler = StandInButler(observatory, failing)
+            patches.append(result.butler.patches())
         try:
-            await script.start_task
-            data = script.cmd_configure.DataType()
-            data.config = yaml.safe_dump(full_config)
-            data.stopCheckpoint = stop_checkpoint
-            await script.do_configure(data)
-            group = script.cmd_setGroupId.DataType()
-            group.groupId = GROUP_ID
-            await script.do_setGroupId(group)
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(mock.patch.object(report, "write_run_pictures", no_pictures))
-                if runner == "scripted":
-                    result.butler = StandInButler(observatory, failing)
-                    stack.enter_context(result.butler.patches())
-                run_task = asyncio.create_task(script.do_run(script.cmd_run.DataType()))
-                if during is not None:
-                    await asyncio.wait_for(during(result), RUN_TIMEOUT)
-                await asyncio.wait_for(run_task, RUN_TIMEOUT)
-                await asyncio.wait_for(script.done_task, RUN_TIMEOUT)
+            await script_runs.run_script(
+                script,
+                full_config,
+                group_id=GROUP_ID,
+                timeout=RUN_TIMEOUT,
+                stop_checkpoint=stop_checkpoint,
+                during=None if during is None else lambda: during(result),
+                pictures=pictures,
+                patches=patches,
+            )
         finally:
             await script.close()
             await observatory.close()
@@ -291,27 +276,10 @@ class CalibRunner:
     async def configure_only(self, config: dict[str, typing.Any]) -> BaseMakeCalibrations:
         """Configure a script (no observatory); return it after configure, failed or not."""
         script = self.script_class(index=next(_index))
-        await script.start_task
-        data = script.cmd_configure.DataType()
-        data.config = yaml.safe_dump({"calib_collection": self.calib_collection, **config})
-        with contextlib.suppress(Exception):
-            await script.do_configure(data)
-        return script
+        return await script_runs.configure_only(script, {"calib_collection": self.calib_collection, **config})
 
-    @staticmethod
-    async def wait_for(condition: typing.Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
-        """Poll ``condition`` until it holds (a wait for something that must happen)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not condition():
-            if loop.time() > deadline:
-                raise AssertionError(f"Timed out waiting for {what or condition}")
-            await asyncio.sleep(0.005)
-
-    @staticmethod
-    async def stop(script: BaseMakeCalibrations) -> None:
-        """Send the stop command, as the ScriptQueue does."""
-        await script.do_stop(script.cmd_stop.DataType())
+    wait_for = staticmethod(script_runs.wait_for)
+    stop = staticmethod(script_runs.send_stop)
 
 
 @pytest.fixture

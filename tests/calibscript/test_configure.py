@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -129,3 +130,17 @@ def test_shared_options_are_written_once_for_every_camera() -> None:
     override = {"x-common-properties": "common", "properties": {"n_bias": {"default": 5}}}
     result = merge_common(override, lambda name: {"properties": {"n_bias": {"default": 20}, "note": {}}})
     assert result == {"properties": {"n_bias": {"default": 5}, "note": {}}}
+
+
+def test_type_settings_are_the_run_settings_with_the_types_own_verify_and_certify() -> None:
+    from lsst.ts.calibscripts.calib.procedure import RunSettings
+    from lsst.ts.calibscripts.calib.script import type_settings
+
+    config = {"script_mode": "BIAS", "calib_collection": "LSSTComCam/calib/daily", "job_timeout": 60}
+    built = make_plan({**config, "generate_calibrations": True, "n_processes": 3})
+    settings = type_settings(built, built.types[0])
+    assert set(RunSettings.__annotations__) <= {f.name for f in dataclasses.fields(settings)}
+    assert settings.job_timeout == 60.0 and settings.n_processes == 3 and settings.do_certify
+    assert settings.calib_collection == "LSSTComCam/calib/daily" and settings.detectors == built.detectors
+    take_only = make_plan({**config, "take_only": True})
+    assert not type_settings(take_only, take_only.types[0]).do_certify

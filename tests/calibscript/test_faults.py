@@ -23,8 +23,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from unittest import mock
+
 import pytest
 from lsst.ts.calibscripts.calib.sequence import TypeState
+from lsst.ts.calibscripts.cameras import COMCAM
+from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions
 from lsst.ts.calibscripts.sim.faults import CameraFaults, OcpsFaults
@@ -129,9 +134,40 @@ async def test_filter_set_failure_names_the_filter_and_the_csc(run_calibs) -> No
     assert run.state == ScriptState.FAILED
     assert "filter g_01 could not be set through CCCamera" in run.reason, run.reason
     assert "filter wheel jammed" in run.reason
-    # Set once, before any frame.
-    assert run.observatory.camera.images == []
-    assert run.executes == []
+    # Set just before the flats: no flat was taken, the bias and dark keep their outcome.
+    assert run.reason.splitlines()[0].endswith("FLAT failed; kept: BIAS, DARK; not built: nothing")
+    assert [i.image_type for i in run.observatory.camera.images] == ["BIAS"] * 3 + ["DARK"] * 3
+    assert "cpFlat.yaml" not in run.pipelines()
+    assert run.butler is not None
+    assert [dataset_type for dataset_type, _ in run.butler.certified] == ["bias", "dark"]
+
+
+async def test_filter_change_that_never_ends_fails_the_flats_only(run_calibs) -> None:
+    # The filter changer is stuck: no ack, no endSetFilter. The script's own limit (twice the
+    # camera's filter change timeout, shortened here) ends the wait.
+    camera = dataclasses.replace(COMCAM, filter_change_timeout=0.05)
+    options = ObservatoryOptions(camera=CameraFaults(never_end_set_filter=True))
+    with mock.patch.object(MakeComCamCalibrations, "camera", camera):
+        run = await run_calibs({**ALL, "filter": "i_06"}, options)
+    assert run.state == ScriptState.FAILED
+    assert run.reason.splitlines()[0].endswith(
+        "FLAT failed; kept: BIAS, DARK; not built: nothing"
+    ), run.reason
+    assert "filter i_06 not set within 0.1 s through CCCamera; check CCCamera" in run.reason, run.reason
+    result = run.script.result
+    assert result is not None
+    assert result["FLAT"].state is TypeState.FAILED
+    assert "FilterNotSet" in result["FLAT"].reason
+    assert result["BIAS"].state is TypeState.SUCCEEDED and result["BIAS"].certified
+    assert result["DARK"].state is TypeState.SUCCEEDED and result["DARK"].certified
+    # No flat taken, no flat job; the bias and dark stay certified.
+    assert [i.image_type for i in run.observatory.camera.images] == ["BIAS"] * 3 + ["DARK"] * 3
+    assert "cpFlat.yaml" not in run.pipelines()
+    assert run.butler is not None
+    assert [dataset_type for dataset_type, _ in run.butler.certified] == ["bias", "dark"]
+    flat_summary = run.script.type_summary("FLAT")
+    assert flat_summary.outcome.value == "failed"
+    assert "filter i_06 not set" in flat_summary.reason
 
 
 async def test_filter_is_set_once_and_checked(run_calibs) -> None:

@@ -26,13 +26,19 @@ the bias, dark and flat are certified for every detector, each from its
 own job's RUN; the dark job was given this run's bias job output and the
 flat job this run's bias and dark job outputs (the mock OCPS's job
 requests), and the butler's provenance of the ISR products those jobs
-wrote says that they read exactly that bias and dark.
+wrote says that they read exactly that bias and dark. The report of each
+type shows that type's masters and verification statistics.
 """
 
 from __future__ import annotations
 
+import pathlib
+
 import astropy.time
+import numpy as np
 import pytest
+import yaml
+from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.calib.sequence import TypeState
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim.data import repo as sim_repo
@@ -70,7 +76,8 @@ async def test_bias_dark_flat_done_with_provenance(run_calibs) -> None:
         "certify_calib_begin_date": "2026-01-01",
         "certify_calib_end_date": "2027-01-01",
     }
-    run = await run_calibs(config, runner="inprocess")
+    run = await run_calibs(config, runner="inprocess", pictures=True)
+    medians: dict[str, np.ndarray] = {}
     assert run.state == ScriptState.DONE, run.reason
     result = run.script.result
     assert result is not None
@@ -113,3 +120,26 @@ async def test_bias_dark_flat_done_with_provenance(run_calibs) -> None:
         read = {i["datasettype"]: i["run"] for i in inputs}
         assert read["bias"] == runs["bias"], (detector, inputs)
         assert read["dark"] == runs["dark"], (detector, inputs)
+
+    # The report of each type: its summary and its own pictures, drawn from its own jobs' outputs.
+    for calib_type in ("BIAS", "DARK", "FLAT"):
+        name = calib_type.lower()
+        summary = run.script.type_summary(calib_type)
+        files = [pathlib.Path(p) for p in summary.report_files]
+        assert all(p.is_file() for p in files), files
+        stem = pathlib.Path(summary.report_path).stem
+        expected = {f"{stem}.yaml", f"{stem}_master_{name}_mosaic.png", f"{stem}_verification_map.png"}
+        if name == "bias":
+            expected.add(f"{stem}_noise_vs_nominal.png")
+        assert {p.name for p in files} == expected
+        written = yaml.safe_load(pathlib.Path(summary.report_path).read_text())
+        assert written["calib_type"] == name
+        drawn = report.write_run_pictures(summary)
+        assert drawn.problems == [] and drawn.calib_type == name
+        assert sorted(drawn.medians) == SMALL["detectors"]
+        assert drawn.exposures == sorted(summary.exposures_combined)
+        assert drawn.tests == (("NOISE",) if name == "flat" else ("MEAN", "NOISE", "CR_NOISE"))
+        medians[name] = np.array(list(drawn.medians.values()))
+    # The right type's data: normalised flats near 1, darks and biases (e-) near 0.
+    assert np.all(np.abs(medians["flat"] - 1) < 0.2), medians
+    assert np.all(np.abs(medians["dark"]) < 0.2) and np.all(np.abs(medians["bias"]) < 5), medians

@@ -141,10 +141,14 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert (
-            "run_make_comcam_bias = lsst.ts.calibscripts.cli.run_make_comcam_bias:main"
-            in archive.read(entry_points).decode()
-        )
+        entry_text = archive.read(entry_points).decode()
+        for line in (
+            "run_make_comcam_bias = lsst.ts.calibscripts.cli.run_make_comcam_bias:main",
+            "run_calib_script = lsst.ts.calibscripts.cli.run_calib_script:main",
+            "run_make_comcam_calibrations = "
+            "lsst.ts.calibscripts.cli.run_calib_script:main_make_comcam_calibrations",
+        ):
+            assert line in entry_text, line
         for name in (
             "maintel/make_comcam_bias.py",
             "maintel/make_comcam_calibrations.py",
@@ -163,11 +167,14 @@ def test_wheel_contents(wheel: pathlib.Path) -> None:
         "schemas/make_lsstcam_calibrations.yaml",
         "configs/make_comcam_bias_simulation.yaml",
         "configs/make_comcam_bias_summit.yaml",
+        "configs/make_comcam_calibrations_simulation.yaml",
         "sim/cp/cp_pipe/pipelines/LSSTComCam/cpBias.yaml",
         "sim/cp/cp_verify/pipelines/LSSTComCam/verifyBias.yaml",
         "simsal/xml/data/Script.yaml",
         "report/figures.py",
         "cli/run_make_comcam_bias.py",
+        "cli/run_calib_script.py",
+        "cli/registry.py",
     ):
         assert package + required in names, required
     assert not any("tests/" in n or n.startswith("doc/") for n in names)

@@ -477,3 +477,22 @@ def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path)
     resumed = report.write_run_pictures(summary)
     assert set(resumed.pictures) == {"mosaic", "verification", "noise"}, resumed.problems
     assert resumed.problems == []
+
+
+def test_flat_verification_map_has_the_flat_test_only(tmp_path: pathlib.Path) -> None:
+    """A flat's statistics (MEAN, NOISE; the NOISE test) make a one-panel map."""
+    stats = []
+    for exposure in EXPOSURES:
+        for det in range(9):
+            amps = {amp: {"MEAN": 1000.0, "NOISE": 30.0} for amp in AMP_NAMES}
+            verdicts = {amp: {"NOISE": not (det == 2 and amp == "C11"), "SUCCESS": True} for amp in AMP_NAMES}
+            stats.append((exposure, det, {"AMP": amps, "VERIFY": {"AMP": verdicts}}))
+    verification = report.collect_amp_verification(
+        stats, report.TYPE_STATISTICS["flat"], report.TYPE_TESTS["flat"]
+    )
+    assert verification.tests == ("NOISE",)
+    assert verification.failures() == ["R22_S02 C11 NOISE (3/3)"]
+    vmap = report.plot_verification_map(verification, tmp_path / "flat.png", title="cp_verify flat tests")
+    assert png_size(vmap.path) == report.VERIFICATION_SIZE
+    assert set(vmap.data["n_failed"]) == {"NOISE"}
+    assert vmap.data["annotations"]["NOISE"][0][0] == "30.00"

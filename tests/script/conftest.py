@@ -33,23 +33,18 @@ paying for its creation.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import os
-import pathlib
-import shutil
 import typing
-from unittest import mock
 
 import pytest
 import yaml
-from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.calib import butler_ops
 from lsst.ts.calibscripts.maintel import MakeComCamBias
 from lsst.ts.calibscripts.sal import ScriptState
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
+from lsst.ts.calibscripts.testing import script_runs
 
 TIME_SCALE = 0.002
 CALIB = "LSSTComCam/calib/test"
@@ -112,12 +107,7 @@ def make_job_runner(runner: str, repo: str | None, log_dir: str) -> typing.Any:
     return None
 
 
-def no_pictures(summary: typing.Any, repo: typing.Any = None, *, log: typing.Any = None) -> report.RunReport:
-    """Stand-in for `lsst.ts.calibscripts.report.write_run_pictures` that draws nothing."""
-    path = pathlib.Path(summary.report_path or ".")
-    return report.RunReport(
-        directory=path.parent, summary_path=path, problems=["pictures not drawn in this test run"]
-    )
+no_pictures = script_runs.no_pictures
 
 
 class ScriptRunner:
@@ -131,10 +121,7 @@ class ScriptRunner:
         self.template_repo = template_repo
 
     def fresh_repo(self) -> str:
-        repo = os.path.join(self.tmp_path, "repo")
-        if not os.path.exists(repo):
-            shutil.copytree(self.template_repo, repo, symlinks=True)
-        return repo
+        return script_runs.fresh_repo(self.tmp_path, self.template_repo)
 
     async def __call__(
         self,
@@ -203,55 +190,28 @@ class ScriptRunner:
         script = MakeComCamBias(index=next(_index))
         result = BiasRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
         try:
-            await script.start_task
-            data = script.cmd_configure.DataType()
-            data.config = yaml.safe_dump(full_config)
-            data.pauseCheckpoint = pause_checkpoint
-            data.stopCheckpoint = stop_checkpoint
-            await script.do_configure(data)
-            group = script.cmd_setGroupId.DataType()
-            group.groupId = GROUP_ID
-            await script.do_setGroupId(group)
-            with contextlib.ExitStack() as stack:
-                if not pictures:
-                    stack.enter_context(mock.patch.object(report, "write_run_pictures", no_pictures))
-                run_task = asyncio.create_task(script.do_run(script.cmd_run.DataType()))
-                if during is not None:
-                    await asyncio.wait_for(during(result), RUN_TIMEOUT)
-                await asyncio.wait_for(run_task, RUN_TIMEOUT)
-                await asyncio.wait_for(script.done_task, RUN_TIMEOUT)
+            await script_runs.run_script(
+                script,
+                full_config,
+                group_id=GROUP_ID,
+                timeout=RUN_TIMEOUT,
+                pause_checkpoint=pause_checkpoint,
+                stop_checkpoint=stop_checkpoint,
+                during=None if during is None else lambda: during(result),
+                pictures=pictures,
+            )
         finally:
             await script.close()
             if own_observatory:
                 await observatory.close()
         return result
 
-    @staticmethod
-    async def wait_for(condition: typing.Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
-        """Poll ``condition`` until it holds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not condition():
-            if loop.time() > deadline:
-                raise AssertionError(f"Timed out waiting for {what or condition}")
-            await asyncio.sleep(0.005)
-
-    @staticmethod
-    async def stop(script: MakeComCamBias) -> None:
-        """Send the stop command, as the ScriptQueue does."""
-        await script.do_stop(script.cmd_stop.DataType())
+    wait_for = staticmethod(script_runs.wait_for)
+    stop = staticmethod(script_runs.send_stop)
 
     async def configure_only(self, config: dict[str, typing.Any]) -> MakeComCamBias:
         """Configure a script (no observatory); return it after configure."""
-        script = MakeComCamBias(index=next(_index))
-        await script.start_task
-        data = script.cmd_configure.DataType()
-        data.config = yaml.safe_dump(config) if isinstance(config, dict) else config
-        try:
-            await script.do_configure(data)
-        except Exception:
-            pass
-        return script
+        return await script_runs.configure_only(MakeComCamBias(index=next(_index)), config)
 
 
 @pytest.fixture

@@ -60,6 +60,8 @@ __all__ = [
     "BiasConfig",
     "ConfigError",
     "SchemaValidator",
+    "check_exposure_ids",
+    "check_job_id",
     "day_obs_validity_range",
     "make_config",
     "describe_detectors",
@@ -456,25 +458,46 @@ def parse_tai_date(value: str, option: str) -> str:
     return f"{day.isoformat()}T{clock.isoformat()}.{millis}"
 
 
-def _check_exposure_ids(ids: typing.Sequence[int]) -> tuple[int, ...]:
+def check_exposure_ids(ids: typing.Sequence[int], name: str = "exposure_ids") -> tuple[int, ...]:
+    """Exposure ids of a resume option, checked (13 digits, a valid day_obs, no repeats).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name`` and the bad id.
+    """
     result = []
     for exp_id in ids:
         if isinstance(exp_id, bool) or not isinstance(exp_id, int):
-            raise ConfigError("exposure_ids", f"{exp_id!r} is not an integer exposure id")
+            raise ConfigError(name, f"{exp_id!r} is not an integer exposure id")
         text = str(exp_id)
         if len(text) != 13:
-            raise ConfigError("exposure_ids", f"{exp_id} is not a 13-digit exposure id (YYYYMMDD + 5 digits)")
+            raise ConfigError(name, f"{exp_id} is not a 13-digit exposure id (YYYYMMDD + 5 digits)")
         try:
             datetime.datetime.strptime(text[:8], "%Y%m%d")
         except ValueError:
-            raise ConfigError("exposure_ids", f"{exp_id} does not start with a valid day_obs") from None
+            raise ConfigError(name, f"{exp_id} does not start with a valid day_obs") from None
         if int(text[8:]) == 0:
-            raise ConfigError("exposure_ids", f"{exp_id} has sequence number 0")
+            raise ConfigError(name, f"{exp_id} has sequence number 0")
         result.append(exp_id)
     repeated = sorted({i for i in result if result.count(i) > 1})
     if repeated:
-        raise ConfigError("exposure_ids", f"exposure id(s) {repeated} repeated")
+        raise ConfigError(name, f"exposure id(s) {repeated} repeated")
     return tuple(result)
+
+
+def check_job_id(value: typing.Any, name: str) -> str:
+    """An OCPS job id option (``bias_job_id``), stripped; "" if not given.
+
+    Raises
+    ------
+    ConfigError
+        Not a job id.
+    """
+    job_id = str(value or "").strip()
+    if job_id and not _JOB_ID_RE.match(job_id):
+        raise ConfigError(name, f"{value!r} is not an OCPS job id")
+    return job_id
 
 
 def _as_mapping(config: typing.Any) -> dict[str, typing.Any]:
@@ -559,7 +582,7 @@ def make_config(config: typing.Any) -> BiasConfig:
             values[name] = parse_tai_date(str(raw[name]), name)
         else:
             values[name] = None
-    values["exposure_ids"] = _check_exposure_ids(raw["exposure_ids"] or ())
+    values["exposure_ids"] = check_exposure_ids(raw["exposure_ids"] or ())
     job_id = str(raw["bias_job_id"]).strip()
     if job_id and not _JOB_ID_RE.match(job_id):
         raise ConfigError("bias_job_id", f"{raw['bias_job_id']!r} is not an OCPS job id")

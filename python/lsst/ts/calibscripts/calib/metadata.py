@@ -206,9 +206,8 @@ def estimate_plan_duration(
     ends: dict[str, float] = {}
     estimates = []
     for type_plan in plan.types:
-        camera = float(sum(type_plan.exp_times)) + type_plan.n_frames_to_take * (
-            read_out_time + FRAME_OVERHEAD
-        )
+        exposing = 0.0 if type_plan.resumes else float(sum(type_plan.exp_times))
+        camera = exposing + type_plan.n_frames_to_take * (read_out_time + FRAME_OVERHEAD)
         start = clock
         clock += camera
         processing = 0.0

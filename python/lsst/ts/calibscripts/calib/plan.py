@@ -70,6 +70,8 @@ from ..cameras import COMCAM, CameraProfile
 from .config import (
     ConfigError,
     _check_collection_name,
+    check_exposure_ids,
+    check_job_id,
     parse_collections,
     parse_detectors,
     parse_pipetask_options,
@@ -154,6 +156,12 @@ class TypePlan:
         Extra pipetask words of the combine and verification jobs.
     verification_threshold : `int`
         ``number_verification_tests_threshold_<type>``.
+    exposure_ids : `tuple` [`int`, ...]
+        Resume: ``exposure_ids_<type>``, exposures already taken and
+        ingested, processed instead of taking frames (none discarded).
+    build_job_id : `str`
+        Resume: ``<type>_job_id``, a completed build job whose output is used
+        instead of running the build job.
     """
 
     calib_type: str
@@ -172,11 +180,23 @@ class TypePlan:
     config_options: tuple[str, ...]
     config_options_verify: tuple[str, ...]
     verification_threshold: int
+    exposure_ids: tuple[int, ...] = ()
+    build_job_id: str = ""
+
+    @property
+    def resumes(self) -> bool:
+        """True if no frame is taken: the type resumes from ``exposure_ids``."""
+        return bool(self.exposure_ids)
 
     @property
     def n_frames_to_take(self) -> int:
-        """Frames the camera takes: discarded + processed."""
-        return self.n_discard + self.n_frames
+        """Frames the camera takes: discarded + processed (none when resuming)."""
+        return 0 if self.resumes else self.n_discard + self.n_frames
+
+    @property
+    def n_exposures(self) -> int:
+        """Exposures the type's take gives: the resumed ones, or every frame taken."""
+        return len(self.exposure_ids) if self.resumes else self.n_frames_to_take
 
     @property
     def builds(self) -> bool:
@@ -189,8 +209,8 @@ class TypePlan:
         return self.processing is not Processing.TAKE_ONLY
 
     def kept_exposures(self, exposure_ids: typing.Sequence[int]) -> tuple[int, ...]:
-        """The exposures to process: all taken but the first ``n_discard``."""
-        return tuple(exposure_ids[self.n_discard :])
+        """The exposures to process: all taken but the first ``n_discard`` (all resumed ones)."""
+        return tuple(exposure_ids) if self.resumes else tuple(exposure_ids[self.n_discard :])
 
     def calib_job_inputs(self, prerequisite_outputs: typing.Sequence[str] = ()) -> tuple[str, ...]:
         """Input collections (-i) of the combine job.
@@ -425,6 +445,25 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
             f"it with itself; take more frames or set do_verify: false",
         )
 
+    exposure_ids = check_exposure_ids(values[f"exposure_ids_{lower}"] or (), f"exposure_ids_{lower}")
+    build_job_id = check_job_id(values[f"{lower}_job_id"], f"{lower}_job_id")
+    if build_job_id and not builds:
+        raise ConfigError(
+            f"{lower}_job_id",
+            f"{build_job_id!r} given, but this run builds no {lower} (generate_calibrations false or "
+            "take_only); leave it out",
+        )
+    if build_job_id and not exposure_ids:
+        raise ConfigError(
+            f"{lower}_job_id",
+            f"{build_job_id!r} given without exposure_ids_{lower}; resuming from a {lower} job needs "
+            f"exposure_ids_{lower} (the exposures that job combined)",
+        )
+    if exposure_ids and processing is Processing.TAKE_ONLY:
+        raise ConfigError(
+            f"exposure_ids_{lower}",
+            "given with take_only: a take-only run only takes frames; leave it out",
+        )
     calib_collection = values["calib_collection"]
     depends_on: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
@@ -451,6 +490,8 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
         config_options=values[f"config_options_{lower}"],
         config_options_verify=values[f"config_options_verify_{lower}"],
         verification_threshold=int(values[f"number_verification_tests_threshold_{lower}"]),
+        exposure_ids=exposure_ids,
+        build_job_id=build_job_id,
     )
 
 

@@ -270,6 +270,10 @@ class TypeConfig:
         Build a new master (default). False: no build job; the verification
         job verifies the frames against the calibrations already certified
         in ``input_collections_verify``, and nothing is certified.
+    resume_option_suffix : `bool`
+        The resume option of the exposures is per type
+        (``exposure_ids_<type>``, the calibration scripts) rather than
+        ``exposure_ids`` (the bias script); named in the resume hint.
     """
 
     n_combined: int
@@ -288,6 +292,7 @@ class TypeConfig:
     build_job_id: str = ""
     extra_build_inputs: tuple[str, ...] = ()
     build: bool = True
+    resume_option_suffix: bool = False
 
     @classmethod
     def from_options(cls, spec: CalibTypeSpec, options: typing.Any, **overrides: typing.Any) -> "TypeConfig":
@@ -1133,7 +1138,14 @@ class CalibProcedure:
         used = self.summary.exposures_combined + (self.summary.exposures_verify if config.n_verify else [])
         waited = self.stage_of(StageKind.WAIT_INGEST).value in self.summary.stages_completed
         ingested = not config.takes_frames or waited
-        hint = "\nTo resume" + ("" if ingested else " once every raw is ingested") + f": exposure_ids: {used}"
+        exposures_option = (
+            f"exposure_ids_{self.spec.option_suffix}" if config.resume_option_suffix else "exposure_ids"
+        )
+        hint = (
+            "\nTo resume"
+            + ("" if ingested else " once every raw is ingested")
+            + f": {exposures_option}: {used}"
+        )
         job_option = f"{self.spec.option_suffix}_job_id"
         build_job = self.summary.job(self.spec.build_job_name)
         if build_job is not None and build_job.succeeded:

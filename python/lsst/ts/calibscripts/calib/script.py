@@ -28,20 +28,22 @@ The procedure:
 2. ``preflight`` (once): the camera's CSCs ENABLED (if frames are taken),
    OCPS ENABLED with no other instrument's configuration (if a job runs),
    ``repo`` a butler repository (if anything is verified or certified).
-3. ``set_filter`` (only when flats are taken): the filter is set once
-   through the camera group, and the filter the camera then reports is
-   checked.
-4. The `~.sequence.CalibrationSequence`: the camera takes the types one
+3. The `~.sequence.CalibrationSequence`: the camera takes the types one
    after another (``take``: a `~.procedure.CalibProcedure`'s take and
-   ingest stages); each type's processing (build, verify, judge, certify)
-   starts when its frames are in, while the camera takes the next type. A
+   ingest stages). Before the flats' first frame, ``set_filter`` sets the
+   filter once through the camera group and checks the filter the camera
+   then reports; if that fails the flats are not taken and the types
+   taken before keep their outcome. Each type's processing (build,
+   verify, judge, certify) starts when its frames are in, while the
+   camera takes the next type. A
    dark is built with this run's bias job output, a flat with this run's
    bias and dark job outputs (``extra_build_inputs``); a type whose
    prerequisite failed is not built.
 
-Checkpoints: ``preflight``, ``set_filter``, then ``<type>:<stage>`` for each
-type's stages (``bias:take_biases``, ``dark:cp_dark``, ``flat:certify`` ...),
-so that ``stopCheckpoint: "dark:.*"`` stops before the first dark stage.
+Checkpoints: ``preflight``, then ``<type>:<stage>`` for each type's stages
+(``bias:take_biases``, ``dark:cp_dark``, ``flat:certify`` ...) and
+``set_filter`` before the flats' first frame, so that
+``stopCheckpoint: "dark:.*"`` stops before the first dark stage.
 Checkpoints of concurrent types pass one at a time (a pause holds them all).
 
 Stop: the sequence cancels the take and every running processing, each
@@ -85,7 +87,7 @@ from . import ocps
 from .aio import wait_within
 from .metadata import estimate_plan_duration
 from .plan import CalibrationPlan, TypePlan, make_plan
-from .procedure import CalibProcedure, TypeConfig, describe_error, tai_isot
+from .procedure import CalibProcedure, RunSettings, TypeConfig, describe_error, tai_isot
 from .sequence import CalibrationSequence, ProcessOutcome, SequenceResult, TypeProgress
 from .summary import Outcome, RunSummary
 from .types import spec_for
@@ -95,59 +97,47 @@ class FilterNotSet(CalibScriptsError, salobj.ExpectedError):
     """The filter for the flats could not be set, or the camera reports another one."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TypeSettings:
-    """The options of a run that one type's procedure reads (a ``RunSettings``).
+_CASTS: dict[str, typing.Callable[[typing.Any], typing.Any]] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+}
+_FROM_TYPE_PLAN = ("do_verify", "do_certify")
+"""Settings that are the type's own (`TypePlan`): a take-only or verify-frames type certifies nothing."""
 
-    ``do_verify`` and ``do_certify`` are the type's own (`TypePlan`): a
-    take-only or verify-frames type certifies nothing.
+TypeSettings = dataclasses.make_dataclass(
+    "TypeSettings",
+    [*RunSettings.__annotations__.items(), ("wait_between_exposures", "float")],
+    frozen=True,
+)
+TypeSettings.__module__ = __name__
+TypeSettings.__doc__ = """The options of a run that one type's procedure reads: a ``RunSettings``.
+
+Its fields are ``RunSettings``'s (one list of the shared options) and
+``wait_between_exposures``; ``do_verify`` and ``do_certify`` are the
+type's own (`TypePlan`).
+"""
+
+
+def type_settings(plan: CalibrationPlan, type_plan: TypePlan) -> typing.Any:
+    """The `TypeSettings` of one type of a plan.
+
+    Each field comes from the type plan (``do_verify``, ``do_certify``),
+    else from the plan (``calib_collection``, ``detectors``, ``repo``,
+    validity dates, ``report_dir``), else from the plan's shared options.
     """
-
-    calib_collection: str
-    detectors: tuple[int, ...]
-    repo: str
-    n_processes: int
-    job_timeout: float
-    frame_timeout: float
-    oods_timeout: float
-    do_verify: bool
-    do_certify: bool
-    certify_on_verification_failure: bool
-    supersede: bool
-    certify_calib_begin_date: str | None
-    certify_calib_end_date: str | None
-    max_counter_archiver_check: int
-    wait_between_exposures: float
-    reason: str
-    program: str
-    note: str
-    report_dir: str
-
-
-def type_settings(plan: CalibrationPlan, type_plan: TypePlan) -> TypeSettings:
-    """The `TypeSettings` of one type of a plan."""
-    options = plan.options
-    return TypeSettings(
-        calib_collection=plan.calib_collection,
-        detectors=plan.detectors,
-        repo=plan.repo,
-        n_processes=int(options["n_processes"]),
-        job_timeout=float(options["job_timeout"]),
-        frame_timeout=float(options["frame_timeout"]),
-        oods_timeout=float(options["oods_timeout"]),
-        do_verify=type_plan.do_verify,
-        do_certify=type_plan.do_certify,
-        certify_on_verification_failure=bool(options["certify_on_verification_failure"]),
-        supersede=bool(options["supersede"]),
-        certify_calib_begin_date=plan.certify_calib_begin_date,
-        certify_calib_end_date=plan.certify_calib_end_date,
-        max_counter_archiver_check=int(options["max_counter_archiver_check"]),
-        wait_between_exposures=float(options["wait_between_exposures"]),
-        reason=str(options["reason"]),
-        program=str(options["program"]),
-        note=str(options["note"]),
-        report_dir=plan.report_dir,
-    )
+    values: dict[str, typing.Any] = {}
+    for field in dataclasses.fields(TypeSettings):
+        if field.name in _FROM_TYPE_PLAN:
+            value = getattr(type_plan, field.name)
+        elif hasattr(plan, field.name):
+            value = getattr(plan, field.name)
+        else:
+            value = plan.options[field.name]
+        cast = _CASTS.get(str(field.type))
+        values[field.name] = cast(value) if cast is not None else value
+    return TypeSettings(**values)
 
 
 def type_config(type_plan: TypePlan, prerequisite_outputs: typing.Sequence[str] = ()) -> TypeConfig:
@@ -175,6 +165,9 @@ def type_config(type_plan: TypePlan, prerequisite_outputs: typing.Sequence[str] 
         physical_filter=None,
         extra_build_inputs=extra,
         build=type_plan.builds,
+        exposure_ids=type_plan.exposure_ids,
+        build_job_id=type_plan.build_job_id,
+        resume_option_suffix=True,
     )
 
 
@@ -347,10 +340,6 @@ class BaseMakeCalibrations(salobj.BaseScript):
             self.procedures[type_plan.calib_type].summary = self.new_type_summary(type_plan)
         await self.checkpoint("preflight")
         await self.preflight()
-        flat_filters = [t.filter for t in plan.types if t.filter]
-        if flat_filters:
-            await self.checkpoint("set_filter")
-            await self.set_filter(flat_filters[0])
         self.sequence = CalibrationSequence(
             plan, take=self.take_type, process=self.process_type, progress=self.on_progress, log=self.log
         )
@@ -458,8 +447,23 @@ class BaseMakeCalibrations(salobj.BaseScript):
         self.log.info(f"Filter {physical_filter} in the beam ({component})")
 
     async def take_type(self, type_plan: TypePlan) -> list[int]:
-        """The sequence's ``take``: the type's take and ingest stages."""
+        """The sequence's ``take``: set the type's filter if it has one, then its take and ingest stages.
+
+        The filter is set just before the first frame that needs it, so that
+        a filter changer fault costs only that type: the types taken before
+        it keep their outcome.
+        """
         procedure = self.procedures[type_plan.calib_type]
+        if type_plan.filter and procedure.config.takes_frames:
+            await self.type_checkpoint("set_filter")
+            try:
+                await self.set_filter(type_plan.filter)
+            except FilterNotSet as e:
+                text = f"set_filter failed: {e}"
+                procedure.summary.finish(Outcome.FAILED, reason=text, finished=tai_isot())
+                self.log.error(text)
+                await procedure.report()
+                raise
         try:
             taken = await procedure.take()
             if procedure.current_stage is not None:
@@ -605,4 +609,21 @@ class BaseMakeCalibrations(salobj.BaseScript):
             f"not built: {names(result.skipped)}"
         )
         reports = self.report_paths()
-        return f"{headline}\n{result.describe()}" + (f"\nReports: {', '.join(reports)}" if reports else "")
+        return (
+            f"{headline}\n{result.describe()}"
+            + "".join(f"\n{hint}" for hint in self.resume_hints(result.failed))
+            + (f"\nReports: {', '.join(reports)}" if reports else "")
+        )
+
+    def resume_hints(self, calib_types: typing.Iterable[str]) -> list[str]:
+        """For each type, the options that resume it after what was done (none if nothing to reuse).
+
+        E.g. ``To resume dark: exposure_ids_dark: [...], dark_job_id: ...``.
+        """
+        hints = []
+        for calib_type in calib_types:
+            procedure = self.procedures.get(calib_type)
+            hint = procedure.resume_hint().strip() if procedure is not None else ""
+            if hint:
+                hints.append(hint.replace("To resume", f"To resume {calib_type.lower()}", 1))
+        return hints

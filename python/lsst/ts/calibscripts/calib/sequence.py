@@ -407,14 +407,14 @@ class CalibrationSequence:
             )
             return None
         exposure_ids = tuple(int(i) for i in taken)
-        if len(exposure_ids) != type_plan.n_frames_to_take:
+        if len(exposure_ids) != type_plan.n_exposures:
             self._finish(
                 calib_type,
                 TypeState.FAILED,
                 exposure_ids=exposure_ids,
                 stage=Stage.TAKE,
                 reason=f"{calib_type} take returned {len(exposure_ids)} exposure id(s), "
-                f"expected {type_plan.n_frames_to_take}",
+                f"expected {type_plan.n_exposures}",
             )
             return None
         self._results[calib_type] = dataclasses.replace(self._results[calib_type], exposure_ids=exposure_ids)

@@ -223,68 +223,79 @@ _BIAS_LIKE_TESTS = (
     VerificationTest("PROCESSING", VerifyLevel.AMP, "no forced processing failure"),
 )
 
+
+def _spec(
+    calib_type: CalibType,
+    *,
+    take_method: str,
+    exposed: bool,
+    per_filter: bool,
+    tests: tuple[VerificationTest, ...],
+    prerequisites: tuple[CalibType, ...] = (),
+) -> CalibTypeSpec:
+    """A type's spec; its names follow cp_pipe's and cp_verify's for the type.
+
+    ``dark`` gives image type ``DARK``, pipelines ``cpDark.yaml`` and
+    ``verifyDark.yaml``, dataset type ``dark``, statistics
+    ``verifyDarkStats`` and options ``n_dark``, ``n_discard_dark`` ...
+    ``exposed``: the frames have an exposure time; ``per_filter``: the
+    frames, the master and its statistics depend on the filter (a flat:
+    shutter open, ``physical_filter`` among the dimensions).
+    """
+    name = calib_type.value
+    title = name.capitalize()
+    filter_dimension = ("physical_filter",) if per_filter else ()
+    return CalibTypeSpec(
+        calib_type=calib_type,
+        image_type=name.upper(),
+        take_method=take_method,
+        needs_exposure_time=exposed,
+        needs_filter=per_filter,
+        open_shutter=per_filter,
+        build_pipeline=f"cp{title}.yaml",
+        verify_pipeline=f"verify{title}.yaml",
+        dataset_type=name,
+        dataset_dimensions=("instrument", "detector", *filter_dimension),
+        stats_dataset_type=f"verify{title}Stats",
+        stats_dimensions=("instrument", *filter_dimension),
+        tests=tests,
+        default_threshold=8,
+        prerequisites=prerequisites,
+        option_suffix=name,
+    )
+
+
 CALIB_TYPES: dict[CalibType, CalibTypeSpec] = {
-    CalibType.BIAS: CalibTypeSpec(
-        calib_type=CalibType.BIAS,
-        image_type="BIAS",
+    CalibType.BIAS: _spec(
+        CalibType.BIAS,
         take_method="take_bias",
-        needs_exposure_time=False,
-        needs_filter=False,
-        open_shutter=False,
-        build_pipeline="cpBias.yaml",
-        verify_pipeline="verifyBias.yaml",
-        dataset_type="bias",
-        dataset_dimensions=("instrument", "detector"),
-        stats_dataset_type="verifyBiasStats",
-        stats_dimensions=("instrument",),
+        exposed=False,
+        per_filter=False,
         tests=_BIAS_LIKE_TESTS
         + (
             VerificationTest("AMP_CORNER", VerifyLevel.AMP, "corner mean within the amplifier's noise"),
             VerificationTest("READ_NOISE_CONSISTENT", VerifyLevel.AMP, "informational"),
         ),
-        default_threshold=8,
-        prerequisites=(),
-        option_suffix="bias",
     ),
-    CalibType.DARK: CalibTypeSpec(
-        calib_type=CalibType.DARK,
-        image_type="DARK",
+    CalibType.DARK: _spec(
+        CalibType.DARK,
         take_method="take_darks",
-        needs_exposure_time=True,
-        needs_filter=False,
-        open_shutter=False,
-        build_pipeline="cpDark.yaml",
-        verify_pipeline="verifyDark.yaml",
-        dataset_type="dark",
-        dataset_dimensions=("instrument", "detector"),
-        stats_dataset_type="verifyDarkStats",
-        stats_dimensions=("instrument",),
+        exposed=True,
+        per_filter=False,
         tests=_BIAS_LIKE_TESTS,
-        default_threshold=8,
         prerequisites=(CalibType.BIAS,),
-        option_suffix="dark",
     ),
-    CalibType.FLAT: CalibTypeSpec(
-        calib_type=CalibType.FLAT,
-        image_type="FLAT",
+    CalibType.FLAT: _spec(
+        CalibType.FLAT,
         take_method="take_flats",
-        needs_exposure_time=True,
-        needs_filter=True,
-        open_shutter=True,
-        build_pipeline="cpFlat.yaml",
-        verify_pipeline="verifyFlat.yaml",
-        dataset_type="flat",
-        dataset_dimensions=("instrument", "detector", "physical_filter"),
-        stats_dataset_type="verifyFlatStats",
-        stats_dimensions=("instrument", "physical_filter"),
+        exposed=True,
+        per_filter=True,
         tests=(
             VerificationTest("NOISE", VerifyLevel.AMP, "NOISE <= sqrt(MEAN) (cp_verify 10.X)"),
             VerificationTest("SCATTER", VerifyLevel.DETECTOR, "SCATTER/MEAN of the amp means <= 0.05 (10.Y)"),
             VerificationTest("SCATTER", VerifyLevel.EXPOSURE, "scatter of the detector means <= 0.05 (10.Z)"),
         ),
-        default_threshold=8,
         prerequisites=(CalibType.BIAS, CalibType.DARK),
-        option_suffix="flat",
     ),
 }
 """The one registry of calibration types."""

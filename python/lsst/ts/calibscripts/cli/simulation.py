@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""``run_make_comcam_bias --simulate``: start the simulated observatory.
+"""``--simulate`` of the command line: start the simulated observatory.
 
 Turns the command-line options into `ObservatoryOptions` (repository,
 runner, geometry, time scale, faults), and prepares what a fault needs in
@@ -33,6 +33,7 @@ __all__ = [
     "SimulationSettings",
     "certify_previous_bias",
     "job_log_dir",
+    "job_pipelines",
     "job_runner",
     "observatory_options",
     "parse_fail_ingest",
@@ -46,7 +47,26 @@ import typing
 #: RUN that holds the pre-existing bias of ``--conflicting-certification``.
 PREVIOUS_BIAS_RUN = "LSSTComCam/calib/sim_previous_bias"
 
-JOB_PIPELINES = {"cp_bias": "cpBias", "verify_bias": "verifyBias"}
+
+def job_pipelines(specs: typing.Iterable[typing.Any] | None = None) -> dict[str, str]:
+    """OCPS job names and their pipelines (``cp_bias`` -> ``cpBias``), for ``--fail-job``.
+
+    Parameters
+    ----------
+    specs : iterable of `~lsst.ts.calibscripts.calib.types.CalibTypeSpec`, optional
+        The calibration types; default every type.
+    """
+    from ..calib.types import CALIB_TYPES
+
+    jobs: dict[str, str] = {}
+    for spec in CALIB_TYPES.values() if specs is None else specs:
+        jobs[spec.build_job_name] = spec.build_pipeline.removesuffix(".yaml")
+        jobs[spec.verify_job_name] = spec.verify_pipeline.removesuffix(".yaml")
+    return jobs
+
+
+JOB_PIPELINES = job_pipelines()
+"""Every job ``--fail-job`` can name, with its pipeline."""
 
 
 @dataclasses.dataclass
@@ -66,7 +86,7 @@ class SimulationSettings:
     fail_ingest : `list` [`tuple` [`int`, `int` or `None`]]
         (frame, detector) pairs CCOODS fails to ingest (frame 1 = first).
     fail_job : `list` [`str`]
-        ``cp_bias`` and/or ``verify_bias``: these OCPS jobs fail.
+        These OCPS jobs fail (``cp_bias``, ``verify_dark`` ...; `JOB_PIPELINES`).
     noisy : `dict` [`int`, `float`]
         Detector -> read-noise factor.
     conflicting_certification : `bool`
@@ -114,8 +134,15 @@ def parse_noisy(text: str) -> tuple[int, float]:
     return detector, factor
 
 
-def observatory_options(settings: SimulationSettings) -> typing.Any:
+def observatory_options(settings: SimulationSettings, camera: typing.Any = None) -> typing.Any:
     """Build the `ObservatoryOptions` of a simulated run.
+
+    Parameters
+    ----------
+    settings : `SimulationSettings`
+        The command line's simulation options.
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera of the observatory (default ComCam).
 
     Returns
     -------
@@ -140,7 +167,9 @@ def observatory_options(settings: SimulationSettings) -> typing.Any:
         )
         for name in settings.fail_job
     }
+    extra = {} if camera is None else {"instrument": camera.instrument}
     return ObservatoryOptions(
+        **extra,
         time_scale=settings.time_scale,
         repo=settings.repo,
         runner=settings.runner,

@@ -19,15 +19,29 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Example configurations of MakeComCamBias, shipped with the package.
+"""Example configurations of the package's scripts, shipped with the package.
 
-* ``make_comcam_bias_simulation.yaml``: a short rehearsal on the simulated
-  observatory (what ``run_make_comcam_bias --simulate`` uses when given no
-  configuration file);
-* ``make_comcam_bias_summit.yaml``: a typical summit configuration.
+* ``make_comcam_bias_simulation.yaml``: a short rehearsal of MakeComCamBias
+  on the simulated observatory (what ``run_make_comcam_bias --simulate``
+  uses when given no configuration file);
+* ``make_comcam_bias_summit.yaml``: a typical summit configuration;
+* ``make_comcam_calibrations_simulation.yaml``: a short ``BIAS_DARK_FLAT``
+  rehearsal of MakeComCamCalibrations (``run_make_comcam_calibrations
+  --simulate``).
+
+A script's simulation example is ``<script name>_simulation.yaml``
+(`lsst.ts.calibscripts.cli.registry`).
 """
 
-__all__ = ["EXAMPLES", "SIMULATION_EXAMPLE", "SUMMIT_EXAMPLE", "example_path", "load_example_text"]
+__all__ = [
+    "CALIBRATIONS_SIMULATION_EXAMPLE",
+    "EXAMPLES",
+    "SIMULATION_EXAMPLE",
+    "SUMMIT_EXAMPLE",
+    "example_names",
+    "example_path",
+    "load_example_text",
+]
 
 import importlib.resources
 import typing
@@ -35,6 +49,13 @@ import typing
 SIMULATION_EXAMPLE = "make_comcam_bias_simulation.yaml"
 SUMMIT_EXAMPLE = "make_comcam_bias_summit.yaml"
 EXAMPLES = (SIMULATION_EXAMPLE, SUMMIT_EXAMPLE)
+"""The examples of MakeComCamBias."""
+CALIBRATIONS_SIMULATION_EXAMPLE = "make_comcam_calibrations_simulation.yaml"
+
+
+def example_names() -> list[str]:
+    """Every shipped example configuration, of every script."""
+    return sorted(p.name for p in importlib.resources.files(__name__).iterdir() if p.name.endswith(".yaml"))
 
 
 def example_path(name: str = SIMULATION_EXAMPLE) -> typing.Any:
@@ -47,7 +68,9 @@ def example_path(name: str = SIMULATION_EXAMPLE) -> typing.Any:
     """
     path = importlib.resources.files(__name__).joinpath(name)
     if not path.is_file():
-        raise FileNotFoundError(f"No example configuration {name!r}; examples: {', '.join(EXAMPLES)}")
+        raise FileNotFoundError(
+            f"No example configuration {name!r}; examples: {', '.join(example_names())}"
+        )
     return path
 
 

@@ -19,16 +19,20 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The run report of MakeComCamBias: a YAML summary and three PNG pictures.
+"""The run report of a calibration type: a YAML summary and PNG pictures.
 
-* ``master_bias_mosaic.png``: each detector's master bias where it sits on
-  the ComCam focal plane (R22 S00 .. S22);
-* ``verification_map.png``: the cp_verify MEAN / NOISE / CR_NOISE verdict of
-  each of the 9 x 16 amplifiers, annotated with the measured values;
-* ``noise_vs_nominal.png``: per-amplifier NOISE against nominal read noise.
+* ``master_<type>_mosaic.png`` (``master_bias_mosaic.png``,
+  ``master_dark_mosaic.png``, ``master_flat_mosaic.png``): each detector's
+  master where it sits on the ComCam focal plane (R22 S00 .. S22);
+* ``verification_map.png``: the verdict of each of the 9 x 16 amplifiers
+  for each of the type's cp_verify amplifier tests (bias and dark: MEAN,
+  NOISE, CR_NOISE; flat: NOISE), annotated with the measured values;
+* ``noise_vs_nominal.png`` (biases): per-amplifier NOISE against nominal
+  read noise.
 
-Entry point: `write_report` (or `write_report_async`). Importing this
-package does not import matplotlib.
+Entry point: `write_report` (or `write_report_async`); a script's summary
+stage calls `write_run_pictures`. Importing this package does not import
+matplotlib.
 """
 
 from .figures import *

@@ -52,7 +52,7 @@ import numpy as np
 
 from .fits_reader import MasterBiasImage, bin_image
 from .layout import AMP_NAMES, DETECTOR_NAMES, focal_plane_position
-from .verification import TESTS, AmpVerification
+from .verification import AmpVerification
 
 #: Picture sizes in pixels (width, height); drawn at 100 dpi.
 MOSAIC_SIZE = (1000, 1000)
@@ -105,19 +105,23 @@ def plot_focal_plane_mosaic(
     *,
     title: str = "",
     max_bin_size: int = 200,
+    label: str = "master bias",
 ) -> Picture:
-    """Draw each detector's master bias where it sits on the ComCam focal plane.
+    """Draw each detector's master calibration where it sits on the ComCam focal plane.
 
     Parameters
     ----------
     masters : `dict` [`int`, `MasterBiasImage`]
-        Master bias by detector id (0..8); absent detectors are drawn empty.
+        Master (bias, dark or flat) by detector id (0..8); absent detectors
+        are drawn empty.
     path : path-like
         PNG file to write.
     title : `str`, optional
         Figure title.
     max_bin_size : `int`, optional
         Each image is binned to at most this many pixels across.
+    label : `str`, optional
+        What the images are (``master dark``): the colour bar's label.
 
     Returns
     -------
@@ -167,12 +171,12 @@ def plot_focal_plane_mosaic(
         else:
             axes.set_facecolor("0.85")
             axes.set_title(f"{name} ({det})", fontsize=10, color="0.4")
-            axes.text(0.5, 0.5, "no master bias", ha="center", va="center", transform=axes.transAxes)
+            axes.text(0.5, 0.5, f"no {label}", ha="center", va="center", transform=axes.transAxes)
     if image_artist is not None:
         colorbar_axes = figure.add_subplot(grid[:, 3])
         colorbar = figure.colorbar(image_artist, cax=colorbar_axes)
-        colorbar.set_label(f"master bias [{units or 'e-'}]")
-    figure.suptitle(title or "LSSTComCam master bias (R22, focal-plane layout)", fontsize=12)
+        colorbar.set_label(f"{label} [{units or 'e-'}]")
+    figure.suptitle(title or f"LSSTComCam {label} (R22, focal-plane layout)", fontsize=12)
     saved = _save(figure, path, MOSAIC_SIZE)
     data = dict(binned=binned, median=medians, stdev=stdevs, vmin=vmin, vmax=vmax, positions=positions)
     return Picture(path=saved, size=MOSAIC_SIZE, data=data)
@@ -193,9 +197,10 @@ def _status_colors(verification: AmpVerification, test: str) -> np.ndarray:
 def plot_verification_map(
     verification: AmpVerification, path: str | os.PathLike, *, title: str = ""
 ) -> Picture:
-    """Draw a pass/fail map of every amplifier for each cp_verify bias test.
+    """Draw a pass/fail map of every amplifier for each cp_verify test.
 
-    One panel per test (MEAN, NOISE, CR_NOISE); rows are detectors R22_S00
+    One panel per test of ``verification.tests`` (bias and dark: MEAN,
+    NOISE, CR_NOISE; flat: NOISE); rows are detectors R22_S00
     .. R22_S22, columns amplifiers C10..C17, C07..C00. A cell is green if
     the test passed in every exposure, red if it failed in every exposure,
     orange if it failed in some, grey without data; it is annotated with
@@ -209,11 +214,12 @@ def plot_verification_map(
         strings as drawn).
     """
     figure = _new_figure(VERIFICATION_SIZE)
-    axes_list = figure.subplots(len(TESTS), 1)
+    tests = verification.tests
+    axes_list = figure.subplots(len(tests), 1, squeeze=False)[:, 0]
     annotations: dict[str, list[list[str]]] = {}
-    for axes, test in zip(axes_list, TESTS):
+    for axes, test in zip(axes_list, tests):
         axes.imshow(_status_colors(verification, test), aspect="auto", interpolation="nearest")
-        values = verification.values[test]
+        values = verification.values.get(test, np.full(verification.n_measured.shape, np.nan))
         labels = []
         for det in range(values.shape[0]):
             row = []
@@ -243,8 +249,8 @@ def plot_verification_map(
     figure.subplots_adjust(left=0.08, right=0.99, top=0.93, bottom=0.04, hspace=0.35)
     saved = _save(figure, path, VERIFICATION_SIZE)
     data = dict(
-        values={test: verification.values[test] for test in TESTS},
-        n_failed={test: verification.n_failed[test] for test in TESTS},
+        values={test: verification.values.get(test) for test in tests},
+        n_failed={test: verification.n_failed[test] for test in tests},
         n_measured=verification.n_measured,
         annotations=annotations,
     )

@@ -21,7 +21,8 @@
 
 """Per-amplifier verification results gathered over the exposures of a run.
 
-cp_verify writes one ``verifyBiasDetStats`` dict per (exposure, detector)::
+cp_verify writes one ``verify<Type>DetStats`` dict per (exposure, detector),
+e.g. ``verifyBiasDetStats``::
 
     {"AMP": {"C10": {"MEAN": .., "NOISE": .., "CR_NOISE": .., "AMP_CORNER": ..}, ...},
      "METADATA": {"READ_NOISE_ADU": {"C10": .., ...}},
@@ -29,13 +30,22 @@ cp_verify writes one ``verifyBiasDetStats`` dict per (exposure, detector)::
                                 "SUCCESS": bool, "READ_NOISE_CONSISTENT": bool}, ...}},
      "SUCCESS": bool, ...}
 
+Darks have the same statistics and tests; flats have ``MEAN`` and ``NOISE``
+per amplifier and the ``NOISE`` test (`TYPE_STATISTICS`, `TYPE_TESTS`).
 `AmpVerification` turns a set of them into 9 x 16 arrays (detector id x
 amplifier in `AMP_NAMES` order) that the pictures are drawn from.
 """
 
 from __future__ import annotations
 
-__all__ = ["AmpVerification", "STATISTICS", "TESTS", "collect_amp_verification"]
+__all__ = [
+    "AmpVerification",
+    "STATISTICS",
+    "TESTS",
+    "TYPE_STATISTICS",
+    "TYPE_TESTS",
+    "collect_amp_verification",
+]
 
 import dataclasses
 import typing
@@ -49,6 +59,16 @@ STATISTICS: tuple[str, ...] = ("MEAN", "NOISE", "CR_NOISE")
 
 #: Verification tests drawn in the report (each decides SUCCESS).
 TESTS: tuple[str, ...] = ("MEAN", "NOISE", "CR_NOISE")
+
+#: Per-amplifier statistics drawn, by calibration type.
+TYPE_STATISTICS: dict[str, tuple[str, ...]] = {
+    "bias": STATISTICS,
+    "dark": STATISTICS,
+    "flat": ("MEAN", "NOISE"),
+}
+
+#: Per-amplifier tests drawn, by calibration type (cp_verify's amp-level tests).
+TYPE_TESTS: dict[str, tuple[str, ...]] = {"bias": TESTS, "dark": TESTS, "flat": ("NOISE",)}
 
 
 @dataclasses.dataclass
@@ -67,14 +87,17 @@ class AmpVerification:
     n_measured : `numpy.ndarray`
         Number of exposures that measured each amplifier.
     n_failed : `dict` [`str`, `numpy.ndarray`]
-        For each test in `TESTS` and ``SUCCESS``, the number of exposures in
-        which it was False.
+        For each test in ``tests`` and ``SUCCESS``, the number of exposures
+        in which it was False.
+    tests : `tuple` [`str`, ...]
+        The tests (default the bias tests, `TESTS`).
     """
 
     exposures: list[int]
     values: dict[str, np.ndarray]
     n_measured: np.ndarray
     n_failed: dict[str, np.ndarray]
+    tests: tuple[str, ...] = TESTS
 
     @property
     def detectors_measured(self) -> list[int]:
@@ -86,7 +109,7 @@ class AmpVerification:
         found = []
         for det in range(len(DETECTOR_NAMES)):
             for amp_index, amp in enumerate(AMP_NAMES):
-                for test in TESTS:
+                for test in self.tests:
                     count = int(self.n_failed[test][det, amp_index])
                     if count:
                         found.append(
@@ -98,25 +121,31 @@ class AmpVerification:
 
 def collect_amp_verification(
     det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]],
+    statistics: typing.Sequence[str] = STATISTICS,
+    tests: typing.Sequence[str] = TESTS,
 ) -> AmpVerification:
-    """Combine ``verifyBiasDetStats`` dicts into per-amp arrays.
+    """Combine ``verify<Type>DetStats`` dicts into per-amp arrays.
 
     Parameters
     ----------
     det_stats : iterable of (`int`, `int`, `dict`)
         (exposure id, detector id, ``verifyBiasDetStats`` content).
+    statistics, tests : sequence of `str`, optional
+        The amplifier statistics and tests to gather (default the bias's;
+        `TYPE_STATISTICS` and `TYPE_TESTS` give each type's).
 
     Returns
     -------
     verification : `AmpVerification`
         Median statistics and failure counts per amplifier.
     """
+    statistics, tests = tuple(statistics), tuple(tests)
     shape = (len(DETECTOR_NAMES), len(AMP_NAMES))
     samples: dict[str, list[list[list[float]]]] = {
-        stat: [[[] for _ in AMP_NAMES] for _ in DETECTOR_NAMES] for stat in STATISTICS
+        stat: [[[] for _ in AMP_NAMES] for _ in DETECTOR_NAMES] for stat in statistics
     }
     n_measured = np.zeros(shape, dtype=int)
-    n_failed = {test: np.zeros(shape, dtype=int) for test in (*TESTS, "SUCCESS")}
+    n_failed = {test: np.zeros(shape, dtype=int) for test in (*tests, "SUCCESS")}
     exposures: set[int] = set()
     for exposure, detector, stats in det_stats:
         if not 0 <= int(detector) < len(DETECTOR_NAMES):
@@ -130,7 +159,7 @@ def collect_amp_verification(
             if measured is None and verdict is None:
                 continue
             n_measured[detector, amp_index] += 1
-            for stat in STATISTICS:
+            for stat in statistics:
                 value = (measured or {}).get(stat)
                 if value is not None:
                     samples[stat][detector][amp_index].append(float(value))
@@ -138,7 +167,7 @@ def collect_amp_verification(
                 if (verdict or {}).get(test) is False:
                     n_failed[test][detector, amp_index] += 1
     values = {}
-    for stat in STATISTICS:
+    for stat in statistics:
         array = np.full(shape, np.nan)
         for det in range(shape[0]):
             for amp_index in range(shape[1]):
@@ -147,5 +176,5 @@ def collect_amp_verification(
                     array[det, amp_index] = float(np.median(found))
         values[stat] = array
     return AmpVerification(
-        exposures=sorted(exposures), values=values, n_measured=n_measured, n_failed=n_failed
+        exposures=sorted(exposures), values=values, n_measured=n_measured, n_failed=n_failed, tests=tests
     )

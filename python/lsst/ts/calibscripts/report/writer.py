@@ -38,6 +38,7 @@ __all__ = [
     "PICTURE_FILES",
     "SUMMARY_FILE",
     "RunReport",
+    "mosaic_file",
     "sanitize",
     "write_report",
     "write_report_async",
@@ -61,16 +62,21 @@ from ..cameras import COMCAM
 from .figures import plot_focal_plane_mosaic, plot_noise_vs_nominal, plot_verification_map
 from .fits_reader import MasterBiasImage, header_read_noise, read_master_bias
 from .layout import DETECTOR_NAMES, detector_name
-from .verification import collect_amp_verification
+from .verification import TYPE_STATISTICS, TYPE_TESTS, collect_amp_verification
 
 SUMMARY_FILE = "summary.yaml"
 
-#: File names of the pictures, by kind.
+#: File names of the pictures, by kind (the mosaic's is the bias's; `mosaic_file` gives each type's).
 PICTURE_FILES: dict[str, str] = {
     "mosaic": "master_bias_mosaic.png",
     "verification": "verification_map.png",
     "noise": "noise_vs_nominal.png",
 }
+
+
+def mosaic_file(calib_type: str = "bias") -> str:
+    """File name of a type's master mosaic: ``master_<type>_mosaic.png``."""
+    return f"master_{calib_type.lower()}_mosaic.png"
 
 
 @dataclasses.dataclass
@@ -90,6 +96,14 @@ class RunReport:
         Why something could not be drawn or read.
     failures : `list` [`str`]
         Failed verification tests, ``"R22_S11 C10 NOISE (2/5)"``.
+    calib_type : `str`
+        The type drawn (``bias``, ``dark``, ``flat``).
+    medians : `dict` [`int`, `float`]
+        Median of each detector's master as drawn in the mosaic.
+    tests : `tuple` [`str`, ...]
+        The amplifier tests drawn in the verification map.
+    exposures : `list` [`int`]
+        The exposures whose statistics the verification map shows.
     """
 
     directory: pathlib.Path
@@ -97,6 +111,10 @@ class RunReport:
     pictures: dict[str, pathlib.Path] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
     failures: list[str] = dataclasses.field(default_factory=list)
+    calib_type: str = "bias"
+    medians: dict[int, float] = dataclasses.field(default_factory=dict)
+    tests: tuple[str, ...] = ()
+    exposures: list[int] = dataclasses.field(default_factory=list)
 
 
 def sanitize(value: typing.Any) -> typing.Any:
@@ -194,6 +212,7 @@ def write_report(
     log: logging.Logger | None = None,
     summary_name: str | None = SUMMARY_FILE,
     prefix: str = "",
+    calib_type: str = "bias",
 ) -> RunReport:
     """Write ``summary.yaml`` and the report pictures to ``report_dir``.
 
@@ -234,6 +253,12 @@ def write_report(
     prefix : `str`, optional
         Prefix of the picture file names (e.g. the summary's stem and an
         underscore), so that several runs can share one folder.
+    calib_type : `str`, optional
+        ``bias`` (default), ``dark`` or ``flat``: the masters are that
+        dataset type (``master_<type>_mosaic.png``), the statistics
+        ``verify<Type>DetStats`` with that type's amplifier tests
+        (`~.verification.TYPE_TESTS`); the noise plot against the nominal
+        read noise is drawn for biases only.
 
     Returns
     -------
@@ -243,12 +268,17 @@ def write_report(
     log = log or logging.getLogger(__name__)
     directory = pathlib.Path(report_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    report = RunReport(directory=directory, summary_path=directory / (summary_name or SUMMARY_FILE))
+    calib_type = calib_type.lower()
+    report = RunReport(
+        directory=directory, summary_path=directory / (summary_name or SUMMARY_FILE), calib_type=calib_type
+    )
 
     def problem(text: str) -> None:
         report.problems.append(text)
         log.info("Run report: %s", text)
 
+    det_stats_type = f"verify{calib_type.capitalize()}DetStats"
+    master_name = f"master {calib_type}"
     bias_list = _as_list(bias_collections)
     verify_list = _as_list(verify_collections)
     needs_butler = bool(bias_list) or (det_stats is None and bool(verify_list))
@@ -262,55 +292,64 @@ def write_report(
     masters: dict[int, MasterBiasImage] = {}
     if opened is not None and bias_list:
         try:
-            refs = _query(opened, "bias", bias_list, _detector_where(instrument, detectors))
+            refs = _query(opened, calib_type, bias_list, _detector_where(instrument, detectors))
         except Exception as e:
             refs = []
-            problem(f"cannot find master biases in {bias_list}: {e}")
+            problem(f"cannot find {master_name}s in {bias_list}: {e}")
         for ref in refs:
             detector = int(ref.dataId["detector"])
             try:
                 masters[detector] = read_master_bias(opened.getURI(ref))
             except Exception as e:
-                problem(f"cannot read the master bias of {detector_name(detector)}: {e}")
+                problem(f"cannot read the {master_name} of {detector_name(detector)}: {e}")
         if not refs and not report.problems:
-            problem(f"no master bias found in {bias_list}")
+            problem(f"no {master_name} found in {bias_list}")
     elif not bias_list:
-        problem("no master bias collection given; no mosaic drawn")
+        problem(f"no {master_name} collection given; no mosaic drawn")
 
     if masters:
         try:
             picture = plot_focal_plane_mosaic(
                 masters,
-                directory / f"{prefix}{PICTURE_FILES['mosaic']}",
-                title=f"{instrument} master bias — {', '.join(bias_list)}",
+                directory / f"{prefix}{mosaic_file(calib_type)}",
+                title=f"{instrument} {master_name} — {', '.join(bias_list)}",
+                label=master_name,
             )
             report.pictures["mosaic"] = picture.path
+            report.medians = dict(picture.data["median"])
         except Exception as e:
-            problem(f"cannot draw the master bias mosaic: {e!r}")
+            problem(f"cannot draw the {master_name} mosaic: {e!r}")
 
     stats_list: list[tuple[int, int, typing.Mapping[str, typing.Any]]] = []
     if det_stats is not None:
         stats_list = list(det_stats)
     elif opened is not None and verify_list:
         try:
-            for ref in _query(
-                opened, "verifyBiasDetStats", verify_list, _detector_where(instrument, detectors)
-            ):
+            for ref in _query(opened, det_stats_type, verify_list, _detector_where(instrument, detectors)):
                 stats_list.append((int(ref.dataId["exposure"]), int(ref.dataId["detector"]), opened.get(ref)))
         except Exception as e:
-            problem(f"cannot read verifyBiasDetStats from {verify_list}: {e}")
+            problem(f"cannot read {det_stats_type} from {verify_list}: {e}")
     if not stats_list:
         problem("no verification statistics; no verification map or noise plot drawn")
     else:
-        verification = collect_amp_verification(stats_list)
+        verification = collect_amp_verification(
+            stats_list,
+            TYPE_STATISTICS.get(calib_type, TYPE_STATISTICS["bias"]),
+            TYPE_TESTS.get(calib_type, TYPE_TESTS["bias"]),
+        )
         report.failures = verification.failures()
+        report.tests = verification.tests
+        report.exposures = list(verification.exposures)
         try:
             picture = plot_verification_map(
-                verification, directory / f"{prefix}{PICTURE_FILES['verification']}"
+                verification,
+                directory / f"{prefix}{PICTURE_FILES['verification']}",
+                title=f"cp_verify {calib_type} tests per amplifier",
             )
             report.pictures["verification"] = picture.path
         except Exception as e:
             problem(f"cannot draw the verification map: {e!r}")
+    if stats_list and calib_type == "bias":
         nominal: dict[str, dict[str, float]] = {}
         if nominal_read_noise is not None:
             nominal = {name: dict(amps) for name, amps in nominal_read_noise.items()}
@@ -357,7 +396,7 @@ def _job_collection(summary: typing.Any, name: str) -> str | None:
 def write_run_pictures(
     summary: typing.Any, repo: str | os.PathLike | None = None, *, log: logging.Logger | None = None
 ) -> RunReport:
-    """Draw the pictures of a MakeComCamBias run next to its YAML summary.
+    """Draw the pictures of a run of one calibration type next to its YAML summary.
 
     The one call the script needs at its summary stage, once the summary's
     path is known (blocking: run it in a thread)::
@@ -370,10 +409,11 @@ def write_run_pictures(
     ----------
     summary : `lsst.ts.calibscripts.calib.summary.RunSummary`
         The run summary, with ``report_path`` set (``summary.plan_report``
-        or ``summary.write``). The master biases are read from the
-        completed cp_bias job's output RUN or, for a run resumed from an
-        earlier bias job, from ``summary.bias_collection``; the
-        ``verifyBiasDetStats`` from the completed verify_bias job's.
+        or ``summary.write``); ``summary.calib_type`` is the type. The
+        masters are read from the completed ``cp_<type>`` job's output RUN
+        or, for a run resumed from an earlier build job, from
+        ``summary.bias_collection``; the ``verify<Type>DetStats`` from the
+        completed ``verify_<type>`` job's.
     repo : path-like, optional
         Butler repository; default ``summary.repo``.
     log : `logging.Logger`, optional
@@ -382,7 +422,7 @@ def write_run_pictures(
     Returns
     -------
     report : `RunReport`
-        The pictures (``<summary stem>_master_bias_mosaic.png``, ...) and
+        The pictures (``<summary stem>_master_<type>_mosaic.png``, ...) and
         problems; no YAML is written.
     """
     if not getattr(summary, "report_path", None):
@@ -390,19 +430,21 @@ def write_run_pictures(
             "the summary has no path yet (summary.plan_report(report_dir)); its folder holds the pictures"
         )
     summary_path = pathlib.Path(summary.report_path)
+    calib_type = str(getattr(summary, "calib_type", "bias") or "bias").lower()
     report = write_report(
         summary_path.parent,
         {},
         repo or summary.repo,
-        bias_collections=_job_collection(summary, "cp_bias")
+        bias_collections=_job_collection(summary, f"cp_{calib_type}")
         or getattr(summary, "bias_collection", "")
         or None,
-        verify_collections=_job_collection(summary, "verify_bias"),
+        verify_collections=_job_collection(summary, f"verify_{calib_type}"),
         instrument=getattr(summary, "instrument", COMCAM.instrument),
         detectors=list(getattr(summary, "detectors", []) or []) or None,
         log=log,
         summary_name=None,
         prefix=f"{summary_path.stem}_",
+        calib_type=calib_type,
     )
     report.summary_path = summary_path
     return report

@@ -1,0 +1,30 @@
+#!/usr/bin/env python
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Run MakeComCamCalibrations in this process; see ``run_make_comcam_calibrations --help``."""
+
+import sys
+
+from lsst.ts.calibscripts.cli.run_calib_script import main_make_comcam_calibrations
+
+if __name__ == "__main__":
+    sys.exit(main_make_comcam_calibrations())
