@@ -33,7 +33,7 @@ import yaml
 from lsst.ts.calibscripts.calib.plan import make_plan
 from lsst.ts.calibscripts.calib.sequence import SequenceResult, TypeResult, TypeState
 from lsst.ts.calibscripts.calib.summary import Outcome, RunSummary
-from lsst.ts.calibscripts.cameras import COMCAM
+from lsst.ts.calibscripts.cameras import COMCAM, LATISS, LSSTCAM
 from lsst.ts.calibscripts.cli import command, registry, run_calib_script
 from lsst.ts.calibscripts.cli.simulation import SimulationSettings
 from lsst.ts.calibscripts.configs import CALIBRATIONS_SIMULATION_EXAMPLE, example_path, load_example_text
@@ -43,7 +43,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_registry_names_each_script_once_with_its_class_and_camera() -> None:
-    assert registry.script_names() == ("make_comcam_bias", "make_comcam_calibrations")
+    assert registry.script_names() == (
+        "make_comcam_bias",
+        "make_comcam_calibrations",
+        "make_lsstcam_calibrations",
+        "make_latiss_calibrations",
+    )
     bias = registry.get_script("make_comcam_bias")
     calibrations = registry.get_script("make_comcam_calibrations")
     assert bias.load() is MakeComCamBias and calibrations.load() is MakeComCamCalibrations
@@ -126,6 +131,22 @@ def test_calibrations_example_is_a_valid_bias_dark_flat_plan() -> None:
     entry = registry.get_script("make_comcam_calibrations")
     frames, detectors = command.expected_counts(load_example_text(entry.example), entry)
     assert frames == plan.n_frames_to_take == 12 and detectors == 9
+
+
+@pytest.mark.parametrize(
+    "name, camera, n_detectors",
+    [("make_lsstcam_calibrations", LSSTCAM, 3), ("make_latiss_calibrations", LATISS, 1)],
+)
+def test_each_cameras_example_is_a_valid_bias_dark_flat_plan(name: str, camera, n_detectors: int) -> None:
+    entry = registry.get_script(name)
+    assert entry.camera is camera
+    config = yaml.safe_load(load_example_text(entry.example))
+    plan = make_plan(config, entry.load().schema_name, camera)
+    assert [t.calib_type for t in plan.types] == ["BIAS", "DARK", "FLAT"]
+    assert len(plan.detectors) == n_detectors
+    assert config["calib_collection"].startswith(f"{camera.instrument}/calib")
+    frames, detectors = command.expected_counts(load_example_text(entry.example), entry)
+    assert frames == plan.n_frames_to_take and detectors == n_detectors
 
 
 def test_expected_counts_of_the_calibrations_script() -> None:

@@ -303,7 +303,7 @@ def _plan_counts(config_text: str, entry: ScriptEntry) -> tuple[int | None, int]
     config = _config_dict(config_text)
     detectors = len(script_class.camera.default_detectors)
     try:
-        plan = make_plan(config, script_class.schema_name)
+        plan = make_plan(config, script_class.schema_name, script_class.camera)
     except Exception:
         return None, detectors
     return plan.n_frames_to_take, len(plan.detectors)

@@ -122,6 +122,8 @@ SCRIPTS: dict[str, ScriptEntry] = {
     for entry in (
         ScriptEntry("make_comcam_bias", "maintel.make_comcam_bias:MakeComCamBias"),
         ScriptEntry("make_comcam_calibrations", "maintel.make_comcam_calibrations:MakeComCamCalibrations"),
+        ScriptEntry("make_lsstcam_calibrations", "maintel.make_lsstcam_calibrations:MakeLSSTCamCalibrations"),
+        ScriptEntry("make_latiss_calibrations", "auxtel.make_latiss_calibrations:MakeLATISSCalibrations"),
     )
 }
 """Every script the command line runs, by name."""
