@@ -120,6 +120,7 @@ from lsst.daf.butler import (
     Timespan,
 )
 
+from ... import butlers
 from ...cameras import COMCAM, CameraProfile, DetectorKind, profile
 from . import camera_model, frames
 from .formatter import FORMATTER_NAME, STORAGE_CLASS
@@ -194,10 +195,10 @@ def open_butler(repo: str, writeable: bool = True, **kwargs: typing.Any) -> Butl
     writeable : `bool`
         Open read-write.
     **kwargs
-        Passed to `lsst.daf.butler.Butler.from_config` (e.g. ``collections``,
-        ``run``).
+        Passed to `lsst.ts.calibscripts.butlers.open_butler` (``collections``,
+        ``run``): the repository's configuration is read once per process.
     """
-    return Butler.from_config(repo, writeable=writeable, **kwargs)
+    return butlers.open_butler(repo, writeable=writeable, **kwargs)
 
 
 def create_or_open_repo(path: str | os.PathLike[str]) -> str:
