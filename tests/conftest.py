@@ -74,15 +74,48 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return max(1, min(2 * cpus, 8))
 
 
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The pytest-xdist group of ``item`` (its ``xdist_group`` markers' names), or None."""
+    names = {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+    return "_".join(sorted(names)) or None
+
+
+def _tag_with_group(item: pytest.Item, group: str) -> None:
+    """Suffix the node id with ``@group``, which ``--dist loadgroup`` schedules by.
+
+    pytest-xdist sets ``item._nodeid``; since pytest 9 the node id is
+    ``item._id`` (a `NodeId`), so xdist's suffix is lost and every test of
+    a group may run on any worker (each worker then builds the group's
+    session fixtures: the wheel, the documentation, the dark/flat chains).
+    """
+    if item.nodeid.endswith(f"@{group}"):
+        return  # pytest-xdist did it
+    tagged = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(tagged)
+    else:
+        item._nodeid = tagged
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put ``serial`` tests in one xdist group; schedule ``integration`` tests first.
 
     Integration tests are the longest; starting them first keeps a worker
-    from picking one up when the others have nothing left to do.
+    from picking one up when the others have nothing left to do. In a
+    pytest-xdist worker with ``--dist loadgroup``, each grouped test's node
+    id gets its group suffix, so that the tests of a group run in one worker.
     """
     for item in items:
         if item.get_closest_marker("serial") is not None:
             item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+        group = xdist_group_of(item)
+        if group is not None and getattr(config.option, "loadgroup", False):
+            _tag_with_group(item, group)
     items.sort(key=lambda item: item.get_closest_marker("integration") is None)
 
 

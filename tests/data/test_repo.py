@@ -21,6 +21,7 @@
 
 """Tests of the simulated butler repository, formatter and calibration lookup."""
 
+import dataclasses
 import os
 import shutil
 
@@ -281,5 +282,39 @@ def test_open_repo_sets_up_with_one_butler(fresh_repo: str, monkeypatch) -> None
         assert len(opened) == 1
         assert butler.isWriteable()
         assert "LSSTComCam/raw/all" in butler.collections.query("LSSTComCam/raw/all")
+    finally:
+        butler.close()
+
+
+def test_sync_camera_writes_only_what_is_missing_and_still_fails_on_a_conflict(
+    fresh_repo: str, monkeypatch
+) -> None:
+    """A repository opened again costs one query per element; a record given otherwise still fails."""
+    from lsst.daf.butler.registry import ConflictingDefinitionError
+    from lsst.ts.calibscripts.cameras import COMCAM
+
+    butler = repo.open_butler(fresh_repo, writeable=True)
+    try:
+        registry = butler.registry
+        synced = []
+        real = type(registry).syncDimensionData
+
+        def counting(self, element, row, *args, **kwargs):
+            synced.append((element, dict(row)))
+            return real(self, element, row, *args, **kwargs)
+
+        monkeypatch.setattr(type(registry), "syncDimensionData", counting)
+        repo.sync_camera(butler, COMCAM)
+        assert synced == []  # the template has every record already
+        # A camera with one more filter: only that filter's record is written.
+        more = dataclasses.replace(COMCAM, filter_bands=(*COMCAM.filter_bands, ("x_01", "x")))
+        repo.sync_camera(butler, more)
+        assert synced == [("physical_filter", {"instrument": "LSSTComCam", "name": "x_01", "band": "x"})]
+        assert "x_01" in {r.name for r in registry.queryDimensionRecords("physical_filter")}
+        synced.clear()
+        renamed = dataclasses.replace(COMCAM, instrument_class_name="lsst.obs.lsst.Other")
+        with pytest.raises(ConflictingDefinitionError):
+            repo.sync_camera(butler, renamed)
+        assert [element for element, _ in synced] == ["instrument"]
     finally:
         butler.close()

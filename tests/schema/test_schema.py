@@ -144,3 +144,25 @@ def test_top_level_link_points_at_packaged_schema() -> None:
     link = root / "schemas" / "make_comcam_bias.yaml"
     assert link.is_symlink()
     assert yaml.safe_load(link.read_text()) == load_schema()
+
+
+def test_each_schema_file_is_parsed_once_and_every_caller_gets_its_own_copy(monkeypatch) -> None:
+    from lsst.ts.calibscripts import schemas
+
+    parsed: list[str] = []
+    real = yaml.safe_load
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(schemas, "_parsed", {})
+    monkeypatch.setattr(schemas.yaml, "safe_load", counting)
+    first = load_schema("make_comcam_calibrations.yaml")
+    assert len(parsed) == 2  # the camera's file and its shared options' file
+    first["properties"].clear()  # a caller changing its copy
+    second = load_schema("make_comcam_calibrations.yaml")
+    assert len(parsed) == 2
+    assert second["properties"] and second == real(yaml.safe_dump(second))
+    assert "n_bias" in second["properties"] and "n_bias" in load_schema()["properties"]
+    assert len(parsed) == 3  # the bias schema is a file of its own

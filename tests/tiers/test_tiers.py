@@ -69,6 +69,33 @@ def test_serial_tests_share_one_xdist_group(request: pytest.FixtureRequest) -> N
     assert group is not None and group.args == ("serial",)
 
 
+@pytest.mark.xdist_group("tiers_probe")
+@pytest.mark.parametrize("probe", range(4))
+def test_group_probe(request: pytest.FixtureRequest, probe: int) -> None:
+    """Grouped tests carry their group in the node id wherever ``--dist loadgroup`` schedules them."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@tiers_probe")
+    else:
+        assert "@" not in request.node.nodeid
+
+
+def test_tests_of_an_xdist_group_run_in_one_worker() -> None:
+    """``--dist loadgroup`` keeps a group on one worker (its session fixtures are built once)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider"]
+        + ["tests/tiers/test_tiers.py", "-k", "test_group_probe"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = re.findall(r"^\[(gw\d)\].* PASSED (\S+)", result.stdout, flags=re.MULTILINE)
+    assert len(ran) == 4, result.stdout
+    assert len({worker for worker, _ in ran}) == 1, ran
+    assert all(nodeid.endswith("@tiers_probe") for _, nodeid in ran), ran
+
+
 def test_make_test_and_ci_run_both_tiers() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = dict(re.findall(r"^([\w-]+): venv\n\t(.+)$", makefile, flags=re.MULTILINE))

@@ -85,6 +85,7 @@ __all__ = [
 import dataclasses
 import typing
 
+from .. import butlers
 from ..cameras import COMCAM
 from ..errors import CalibScriptsError
 from .types import CALIB_TYPES, CalibType
@@ -276,10 +277,9 @@ def parse_validity_range(
     return t_begin, t_end
 
 
-def _open(repo: str, writeable: bool, **kwargs: typing.Any) -> "Butler":
-    from lsst.daf.butler import Butler
-
-    return Butler.from_config(repo, writeable=writeable, **kwargs)
+def _open(repo: str, writeable: bool) -> "Butler":
+    """A butler of its own on ``repo``; the configuration is read once per process."""
+    return butlers.open_butler(repo, writeable=writeable)
 
 
 class RepoNotUsable(CalibScriptsError, RuntimeError):

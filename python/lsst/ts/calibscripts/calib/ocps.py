@@ -123,6 +123,7 @@ import logging
 import re
 import typing
 
+from .. import butlers
 from ..errors import CalibScriptsError
 from ..sal import OCPSIndex, SalRetCode, State, salobj
 from .aio import wait_within
@@ -1033,7 +1034,7 @@ def check_output_in_repo(repo: str, result: JobResult, ocps_name: str = "OCPS") 
     RepoMismatch
         ``repo`` cannot be opened or has no ``u/ocps/<job_id>`` collection.
     """
-    from lsst.daf.butler import Butler, MissingCollectionError
+    from lsst.daf.butler import MissingCollectionError
 
     collection = result.output_collection
     ocps_butler = result.butler_repo
@@ -1047,7 +1048,7 @@ def check_output_in_repo(repo: str, result: JobResult, ocps_name: str = "OCPS") 
         + f" and resume with bias_job_id {result.job_id}"
     )
     try:
-        butler = Butler.from_config(repo, writeable=False)
+        butler = butlers.open_butler(repo, writeable=False)
     except Exception as e:
         raise RepoMismatch(f"cannot open repo {repo!r} to find {collection} ({e}); {fix}") from e
     try:

@@ -162,9 +162,9 @@ def _as_list(collections: str | typing.Sequence[str] | None) -> list[str]:
 def _open_butler(repo: typing.Any, butler: typing.Any) -> typing.Any:
     if butler is not None:
         return butler
-    from lsst.daf.butler import Butler
+    from .. import butlers
 
-    return Butler.from_config(str(repo), writeable=False)
+    return butlers.open_butler(str(repo), writeable=False)
 
 
 def _query(butler: typing.Any, dataset_type: str, collections: list[str], where: str) -> list[typing.Any]:

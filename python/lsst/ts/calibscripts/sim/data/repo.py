@@ -120,6 +120,7 @@ from lsst.daf.butler import (
     Timespan,
 )
 
+from ... import butlers
 from ...cameras import COMCAM, CameraProfile, DetectorKind, profile
 from . import camera_model, frames
 from .formatter import FORMATTER_NAME, STORAGE_CLASS
@@ -194,10 +195,10 @@ def open_butler(repo: str, writeable: bool = True, **kwargs: typing.Any) -> Butl
     writeable : `bool`
         Open read-write.
     **kwargs
-        Passed to `lsst.daf.butler.Butler.from_config` (e.g. ``collections``,
-        ``run``).
+        Passed to `lsst.ts.calibscripts.butlers.open_butler` (``collections``,
+        ``run``): the repository's configuration is read once per process.
     """
-    return Butler.from_config(repo, writeable=writeable, **kwargs)
+    return butlers.open_butler(repo, writeable=writeable, **kwargs)
 
 
 def create_or_open_repo(path: str | os.PathLike[str]) -> str:
@@ -270,26 +271,23 @@ def sync_camera(butler: Butler, camera: CameraProfile) -> None:
     ``GUIDER``, ``WAVEFRONT``), raft and name in raft; every physical filter
     (LATISS: every ``FILTER~GRATING``) with its band.
     """
-    registry = butler.registry
-    registry.syncDimensionData(
-        "instrument",
-        {
-            "name": camera.instrument,
-            "class_name": camera.instrument_class_name,
-            "detector_max": max(camera.detector_ids) + 1,
-            "visit_max": 30_000_000_000_000,
-            "exposure_max": 30_000_000_000_000,
-            "visit_system": 2,
-        },
-    )
     purposes = {
         DetectorKind.SCIENCE: "SCIENCE",
         DetectorKind.GUIDER: "GUIDER",
         DetectorKind.WAVEFRONT: "WAVEFRONT",
     }
-    for det in camera.detectors:
-        registry.syncDimensionData(
-            "detector",
+    records = {
+        "instrument": [
+            {
+                "name": camera.instrument,
+                "class_name": camera.instrument_class_name,
+                "detector_max": max(camera.detector_ids) + 1,
+                "visit_max": 30_000_000_000_000,
+                "exposure_max": 30_000_000_000_000,
+                "visit_system": 2,
+            }
+        ],
+        "detector": [
             {
                 "instrument": camera.instrument,
                 "id": det.id,
@@ -297,12 +295,25 @@ def sync_camera(butler: Butler, camera: CameraProfile) -> None:
                 "name_in_raft": det.sensor,
                 "raft": det.raft,
                 "purpose": purposes[det.kind],
-            },
-        )
-    for name, band in camera.physical_filter_bands:
-        registry.syncDimensionData(
-            "physical_filter", {"instrument": camera.instrument, "name": name, "band": band}
-        )
+            }
+            for det in camera.detectors
+        ],
+        "physical_filter": [
+            {"instrument": camera.instrument, "name": name, "band": band}
+            for name, band in camera.physical_filter_bands
+        ],
+    }
+    registry = butler.registry
+    for element, rows in records.items():
+        # One query for what is there (a repository opened again has it all), then a sync of
+        # each record that is not there as given: it inserts it, or fails on a conflict.
+        present = [
+            record.toDict()
+            for record in registry.queryDimensionRecords(element, instrument=camera.instrument)
+        ]
+        for row in rows:
+            if row not in present:
+                registry.syncDimensionData(element, row)
 
 
 def camera_collections(camera: CameraProfile) -> tuple[str, str, str]:

@@ -70,6 +70,7 @@ if typing.TYPE_CHECKING:
     from lsst.daf.butler import Butler, DatasetRef
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
+from ... import butlers
 from ..interfaces import JobOutcome, JobPhase, JobRequest
 from ._common import (
     RunOptions,
@@ -211,7 +212,7 @@ class InProcessRunner:
         self, request: JobRequest, repo: str, stop: threading.Event, log: logging.Logger
     ) -> list[dict[str, str]]:
         """Job body: parse, build graph, make collections, run quanta, list results."""
-        from lsst.daf.butler import Butler, CollectionType, MissingCollectionError
+        from lsst.daf.butler import CollectionType, MissingCollectionError
         from lsst.daf.butler.registry import RegistryDefaults
         from lsst.pipe.base import Pipeline
         from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
@@ -231,7 +232,7 @@ class InProcessRunner:
             pipeline.addConfigOverride(label, key, value)
         for label, path in options.config_files:
             pipeline.addConfigFile(label, path)
-        butler = Butler.from_config(repo, writeable=True)
+        butler = butlers.open_butler(repo, writeable=True)
         try:
             try:
                 butler.collections.get_info(run)

@@ -40,6 +40,7 @@ import os
 import typing
 from collections.abc import Mapping, Sequence
 
+from ... import butlers
 from ..faults import JobAction, JobScript
 from ..interfaces import JobOutcome, JobPhase, JobRequest
 from ._common import JOB_LOG_NAME, default_log_dir, job_collections, job_output_dir
@@ -210,10 +211,10 @@ def _finish_job(request: JobRequest, outcome: JobOutcome, log_dir: str | None) -
         with open(outcome.log_path, "w") as stream:
             stream.write("\n".join(lines) + "\n")
     if outcome.phase is JobPhase.COMPLETED and has_repo:
-        from lsst.daf.butler import Butler, CollectionType
+        from lsst.daf.butler import CollectionType
 
         output, run = job_collections(request.job_id)
-        butler = Butler.from_config(repo, writeable=True)
+        butler = butlers.open_butler(repo, writeable=True)
         try:
             butler.collections.register(run, CollectionType.RUN)
             butler.collections.register(output, CollectionType.CHAINED)
