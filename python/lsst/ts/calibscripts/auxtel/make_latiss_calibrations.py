@@ -41,7 +41,7 @@ flats are taken (biases and darks are closed-shutter frames), both are
 required for flats, they must be names of the spectrograph's wheels, and
 the spectrograph's report is checked before the first flat.
 
-Checkpoints: ``preflight``, ``set_filter`` (the wheels are checked), then
+Checkpoints: ``preflight`` (the wheels are checked there), then
 ``<type>:<stage>``, with ``flat:set_filter`` before the spectrograph moves.
 """
 
@@ -55,7 +55,7 @@ import typing
 
 from ..calib.aio import wait_within
 from ..calib.config import ConfigError
-from ..calib.plan import MODE_TYPES, TypePlan
+from ..calib.plan import MODE_TYPES
 from ..calib.procedure import describe_error
 from ..calib.script import BaseMakeCalibrations, FilterNotSet
 from ..cameras import LATISS
@@ -180,13 +180,13 @@ class MakeLATISSCalibrations(BaseMakeCalibrations):
         if flat_filters and self.grating is not None and hasattr(metadata, "filters"):
             metadata.filters = self.camera.physical_filter(flat_filters[0], self.grating)
 
-    async def set_filter(self, physical_filter: str) -> None:
+    async def check_filter(self, physical_filter: str) -> None:
         """Before any frame: check that the spectrograph's wheels hold the flats' filter and grating.
 
-        The base class calls this once at the start of the run. On LATISS
-        nothing moves yet: the filter and grating are put in the beam just
-        before the first flat (`take_type`), so a change that fails costs
-        only the flats and the bias and dark are still built and certified.
+        The base class calls this at preflight. Nothing moves yet: the
+        filter and grating are put in the beam just before the first flat
+        (`set_filter`), so a change that fails costs only the flats and the
+        bias and dark are still built and certified.
 
         Raises
         ------
@@ -216,24 +216,11 @@ class MakeLATISSCalibrations(BaseMakeCalibrations):
                 "wheel; no frame was taken"
             )
 
-    async def take_type(self, type_plan: TypePlan) -> list[int]:
-        """The sequence's ``take``; flats first put their filter and grating in the beam.
-
-        Checkpoint ``flat:set_filter`` comes before the spectrograph moves.
-        A failed or unfinished change fails the flats (`FilterNotSet`, no
-        flat taken); the types taken before are processed as usual.
-        """
-        if type_plan.filter is not None:
-            await self.type_checkpoint(f"{type_plan.calib_type.lower()}:set_filter")
-            try:
-                await self.put_in_beam(type_plan.filter)
-            except FilterNotSet as e:
-                self.log.error(str(e))
-                raise
-        return await super().take_type(type_plan)
-
-    async def put_in_beam(self, physical_filter: str) -> None:
+    async def set_filter(self, physical_filter: str) -> None:
         """Put the flats' filter and grating in the beam through ATSpectrograph and check both.
+
+        The base class calls it just before the first flat, after checkpoint
+        ``flat:set_filter``; what it raises fails the flats only.
 
         Both changes are sent together through the LATISS group
         (``setup_instrument(filter=..., grating=...)``); then the filter and

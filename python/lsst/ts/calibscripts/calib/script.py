@@ -27,7 +27,9 @@ The procedure:
    `~.plan.make_plan`: every check before any frame is taken.
 2. ``preflight`` (once): the camera's CSCs ENABLED (if frames are taken),
    OCPS ENABLED with no other instrument's configuration (if a job runs),
-   ``repo`` a butler repository (if anything is verified or certified).
+   ``repo`` a butler repository (if anything is verified or certified),
+   and ``check_filter`` when flats are taken (nothing by default; a camera
+   checks there, before any frame, what its filter change needs).
 3. The `~.sequence.CalibrationSequence`: the camera takes the types one
    after another (``take``: a `~.procedure.CalibProcedure`'s take and
    ingest stages). Before the flats' first frame, ``set_filter`` sets the
@@ -42,7 +44,7 @@ The procedure:
 
 Checkpoints: ``preflight``, then ``<type>:<stage>`` for each type's stages
 (``bias:take_biases``, ``dark:cp_dark``, ``flat:certify`` ...) and
-``set_filter`` before the flats' first frame, so that
+``flat:set_filter`` before the flats' first frame, so that
 ``stopCheckpoint: "dark:.*"`` stops before the first dark stage.
 Checkpoints of concurrent types pass one at a time (a pause holds them all).
 
@@ -55,7 +57,7 @@ was skipped, and why.
 A camera is a subclass setting `BaseMakeCalibrations.camera` (a
 `~lsst.ts.calibscripts.cameras.CameraProfile`) and
 `BaseMakeCalibrations.schema_name`; a different filter mechanism overrides
-`BaseMakeCalibrations.set_filter`.
+`BaseMakeCalibrations.set_filter` (and `BaseMakeCalibrations.check_filter`).
 
 Public API
 ----------
@@ -413,7 +415,20 @@ class BaseMakeCalibrations(salobj.BaseScript):
         if any(t.do_verify or t.do_certify for t in plan.types):
             await asyncio.to_thread(butler_ops.check_repo, plan.repo)
             ready += f"; repo {plan.repo}"
+        flat_filters = [t.filter for t in plan.types if t.filter and not t.resumes]
+        if flat_filters:
+            await self.check_filter(flat_filters[0])
+            ready += f"; filter {flat_filters[0]} checked"
         self.log.info(f"Ready: {ready}")
+
+    async def check_filter(self, physical_filter: str) -> None:
+        """Check, at preflight (before any frame), that the flats' filter can be put in the beam.
+
+        Nothing by default (the camera group refuses an unknown filter when
+        `set_filter` runs before the first flat). A camera overrides it:
+        LATISS checks its spectrograph's wheels, LSSTCam that the filter is
+        already in the beam. What it raises fails the run before any frame.
+        """
 
     async def set_filter(self, physical_filter: str) -> None:
         """Put ``physical_filter`` in the beam through the camera group and check it.
@@ -455,7 +470,7 @@ class BaseMakeCalibrations(salobj.BaseScript):
         """
         procedure = self.procedures[type_plan.calib_type]
         if type_plan.filter and procedure.config.takes_frames:
-            await self.type_checkpoint("set_filter")
+            await self.type_checkpoint(f"{type_plan.calib_type.lower()}:set_filter")
             try:
                 await self.set_filter(type_plan.filter)
             except FilterNotSet as e:

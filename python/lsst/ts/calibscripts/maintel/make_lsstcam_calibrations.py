@@ -119,6 +119,17 @@ class MakeLSSTCamCalibrations(BaseMakeCalibrations):
                 f"(it checks only {', '.join(DOME_REQUIREMENTS)} before the flats)"
             )
 
+    async def check_filter(self, physical_filter: str) -> None:
+        """At preflight: the flats' filter must already be in the beam.
+
+        Changing the LSSTCam filter needs the telescope stopped and the
+        rotator parked, which this script does not do; the LSSTCam group
+        refuses the change otherwise. Setting the filter now, before any
+        frame, is nothing when it is in the beam and fails the run at once
+        when it is not (rather than after the biases and darks).
+        """
+        await self.set_filter(physical_filter)
+
     async def check_before_frames(self, type_plan: TypePlan) -> None:
         """Before the first flat: the dome components in the states upstream requires.
 
