@@ -23,9 +23,11 @@
 
 * ``master_<type>_mosaic.png`` (``master_bias_mosaic.png``,
   ``master_dark_mosaic.png``, ``master_flat_mosaic.png``): each detector's
-  master where it sits on the ComCam focal plane (R22 S00 .. S22);
-* ``verification_map.png``: the verdict of each of the 9 x 16 amplifiers
-  for each of the type's cp_verify amplifier tests (bias and dark: MEAN,
+  master, the sensors of one raft where they sit on the focal plane
+  (LSSTComCam R22 S00 .. S22), other sets in a compact grid;
+* ``verification_map.png``: the verdict of each amplifier of each of the
+  run's detectors (named as the instrument's camera names them, e.g.
+  LSSTComCam's 9 x 16) for each of the type's cp_verify amplifier tests (bias and dark: MEAN,
   NOISE, CR_NOISE; flat: NOISE), annotated with the measured values;
 * ``noise_vs_nominal.png`` (biases): per-amplifier NOISE against nominal
   read noise.

@@ -38,9 +38,12 @@ __all__ = [
     "NOISE_TOLERANCE",
     "Picture",
     "VERIFICATION_SIZE",
+    "mosaic_size",
+    "noise_size",
     "plot_focal_plane_mosaic",
     "plot_noise_vs_nominal",
     "plot_verification_map",
+    "verification_size",
 ]
 
 import dataclasses
@@ -50,15 +53,41 @@ import typing
 
 import numpy as np
 
+from ..cameras import COMCAM, CameraProfile
 from .fits_reader import MasterBiasImage, bin_image
-from .layout import AMP_NAMES, DETECTOR_NAMES, focal_plane_position
+from .layout import AMP_NAMES, mosaic_grid
 from .verification import AmpVerification
 
-#: Picture sizes in pixels (width, height); drawn at 100 dpi.
+#: Picture sizes in pixels (width, height) of up to nine detectors (a 3x3
+#: mosaic); drawn at 100 dpi. More detectors make larger pictures
+#: (`mosaic_size`, `verification_size`, `noise_size`).
 MOSAIC_SIZE = (1000, 1000)
 VERIFICATION_SIZE = (1600, 1100)
 NOISE_SIZE = (1400, 800)
 _DPI = 100
+_BASE_DETECTORS = 9
+_LARGEST = 16000
+
+
+def mosaic_size(grid: tuple[int, int]) -> tuple[int, int]:
+    """Mosaic size in pixels of a (rows, columns) grid: `MOSAIC_SIZE` up to 3x3, 300 px per cell beyond."""
+    rows, columns = grid
+    if rows <= 3 and columns <= 3:
+        return MOSAIC_SIZE
+    return (min(_LARGEST, 100 + 300 * columns), min(_LARGEST, 100 + 300 * rows))
+
+
+def verification_size(n_detectors: int, n_tests: int) -> tuple[int, int]:
+    """Verification map size in pixels: `VERIFICATION_SIZE` up to 9 detectors, 25 px per row beyond."""
+    extra = max(0, n_detectors - _BASE_DETECTORS) * max(1, n_tests) * 25
+    return VERIFICATION_SIZE[0], min(_LARGEST, VERIFICATION_SIZE[1] + extra)
+
+
+def noise_size(n_detectors: int) -> tuple[int, int]:
+    """Noise plot size in pixels: `NOISE_SIZE` up to 9 detectors, 140 px per detector beyond."""
+    extra = max(0, n_detectors - _BASE_DETECTORS) * 140
+    return min(_LARGEST, NOISE_SIZE[0] + extra), NOISE_SIZE[1]
+
 
 #: cp_verify's NOISE test: (NOISE - RN) / RN <= 0.05.
 NOISE_TOLERANCE = 0.05
@@ -106,14 +135,20 @@ def plot_focal_plane_mosaic(
     title: str = "",
     max_bin_size: int = 200,
     label: str = "master bias",
+    camera: CameraProfile = COMCAM,
+    detectors: typing.Sequence[int] = (),
 ) -> Picture:
-    """Draw each detector's master calibration where it sits on the ComCam focal plane.
+    """Draw each detector's master calibration in a grid of the run's detectors.
+
+    The grid is `~.layout.mosaic_grid`: the science sensors of one raft
+    (LSSTComCam) where they sit on the focal plane, any other set of
+    detectors (an LSSTCam subset) as a compact grid in id order.
 
     Parameters
     ----------
     masters : `dict` [`int`, `MasterBiasImage`]
-        Master (bias, dark or flat) by detector id (0..8); absent detectors
-        are drawn empty.
+        Master (bias, dark or flat) by detector id; the run's detectors
+        without a master are drawn empty.
     path : path-like
         PNG file to write.
     title : `str`, optional
@@ -122,17 +157,28 @@ def plot_focal_plane_mosaic(
         Each image is binned to at most this many pixels across.
     label : `str`, optional
         What the images are (``master dark``): the colour bar's label.
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera (default LSSTComCam): detector names and layout.
+    detectors : sequence of `int`, optional
+        The run's detectors, drawn with those of ``masters`` (all of a
+        camera of up to nine detectors are drawn anyway).
 
     Returns
     -------
     picture : `Picture`
         ``data`` has ``binned`` (detector id -> binned image), ``median``
         and ``stdev`` (detector id -> value over unhidden pixels), ``vmin``,
-        ``vmax`` (the common colour scale) and ``positions`` (detector id ->
-        (row, column) in the 3x3 grid, row 0 at the top).
+        ``vmax`` (the common colour scale), ``positions`` (detector id ->
+        (row, column) in the grid, row 0 at the top), ``grid`` ((rows,
+        columns)) and ``titles`` (detector id -> panel title, the camera's
+        detector name and id).
     """
-    figure = _new_figure(MOSAIC_SIZE)
-    grid = figure.add_gridspec(3, 4, width_ratios=[1, 1, 1, 0.06], wspace=0.08, hspace=0.18)
+    (n_rows, n_columns), grid_positions = mosaic_grid(camera, [*detectors, *masters])
+    size = mosaic_size((n_rows, n_columns))
+    figure = _new_figure(size)
+    grid = figure.add_gridspec(
+        n_rows, n_columns + 1, width_ratios=[1] * n_columns + [0.06], wspace=0.08, hspace=0.18
+    )
     binned: dict[int, np.ndarray] = {}
     medians: dict[int, float] = {}
     stdevs: dict[int, float] = {}
@@ -155,10 +201,11 @@ def plot_focal_plane_mosaic(
         units = str(master.header.get("BUNIT", "")).strip()
         break
     positions = {}
+    titles = {}
     image_artist = None
-    for det, name in enumerate(DETECTOR_NAMES):
-        row, col = focal_plane_position(det)
+    for det, (row, col) in grid_positions.items():
         positions[det] = (row, col)
+        titles[det] = f"{camera.detector_name(det)} ({det})"
         axes = figure.add_subplot(grid[row, col])
         axes.set_xticks([])
         axes.set_yticks([])
@@ -166,20 +213,33 @@ def plot_focal_plane_mosaic(
             image_artist = axes.imshow(
                 binned[det], origin="lower", cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest"
             )
-            axes.set_title(f"{name} ({det})", fontsize=10)
+            axes.set_title(titles[det], fontsize=10)
             axes.set_xlabel(f"median {medians[det]:.2f}  std {stdevs[det]:.2f}", fontsize=8)
         else:
             axes.set_facecolor("0.85")
-            axes.set_title(f"{name} ({det})", fontsize=10, color="0.4")
+            axes.set_title(titles[det], fontsize=10, color="0.4")
             axes.text(0.5, 0.5, f"no {label}", ha="center", va="center", transform=axes.transAxes)
     if image_artist is not None:
-        colorbar_axes = figure.add_subplot(grid[:, 3])
+        colorbar_axes = figure.add_subplot(grid[:, n_columns])
         colorbar = figure.colorbar(image_artist, cax=colorbar_axes)
         colorbar.set_label(f"{label} [{units or 'e-'}]")
-    figure.suptitle(title or f"LSSTComCam {label} (R22, focal-plane layout)", fontsize=12)
-    saved = _save(figure, path, MOSAIC_SIZE)
-    data = dict(binned=binned, median=medians, stdev=stdevs, vmin=vmin, vmax=vmax, positions=positions)
-    return Picture(path=saved, size=MOSAIC_SIZE, data=data)
+    rafts = sorted({camera.raft_sensor(det)[0] for det in grid_positions})
+    arrangement = (
+        "focal-plane layout" if (n_rows, n_columns) == (3, 3) and len(rafts) == 1 else "by detector id"
+    )
+    figure.suptitle(title or f"{camera.instrument} {label} ({', '.join(rafts)}, {arrangement})", fontsize=12)
+    saved = _save(figure, path, size)
+    data = dict(
+        binned=binned,
+        median=medians,
+        stdev=stdevs,
+        vmin=vmin,
+        vmax=vmax,
+        positions=positions,
+        grid=(n_rows, n_columns),
+        titles=titles,
+    )
+    return Picture(path=saved, size=size, data=data)
 
 
 def _status_colors(verification: AmpVerification, test: str) -> np.ndarray:
@@ -200,32 +260,42 @@ def plot_verification_map(
     """Draw a pass/fail map of every amplifier for each cp_verify test.
 
     One panel per test of ``verification.tests`` (bias and dark: MEAN,
-    NOISE, CR_NOISE; flat: NOISE); rows are detectors R22_S00
-    .. R22_S22, columns amplifiers C10..C17, C07..C00. A cell is green if
-    the test passed in every exposure, red if it failed in every exposure,
-    orange if it failed in some, grey without data; it is annotated with
-    the median measured value (e-).
+    NOISE, CR_NOISE; flat: NOISE); rows are the run's detectors with their
+    camera names (``verification.detector_names``: R22_S00 .. R22_S22 on
+    LSSTComCam), columns amplifiers C10..C17, C07..C00 (a wavefront half
+    CCD has C10..C17 only; its other cells are blank and labelled ``-``).
+    A cell is green if the test passed in every exposure, red if it failed
+    in every exposure, orange if it failed in some, grey without data; it
+    is annotated with the median measured value (e-).
 
     Returns
     -------
     picture : `Picture`
-        ``data`` has ``values`` (test -> 9x16 medians), ``n_failed`` (test ->
-        9x16 counts), ``n_measured`` and ``annotations`` (test -> 9x16
-        strings as drawn).
+        ``data`` has ``values`` (test -> detectors x amps medians),
+        ``n_failed`` (test -> counts), ``n_measured``, ``annotations``
+        (test -> rows of strings as drawn), ``detector_labels`` (the row
+        labels), ``amp_labels`` (the column labels) and ``row_amps`` (each
+        row's own amplifiers).
     """
-    figure = _new_figure(VERIFICATION_SIZE)
+    size = verification_size(len(verification.detectors), len(verification.tests))
+    figure = _new_figure(size)
     tests = verification.tests
     axes_list = figure.subplots(len(tests), 1, squeeze=False)[:, 0]
     annotations: dict[str, list[list[str]]] = {}
+    amp_labels = AMP_NAMES[: verification.n_measured.shape[1]]
     for axes, test in zip(axes_list, tests):
         axes.imshow(_status_colors(verification, test), aspect="auto", interpolation="nearest")
         values = verification.values.get(test, np.full(verification.n_measured.shape, np.nan))
         labels = []
         for det in range(values.shape[0]):
             row = []
+            n_amps = len(verification.amp_names[det])
             for amp_index in range(values.shape[1]):
                 value = values[det, amp_index]
-                text = "" if not np.isfinite(value) else f"{value:.2f}"
+                if amp_index >= n_amps:
+                    text = "-"
+                else:
+                    text = "" if not np.isfinite(value) else f"{value:.2f}"
                 row.append(text)
                 if text:
                     axes.text(amp_index, det, text, ha="center", va="center", fontsize=7)
@@ -235,26 +305,29 @@ def plot_verification_map(
         axes.set_title(
             f"{test}: {n_failed} of {int((verification.n_measured > 0).sum())} amps failed", fontsize=10
         )
-        axes.set_xticks(range(len(AMP_NAMES)))
-        axes.set_xticklabels(AMP_NAMES, fontsize=8)
-        axes.set_yticks(range(len(DETECTOR_NAMES)))
-        axes.set_yticklabels(DETECTOR_NAMES, fontsize=8)
-        axes.set_xticks(np.arange(-0.5, len(AMP_NAMES)), minor=True)
-        axes.set_yticks(np.arange(-0.5, len(DETECTOR_NAMES)), minor=True)
+        axes.set_xticks(range(len(amp_labels)))
+        axes.set_xticklabels(amp_labels, fontsize=8)
+        axes.set_yticks(range(len(verification.detector_names)))
+        axes.set_yticklabels(verification.detector_names, fontsize=8)
+        axes.set_xticks(np.arange(-0.5, len(amp_labels)), minor=True)
+        axes.set_yticks(np.arange(-0.5, len(verification.detector_names)), minor=True)
         axes.grid(which="minor", color="white", linewidth=1)
         axes.tick_params(which="minor", length=0)
     exposures = verification.exposures
     subtitle = f"{len(exposures)} exposures" if exposures else "no verification data"
     figure.suptitle(f"{title or 'cp_verify bias tests per amplifier'} ({subtitle})", fontsize=12)
     figure.subplots_adjust(left=0.08, right=0.99, top=0.93, bottom=0.04, hspace=0.35)
-    saved = _save(figure, path, VERIFICATION_SIZE)
+    saved = _save(figure, path, size)
     data = dict(
         values={test: verification.values.get(test) for test in tests},
         n_failed={test: verification.n_failed[test] for test in tests},
         n_measured=verification.n_measured,
         annotations=annotations,
+        detector_labels=tuple(verification.detector_names),
+        amp_labels=tuple(amp_labels),
+        row_amps=tuple(verification.amp_names),
     )
-    return Picture(path=saved, size=VERIFICATION_SIZE, data=data)
+    return Picture(path=saved, size=size, data=data)
 
 
 def plot_noise_vs_nominal(
@@ -279,26 +352,37 @@ def plot_noise_vs_nominal(
     Returns
     -------
     picture : `Picture`
-        ``data`` has ``measured`` and ``nominal`` (144 values, detector-major
-        in `AMP_NAMES` order; NaN where unknown), ``excess`` ((measured -
-        nominal) / nominal) and ``over_limit`` (amps whose excess exceeds
-        `NOISE_TOLERANCE`, as ``"R22_S11 C10"``).
+        ``data`` has ``measured`` and ``nominal`` (one value per amplifier
+        of each detector, detector-major in `AMP_NAMES` order: 144 on
+        LSSTComCam; NaN where unknown), ``excess`` ((measured - nominal) /
+        nominal), ``over_limit`` (amps whose excess exceeds
+        `NOISE_TOLERANCE`, as ``"R22_S11 C10"``), ``labels`` (``"<detector
+        name> <amp>"`` of every value) and ``detector_labels`` (the
+        detector names along the x axis).
     """
-    measured = verification.values["NOISE"].reshape(-1)
-    nominal = np.full(measured.shape, np.nan)
-    labels = []
-    for det, name in enumerate(DETECTOR_NAMES):
+    noise = verification.values["NOISE"]
+    names = verification.detector_names
+    measured_parts = []
+    nominal_values: list[float] = []
+    labels: list[str] = []
+    starts = []
+    for row, name in enumerate(names):
         per_amp = nominal_read_noise.get(name, {})
-        for amp_index, amp in enumerate(AMP_NAMES):
+        amps = verification.amp_names[row]
+        starts.append(len(labels))
+        measured_parts.append(noise[row, : len(amps)])
+        for amp in amps:
             labels.append(f"{name} {amp}")
-            if amp in per_amp:
-                nominal[det * len(AMP_NAMES) + amp_index] = float(per_amp[amp])
+            nominal_values.append(float(per_amp[amp]) if amp in per_amp else float("nan"))
+    measured = np.concatenate(measured_parts) if measured_parts else np.zeros(0)
+    nominal = np.asarray(nominal_values, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         excess = (measured - nominal) / nominal
     over = np.isfinite(excess) & (excess > NOISE_TOLERANCE)
     x = np.arange(measured.size)
 
-    figure = _new_figure(NOISE_SIZE)
+    size = noise_size(len(names))
+    figure = _new_figure(size)
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[2, 1]))
     top.plot(x, nominal, "_", color="black", markersize=9, label="nominal read noise")
     top.plot(x, nominal * (1 + NOISE_TOLERANCE), "_", color="0.6", markersize=9, label="nominal + 5% (limit)")
@@ -312,11 +396,12 @@ def plot_noise_vs_nominal(
     bottom.plot(x[np.isfinite(excess)], 100 * excess[np.isfinite(excess)], ".", color="tab:blue")
     bottom.plot(x[over], 100 * excess[over], "o", color="tab:red", markersize=5)
     bottom.set_ylabel("excess [%]")
+    ends = [*starts[1:], measured.size]
     for axes in (top, bottom):
-        for boundary in range(len(AMP_NAMES), measured.size, len(AMP_NAMES)):
+        for boundary in starts[1:]:
             axes.axvline(boundary - 0.5, color="0.8", linewidth=0.8)
-    bottom.set_xticks([det * len(AMP_NAMES) + len(AMP_NAMES) / 2 - 0.5 for det in range(len(DETECTOR_NAMES))])
-    bottom.set_xticklabels(DETECTOR_NAMES, fontsize=8)
+    bottom.set_xticks([(start + end) / 2 - 0.5 for start, end in zip(starts, ends)])
+    bottom.set_xticklabels(names, fontsize=8)
     bottom.set_xlim(-1, measured.size)
     if not np.isfinite(nominal).any():
         top.text(
@@ -324,11 +409,13 @@ def plot_noise_vs_nominal(
         )
     figure.suptitle(title or "Per-amplifier NOISE (5-sigma clipped) versus nominal read noise", fontsize=12)
     figure.subplots_adjust(left=0.06, right=0.99, top=0.93, bottom=0.07, hspace=0.08)
-    saved = _save(figure, path, NOISE_SIZE)
+    saved = _save(figure, path, size)
     data = dict(
         measured=measured,
         nominal=nominal,
         excess=excess,
         over_limit=[labels[i] for i in np.nonzero(over)[0]],
+        labels=labels,
+        detector_labels=tuple(names),
     )
-    return Picture(path=saved, size=NOISE_SIZE, data=data)
+    return Picture(path=saved, size=size, data=data)

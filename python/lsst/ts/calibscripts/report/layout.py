@@ -19,14 +19,26 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""LSSTComCam geometry needed to draw the run report.
+"""Camera geometry needed to draw the run report.
 
-Facts from obs_lsst (``policy/comCam``): one raft, R22, with nine ITL CCDs
-``S00`` .. ``S22``; detector ids 0..8 in the order S00, S01, S02, S10, S11,
-S12, S20, S21, S22. In ``S<r><c>`` the first digit is the row (0 at the
-bottom of the focal plane, increasing upwards) and the second the column
-(0 on the left). Each CCD has 16 amplifiers: C10..C17 along the top and
-C07..C00 along the bottom.
+Everything comes from the camera's profile (`lsst.ts.calibscripts.cameras`):
+detector ids and names, rafts and sensors, and each detector's amplifiers
+(`amp_names`: 16 for an ITL or e2v CCD, the 8 ``C10`` .. ``C17`` of a
+wavefront half CCD). The pictures show the detectors of the run
+(`run_detectors`): every detector of a small camera (LSSTComCam's nine,
+LATISS's one), the run's detectors otherwise.
+
+Where a run's detectors are the science sensors ``S<r><c>`` of one raft,
+the mosaic draws them where they sit in the raft (`focal_plane_position`):
+the first digit is the row (0 at the bottom of the focal plane, increasing
+upwards) and the second the column (0 on the left). Any other set of
+detectors (an LSSTCam subset over several rafts, corner sensors) is drawn
+as a compact grid in id order (`mosaic_grid`).
+
+The LSSTComCam constants `DETECTOR_NAMES` and `AMP_NAMES` are kept: ComCam
+is one raft of nine ITL CCDs, ids 0..8 in the order S00, S01, S02, S10,
+S11, S12, S20, S21, S22, each with 16 amplifiers, C10..C17 along the top
+and C07..C00 along the bottom.
 """
 
 from __future__ import annotations
@@ -34,58 +46,136 @@ from __future__ import annotations
 __all__ = [
     "AMP_NAMES",
     "DETECTOR_NAMES",
+    "FULL_CAMERA_DETECTORS",
     "RAFT",
+    "amp_names",
     "detector_id",
     "detector_name",
     "focal_plane_position",
+    "mosaic_grid",
+    "run_detectors",
 ]
 
-from ..cameras import COMCAM
+import math
+import re
+import typing
+
+from ..cameras import COMCAM, CameraProfile
 
 RAFT = COMCAM.detectors[0].raft
 
-#: Detector names indexed by detector id.
+#: LSSTComCam's detector names indexed by detector id.
 DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in COMCAM.detectors)
 
-#: Amplifier names in the order the verification map draws them (top row of
-#: the CCD left to right, then the bottom row left to right).
+#: Amplifier names of a full CCD in the order the verification map draws
+#: them (top row of the CCD left to right, then the bottom row left to
+#: right); a wavefront half CCD has the first 8.
 AMP_NAMES: tuple[str, ...] = tuple(f"C1{i}" for i in range(8)) + tuple(f"C0{i}" for i in range(7, -1, -1))
 
+#: A camera with at most this many detectors is always drawn whole (absent
+#: detectors drawn empty); a larger one shows the run's detectors only.
+FULL_CAMERA_DETECTORS = 9
 
-def detector_name(detector: int) -> str:
-    """Return the name of a ComCam detector id, e.g. 4 -> ``R22_S11``.
-
-    Raises
-    ------
-    ValueError
-        If ``detector`` is not 0..8.
-    """
-    if not 0 <= int(detector) < len(DETECTOR_NAMES):
-        raise ValueError(f"ComCam detector id must be 0..8, not {detector!r}")
-    return DETECTOR_NAMES[int(detector)]
+_RAFT_SENSOR = re.compile(r"S(\d)(\d)")
 
 
-def detector_id(name: str) -> int:
-    """Return the id of a ComCam detector name (``R22_S11`` or ``S11``).
+def amp_names(detector: int, camera: CameraProfile = COMCAM) -> tuple[str, ...]:
+    """Return the amplifier names of a detector, in `AMP_NAMES` order.
+
+    16 for an ITL or e2v CCD, ``C10`` .. ``C17`` for a wavefront half CCD.
 
     Raises
     ------
     ValueError
-        If the name is not a ComCam detector.
+        If ``detector`` is not a detector of ``camera``.
     """
-    full = name if name.startswith(f"{RAFT}_") else f"{RAFT}_{name}"
+    return AMP_NAMES[: camera.detector(detector).amp_layout.n_amps]
+
+
+def run_detectors(camera: CameraProfile = COMCAM, detectors: typing.Iterable[int] = ()) -> tuple[int, ...]:
+    """Return the detector ids a run's pictures show, sorted.
+
+    Every detector of a camera with at most `FULL_CAMERA_DETECTORS`
+    detectors; otherwise ``detectors`` (ids that are not the camera's are
+    left out).
+    """
+    if len(camera.detectors) <= FULL_CAMERA_DETECTORS:
+        return camera.detector_ids
+    known = set(camera.detector_ids)
+    return tuple(sorted({int(d) for d in detectors} & known))
+
+
+def detector_name(detector: int, camera: CameraProfile = COMCAM) -> str:
+    """Return the name of a detector id, e.g. 4 -> ``R22_S11`` on LSSTComCam.
+
+    Raises
+    ------
+    ValueError
+        If ``detector`` is not a detector of ``camera``.
+    """
+    return camera.detector_name(detector)
+
+
+def detector_id(name: str, camera: CameraProfile = COMCAM) -> int:
+    """Return the id of a detector name (``R22_S11``, or ``S11`` on a one-raft camera).
+
+    Raises
+    ------
+    ValueError
+        If the name is not a detector of ``camera``.
+    """
+    rafts = {d.raft for d in camera.detectors}
+    full = name.strip()
+    if "_" not in full and len(rafts) == 1:
+        full = f"{next(iter(rafts))}_{full}"
     try:
-        return DETECTOR_NAMES.index(full)
+        return camera.detector_id(full)
     except ValueError:
-        raise ValueError(f"{name!r} is not a ComCam detector (R22_S00 .. R22_S22)") from None
+        first, last = camera.detectors[0].name, camera.detectors[-1].name
+        raise ValueError(f"{name!r} is not a {camera.instrument} detector ({first} .. {last})") from None
 
 
-def focal_plane_position(detector: int) -> tuple[int, int]:
-    """Return the (row, column) of a detector in a 3x3 grid.
+def focal_plane_position(detector: int, camera: CameraProfile = COMCAM) -> tuple[int, int]:
+    """Return the (row, column) of a science sensor in its raft's 3x3 grid.
 
     Row 0 is the top row of the picture, so that ``S2x`` is drawn at the top
     and ``S0x`` at the bottom, as the CCDs sit on the focal plane.
+
+    Raises
+    ------
+    ValueError
+        If ``detector`` is not a detector of ``camera`` or its sensor is not
+        an ``S<row><column>`` raft position (LATISS's one CCD is ``S00``).
     """
-    name = detector_name(detector)
-    sensor_row, sensor_col = int(name[-2]), int(name[-1])
+    info = camera.detector(detector)
+    match = _RAFT_SENSOR.fullmatch(info.sensor)
+    if match is None:
+        raise ValueError(f"{info.name} has no position in a 3x3 raft")
+    sensor_row, sensor_col = int(match[1]), int(match[2])
     return 2 - sensor_row, sensor_col
+
+
+def mosaic_grid(
+    camera: CameraProfile = COMCAM, detectors: typing.Iterable[int] = ()
+) -> tuple[tuple[int, int], dict[int, tuple[int, int]]]:
+    """Return the mosaic's grid: (rows, columns) and each detector's (row, column).
+
+    The detectors are `run_detectors` of ``camera`` and ``detectors``.
+    Science sensors of one raft (all of LSSTComCam, an LSSTCam raft) are
+    placed as on the focal plane (`focal_plane_position`) in a 3x3 grid; a
+    camera of one detector gets a 1x1 grid; anything else a compact,
+    nearly square grid in id order, row 0 at the top.
+    """
+    ids = run_detectors(camera, detectors)
+    if len(ids) == 1:
+        return (1, 1), {ids[0]: (0, 0)}
+    infos = [camera.detector(d) for d in ids]
+    if (
+        ids
+        and len({info.raft for info in infos}) == 1
+        and all(_RAFT_SENSOR.fullmatch(info.sensor) for info in infos)
+    ):
+        return (3, 3), {d: focal_plane_position(d, camera) for d in ids}
+    columns = max(1, math.ceil(math.sqrt(len(ids))))
+    rows = max(1, math.ceil(len(ids) / columns))
+    return (rows, columns), {d: divmod(index, columns) for index, d in enumerate(ids)}

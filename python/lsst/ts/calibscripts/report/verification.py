@@ -32,8 +32,11 @@ e.g. ``verifyBiasDetStats``::
 
 Darks have the same statistics and tests; flats have ``MEAN`` and ``NOISE``
 per amplifier and the ``NOISE`` test (`TYPE_STATISTICS`, `TYPE_TESTS`).
-`AmpVerification` turns a set of them into 9 x 16 arrays (detector id x
-amplifier in `AMP_NAMES` order) that the pictures are drawn from.
+`AmpVerification` turns a set of them into arrays of one row per detector
+of the run (`~.layout.run_detectors`: all nine of LSSTComCam, LATISS's one,
+the run's detectors of LSSTCam) by one column per amplifier in `AMP_NAMES`
+order (16; a wavefront half CCD fills its first 8, ``C10`` .. ``C17``),
+that the pictures are drawn from.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ import typing
 
 import numpy as np
 
-from .layout import AMP_NAMES, DETECTOR_NAMES
+from ..cameras import COMCAM, CameraProfile
+from .layout import AMP_NAMES, amp_names, run_detectors
 
 #: Measured statistics drawn in the report (e-).
 STATISTICS: tuple[str, ...] = ("MEAN", "NOISE", "CR_NOISE")
@@ -75,7 +79,10 @@ TYPE_TESTS: dict[str, tuple[str, ...]] = {"bias": TESTS, "dark": TESTS, "flat": 
 class AmpVerification:
     """Verification of every amplifier, combined over exposures.
 
-    All arrays have shape (9, 16): detector id by amplifier (`AMP_NAMES`).
+    All arrays have shape (detectors, amplifiers): one row per detector of
+    ``detectors`` by one column per amplifier in `AMP_NAMES` order (16, or
+    8 if every detector is a wavefront half CCD); a detector's row is
+    filled up to its own amplifiers (``amp_names``).
 
     Attributes
     ----------
@@ -91,6 +98,12 @@ class AmpVerification:
         in which it was False.
     tests : `tuple` [`str`, ...]
         The tests (default the bias tests, `TESTS`).
+    detectors : `tuple` [`int`, ...]
+        Detector id of each row (default LSSTComCam's 0..8).
+    detector_names : `tuple` [`str`, ...]
+        Camera name of each row's detector (``R22_S11``).
+    amp_names : `tuple` [`tuple` [`str`, ...], ...]
+        Each row's amplifiers, in column order.
     """
 
     exposures: list[int]
@@ -98,24 +111,24 @@ class AmpVerification:
     n_measured: np.ndarray
     n_failed: dict[str, np.ndarray]
     tests: tuple[str, ...] = TESTS
+    detectors: tuple[int, ...] = COMCAM.detector_ids
+    detector_names: tuple[str, ...] = tuple(d.name for d in COMCAM.detectors)
+    amp_names: tuple[tuple[str, ...], ...] = (AMP_NAMES,) * len(COMCAM.detectors)
 
     @property
     def detectors_measured(self) -> list[int]:
         """Detector ids with at least one measured amplifier."""
-        return [int(d) for d in np.nonzero(self.n_measured.sum(axis=1) > 0)[0]]
+        return [self.detectors[int(row)] for row in np.nonzero(self.n_measured.sum(axis=1) > 0)[0]]
 
     def failures(self) -> list[str]:
         """Return ``"R22_S11 C10 NOISE (2/5)"`` strings for every failed test."""
         found = []
-        for det in range(len(DETECTOR_NAMES)):
-            for amp_index, amp in enumerate(AMP_NAMES):
+        for row, name in enumerate(self.detector_names):
+            for amp_index, amp in enumerate(self.amp_names[row]):
                 for test in self.tests:
-                    count = int(self.n_failed[test][det, amp_index])
+                    count = int(self.n_failed[test][row, amp_index])
                     if count:
-                        found.append(
-                            f"{DETECTOR_NAMES[det]} {amp} {test} "
-                            f"({count}/{int(self.n_measured[det, amp_index])})"
-                        )
+                        found.append(f"{name} {amp} {test} ({count}/{int(self.n_measured[row, amp_index])})")
         return found
 
 
@@ -123,6 +136,9 @@ def collect_amp_verification(
     det_stats: typing.Iterable[tuple[int, int, typing.Mapping[str, typing.Any]]],
     statistics: typing.Sequence[str] = STATISTICS,
     tests: typing.Sequence[str] = TESTS,
+    *,
+    camera: CameraProfile = COMCAM,
+    detectors: typing.Sequence[int] | None = None,
 ) -> AmpVerification:
     """Combine ``verify<Type>DetStats`` dicts into per-amp arrays.
 
@@ -133,6 +149,12 @@ def collect_amp_verification(
     statistics, tests : sequence of `str`, optional
         The amplifier statistics and tests to gather (default the bias's;
         `TYPE_STATISTICS` and `TYPE_TESTS` give each type's).
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`, optional
+        The camera (default LSSTComCam): detector names and amplifiers.
+    detectors : sequence of `int`, optional
+        The run's detectors (rows of a camera larger than
+        `~.layout.FULL_CAMERA_DETECTORS`); default: those of ``det_stats``.
+        Statistics of other detectors are left out.
 
     Returns
     -------
@@ -140,32 +162,37 @@ def collect_amp_verification(
         Median statistics and failure counts per amplifier.
     """
     statistics, tests = tuple(statistics), tuple(tests)
-    shape = (len(DETECTOR_NAMES), len(AMP_NAMES))
+    det_stats = [(int(exposure), int(detector), stats) for exposure, detector, stats in det_stats]
+    rows = run_detectors(camera, detectors if detectors is not None else [d for _, d, _ in det_stats])
+    row_of = {det: row for row, det in enumerate(rows)}
+    row_amps = tuple(amp_names(det, camera) for det in rows)
+    shape = (len(rows), max((len(amps) for amps in row_amps), default=len(AMP_NAMES)))
     samples: dict[str, list[list[list[float]]]] = {
-        stat: [[[] for _ in AMP_NAMES] for _ in DETECTOR_NAMES] for stat in statistics
+        stat: [[[] for _ in range(shape[1])] for _ in rows] for stat in statistics
     }
     n_measured = np.zeros(shape, dtype=int)
     n_failed = {test: np.zeros(shape, dtype=int) for test in (*tests, "SUCCESS")}
     exposures: set[int] = set()
     for exposure, detector, stats in det_stats:
-        if not 0 <= int(detector) < len(DETECTOR_NAMES):
+        row = row_of.get(detector)
+        if row is None:
             continue
-        exposures.add(int(exposure))
+        exposures.add(exposure)
         amp_stats = stats.get("AMP", {}) or {}
         amp_verify = (stats.get("VERIFY", {}) or {}).get("AMP", {}) or {}
-        for amp_index, amp in enumerate(AMP_NAMES):
+        for amp_index, amp in enumerate(row_amps[row]):
             measured = amp_stats.get(amp)
             verdict = amp_verify.get(amp)
             if measured is None and verdict is None:
                 continue
-            n_measured[detector, amp_index] += 1
+            n_measured[row, amp_index] += 1
             for stat in statistics:
                 value = (measured or {}).get(stat)
                 if value is not None:
-                    samples[stat][detector][amp_index].append(float(value))
+                    samples[stat][row][amp_index].append(float(value))
             for test in n_failed:
                 if (verdict or {}).get(test) is False:
-                    n_failed[test][detector, amp_index] += 1
+                    n_failed[test][row, amp_index] += 1
     values = {}
     for stat in statistics:
         array = np.full(shape, np.nan)
@@ -176,5 +203,12 @@ def collect_amp_verification(
                     array[det, amp_index] = float(np.median(found))
         values[stat] = array
     return AmpVerification(
-        exposures=sorted(exposures), values=values, n_measured=n_measured, n_failed=n_failed, tests=tests
+        exposures=sorted(exposures),
+        values=values,
+        n_measured=n_measured,
+        n_failed=n_failed,
+        tests=tests,
+        detectors=rows,
+        detector_names=tuple(camera.detector_name(det) for det in rows),
+        amp_names=row_amps,
     )

@@ -58,10 +58,9 @@ import typing
 import numpy as np
 import yaml
 
-from ..cameras import COMCAM
+from ..cameras import COMCAM, profile
 from .figures import plot_focal_plane_mosaic, plot_noise_vs_nominal, plot_verification_map
 from .fits_reader import MasterBiasImage, header_read_noise, read_master_bias
-from .layout import DETECTOR_NAMES, detector_name
 from .verification import TYPE_STATISTICS, TYPE_TESTS, collect_amp_verification
 
 SUMMARY_FILE = "summary.yaml"
@@ -237,9 +236,11 @@ def write_report(
         Where the ``verifyBiasDetStats`` datasets are: the verifyBias output
         collection ``u/ocps/<job_id>``. Not needed if ``det_stats`` is given.
     instrument : `str`, optional
-        Butler instrument name.
+        Butler instrument name; the pictures use its camera's detector
+        names, layout and amplifiers (`lsst.ts.calibscripts.cameras.profile`).
     detectors : sequence of `int`, optional
-        Detector ids to draw; default: all that are found.
+        Detector ids to draw; default: all that are found. Every detector
+        of a camera of up to nine detectors is drawn (absent ones empty).
     nominal_read_noise : `dict` [`str`, `dict` [`str`, `float`]], optional
         Nominal read noise (e-) by detector name and amp. By default it is
         read from the masters' ``LSST ISR READNOISE <amp>`` header keys.
@@ -277,11 +278,18 @@ def write_report(
         report.problems.append(text)
         log.info("Run report: %s", text)
 
+    try:
+        camera = profile(instrument)
+    except ValueError as e:
+        camera = None
+        problem(f"{e}: no pictures drawn; give the butler instrument name of a known camera")
+    run_detectors = [int(d) for d in detectors] if detectors else []
+
     det_stats_type = f"verify{calib_type.capitalize()}DetStats"
     master_name = f"master {calib_type}"
     bias_list = _as_list(bias_collections)
     verify_list = _as_list(verify_collections)
-    needs_butler = bool(bias_list) or (det_stats is None and bool(verify_list))
+    needs_butler = camera is not None and (bool(bias_list) or (det_stats is None and bool(verify_list)))
     opened = None
     if needs_butler:
         try:
@@ -301,19 +309,21 @@ def write_report(
             try:
                 masters[detector] = read_master_bias(opened.getURI(ref))
             except Exception as e:
-                problem(f"cannot read the {master_name} of {detector_name(detector)}: {e}")
+                problem(f"cannot read the {master_name} of {_describe(camera, detector)}: {e}")
         if not refs and not report.problems:
             problem(f"no {master_name} found in {bias_list}")
-    elif not bias_list:
+    elif not bias_list and camera is not None:
         problem(f"no {master_name} collection given; no mosaic drawn")
 
-    if masters:
+    if masters and camera is not None:
         try:
             picture = plot_focal_plane_mosaic(
                 masters,
                 directory / f"{prefix}{mosaic_file(calib_type)}",
                 title=f"{instrument} {master_name} — {', '.join(bias_list)}",
                 label=master_name,
+                camera=camera,
+                detectors=run_detectors,
             )
             report.pictures["mosaic"] = picture.path
             report.medians = dict(picture.data["median"])
@@ -329,13 +339,17 @@ def write_report(
                 stats_list.append((int(ref.dataId["exposure"]), int(ref.dataId["detector"]), opened.get(ref)))
         except Exception as e:
             problem(f"cannot read {det_stats_type} from {verify_list}: {e}")
-    if not stats_list:
+    if camera is None:
+        stats_list = []
+    elif not stats_list:
         problem("no verification statistics; no verification map or noise plot drawn")
     else:
         verification = collect_amp_verification(
             stats_list,
             TYPE_STATISTICS.get(calib_type, TYPE_STATISTICS["bias"]),
             TYPE_TESTS.get(calib_type, TYPE_TESTS["bias"]),
+            camera=camera,
+            detectors=sorted(set(run_detectors) | {int(det) for _, det, _ in stats_list}),
         )
         report.failures = verification.failures()
         report.tests = verification.tests
@@ -349,7 +363,7 @@ def write_report(
             report.pictures["verification"] = picture.path
         except Exception as e:
             problem(f"cannot draw the verification map: {e!r}")
-    if stats_list and calib_type == "bias":
+    if stats_list and camera is not None and calib_type == "bias":
         nominal: dict[str, dict[str, float]] = {}
         if nominal_read_noise is not None:
             nominal = {name: dict(amps) for name, amps in nominal_read_noise.items()}
@@ -357,7 +371,7 @@ def write_report(
             for det, master in masters.items():
                 values = header_read_noise(master.header)
                 if values:
-                    nominal[DETECTOR_NAMES[det]] = values
+                    nominal[camera.detector_name(det)] = values
             if not nominal:
                 problem(
                     "nominal read noise unknown (no LSST ISR READNOISE keys); noise plot has no reference"
@@ -384,6 +398,14 @@ def write_report(
         yaml.safe_dump(document, stream, sort_keys=False, default_flow_style=False)
     os.replace(tmp_path, report.summary_path)
     return report
+
+
+def _describe(camera: typing.Any, detector: int) -> str:
+    """Name and id of a detector (``R22_S11 (4)``), or the id alone if the camera does not know it."""
+    try:
+        return f"{camera.detector_name(detector)} ({detector})"
+    except (AttributeError, ValueError):
+        return f"detector {detector}"
 
 
 def _job_collection(summary: typing.Any, name: str) -> str | None:
