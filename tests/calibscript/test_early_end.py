@@ -1,0 +1,177 @@
+# This file is part of ts_calibscripts.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Software.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamCalibrations ending before a type starts: preflight, set_filter and early stops.
+
+Every type's summary is finished with the reason and written, whatever
+stage the run ended in; an operator gets FAILED or STOPPED with a reason,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import typing
+
+import pytest
+import yaml
+from lsst.ts.calibscripts.cameras import COMCAM
+from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
+from lsst.ts.calibscripts.sal import ScriptState, State
+from lsst.ts.calibscripts.sim import ObservatoryOptions
+from lsst.ts.calibscripts.sim.faults import CameraFaults
+
+from .conftest import SMALL
+
+ALL = {**SMALL, "generate_calibrations": True, "do_verify": False, "script_mode": "BIAS_DARK_FLAT"}
+TYPES = ("BIAS", "DARK", "FLAT")
+
+
+def reports(run: typing.Any) -> dict[str, dict[str, typing.Any]]:
+    """The YAML summaries written, by calibration type (``calib_type`` upper case)."""
+    found: dict[str, dict[str, typing.Any]] = {}
+    names = os.listdir(run.report_dir) if os.path.isdir(run.report_dir) else []
+    for name in sorted(n for n in names if n.endswith(".yaml")):
+        with open(os.path.join(run.report_dir, name)) as stream:
+            data = yaml.safe_load(stream)
+        found[str(data["calib_type"]).upper()] = data
+    return found
+
+
+def assert_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert logged == [], [r.getMessage() for r in logged]
+
+
+def assert_nothing_done(run: typing.Any) -> None:
+    assert run.observatory.camera.images == []
+    assert run.executes == []
+
+
+@pytest.mark.parametrize("csc", ["CCCamera", "CCOODS", "OCPS"])
+async def test_csc_not_enabled_fails_preflight_with_every_summary_written(
+    run_calibs, caplog: pytest.LogCaptureFixture, csc: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    run = await run_calibs(
+        {**ALL, "filter": "g_01"}, ObservatoryOptions(initial_states={csc: State.DISABLED})
+    )
+    assert run.state == ScriptState.FAILED, run.reason
+    name = "OCPS:2" if csc == "OCPS" else csc
+    headline = run.reason.splitlines()[0].removeprefix("Error in run: ")
+    assert re.match(rf"preflight failed: .*{name}: DISABLED", headline), run.reason
+    for calib_type in TYPES:
+        assert f"{calib_type}: already done: no {calib_type.lower()} taken" in run.reason, run.reason
+    assert_no_traceback(caplog)
+    assert_nothing_done(run)
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    for calib_type, data in written.items():
+        assert data["outcome"] == "failed"
+        assert data["reason"] == headline
+        assert data["failed_stage"] == "preflight"
+        assert run.script.type_summary(calib_type).report_path in run.reason
+
+
+@pytest.mark.parametrize(
+    "faults, message",
+    [
+        (
+            CameraFaults(fail_set_filter="filter wheel jammed"),
+            "filter g_01 could not be set through CCCamera",
+        ),
+        (CameraFaults(never_end_set_filter=True), "filter g_01 not set within"),
+    ],
+)
+async def test_filter_not_set_fails_with_every_summary_written(
+    run_calibs, caplog: pytest.LogCaptureFixture, faults: CameraFaults, message: str, monkeypatch
+) -> None:
+    # A filter changer stuck for good is given up on after twice the camera's change time.
+    monkeypatch.setattr(
+        MakeComCamCalibrations, "camera", dataclasses.replace(COMCAM, filter_change_timeout=0.1)
+    )
+    run = await run_calibs({**ALL, "filter": "g_01"}, ObservatoryOptions(camera=faults))
+    assert run.state == ScriptState.FAILED, run.reason
+    headline = run.reason.splitlines()[0].removeprefix("Error in run: ")
+    assert headline.startswith("set_filter failed: ") and message in headline, run.reason
+    assert_no_traceback(caplog)
+    assert_nothing_done(run)
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    assert {data["failed_stage"] for data in written.values()} == {"set_filter"}
+    assert {data["reason"] for data in written.values()} == {headline}
+
+
+@pytest.mark.parametrize("checkpoint", ["preflight", "set_filter"])
+async def test_stop_checkpoint_before_the_types_writes_every_summary(
+    run_calibs, caplog: pytest.LogCaptureFixture, checkpoint: str
+) -> None:
+    run = await run_calibs({**ALL, "filter": "g_01"}, stop_checkpoint=checkpoint)
+    assert run.state == ScriptState.STOPPED, run.reason
+    assert_no_traceback(caplog)
+    assert_nothing_done(run)
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    for calib_type, data in written.items():
+        assert data["outcome"] == "stopped"
+        assert data["reason"] == f"stopped in stage {checkpoint} before {calib_type} started"
+        assert data["failed_stage"] == checkpoint
+
+
+async def test_stop_while_the_filter_is_set_writes_every_summary(run_calibs) -> None:
+    async def during(run) -> None:
+        await run_calibs.wait_for(lambda: run.script.last_checkpoint == "set_filter", what="set_filter")
+        await run_calibs.stop(run.script)
+
+    options = ObservatoryOptions(camera=CameraFaults(never_end_set_filter=True))
+    run = await run_calibs({**ALL, "filter": "g_01"}, options, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    assert_nothing_done(run)
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    assert {data["reason"] for data in written.values()} == {
+        f"stopped in stage set_filter before {t} started" for t in TYPES
+    }
+
+
+async def test_stop_while_the_first_type_is_taken_writes_the_later_types_summaries(run_calibs) -> None:
+    async def during(run) -> None:
+        await run_calibs.wait_for(lambda: len(run.observatory.camera.images) >= 1, what="the first bias")
+        await run_calibs.stop(run.script)
+
+    # The camera stops answering from the second frame on: the bias take hangs until the stop.
+    options = ObservatoryOptions(camera=CameraFaults(never_ack_on_frame=2))
+    run = await run_calibs({**ALL, "filter": "r_03", "frame_timeout": 60.0}, options, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    assert written["BIAS"]["outcome"] == "stopped"
+    assert written["BIAS"]["failed_stage"] == "take_biases"
+    for calib_type in ("DARK", "FLAT"):
+        assert written[calib_type]["outcome"] == "stopped"
+        assert written[calib_type]["reason"] == f"stopped before {calib_type} started"
+        assert written[calib_type]["exposures_taken"] == []
+    # Every exposure taken is in a summary.
+    taken = [i.exposure_id for i in run.observatory.camera.images]
+    assert taken and set(taken) <= set(written["BIAS"]["exposures_taken"])
