@@ -28,6 +28,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -175,3 +176,49 @@ async def test_stop_while_the_first_type_is_taken_writes_the_later_types_summari
     # Every exposure taken is in a summary.
     taken = [i.exposure_id for i in run.observatory.camera.images]
     assert taken and set(taken) <= set(written["BIAS"]["exposures_taken"])
+
+
+async def test_stop_during_preflight_writes_every_summary(run_calibs, monkeypatch) -> None:
+    from lsst.ts.calibscripts.calib import ocps
+
+    checking = asyncio.Event()
+
+    async def never_answers(*args: typing.Any, **kwargs: typing.Any) -> None:
+        # OCPS:2's configuration is being checked when the stop comes.
+        checking.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(ocps, "check_ocps_configuration", never_answers)
+
+    async def during(run) -> None:
+        await asyncio.wait_for(checking.wait(), 60)
+        await run_calibs.stop(run.script)
+
+    run = await run_calibs({**ALL, "filter": "g_01"}, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    assert_nothing_done(run)
+    written = reports(run)
+    assert sorted(written) == list(TYPES)
+    assert {data["reason"] for data in written.values()} == {
+        f"stopped in stage preflight before {t} started" for t in TYPES
+    }
+
+
+async def test_unexpected_error_in_preflight_is_named_and_every_summary_written(
+    run_calibs, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    from lsst.ts.calibscripts.calib import butler_ops
+
+    def broken(repo: str) -> None:
+        raise ValueError("registry schema 9 not supported")
+
+    monkeypatch.setattr(butler_ops, "check_repo", broken)
+    run = await run_calibs({**ALL, "filter": "g_01"})
+    assert run.state == ScriptState.FAILED, run.reason
+    headline = run.reason.splitlines()[0].removeprefix("Error in run: ")
+    assert headline == "preflight failed: unexpected ValueError: registry schema 9 not supported"
+    # The traceback of an unexpected error is logged once, by the script, for the developers.
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert [r.getMessage() for r in logged] == ["Unexpected error in stage preflight"]
+    written = reports(run)
+    assert {t: d["reason"] for t, d in written.items()} == {t: headline for t in TYPES}
