@@ -222,3 +222,33 @@ async def test_unexpected_error_in_preflight_is_named_and_every_summary_written(
     assert [r.getMessage() for r in logged] == ["Unexpected error in stage preflight"]
     written = reports(run)
     assert {t: d["reason"] for t, d in written.items()} == {t: headline for t in TYPES}
+
+
+async def test_a_report_cut_short_by_a_stop_is_written_at_cleanup(run_calibs, monkeypatch) -> None:
+    from lsst.ts.calibscripts.calib.procedure import CalibProcedure
+    from lsst.ts.calibscripts.calib.summary import Outcome
+
+    drawing = asyncio.Event()
+    draw = CalibProcedure.draw_report_pictures
+
+    async def slow_pictures(self: CalibProcedure) -> None:
+        # The bias is certified and DONE; its report is being drawn when the stop comes.
+        if self.summary.outcome is Outcome.DONE:
+            drawing.set()
+            await asyncio.Event().wait()
+        await draw(self)
+
+    monkeypatch.setattr(CalibProcedure, "draw_report_pictures", slow_pictures)
+
+    async def during(run) -> None:
+        await asyncio.wait_for(drawing.wait(), 60)
+        await run_calibs.stop(run.script)
+
+    run = await run_calibs({**ALL, "script_mode": "BIAS"}, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    written = reports(run)
+    assert list(written) == ["BIAS"]
+    assert written["BIAS"]["outcome"] == "done"
+    assert written["BIAS"]["certified_detectors"] == [3, 4]
+    taken = [i.exposure_id for i in run.observatory.camera.images]
+    assert taken and written["BIAS"]["exposures_taken"] == taken

@@ -610,6 +610,28 @@ class BaseMakeCalibrations(salobj.BaseScript):
                     procedure, Outcome.STOPPED if stopping else Outcome.FAILED, reason
                 )
         await self.jobs.abort_unfinished()
+        await self.write_summaries()
+
+    async def write_summaries(self) -> None:
+        """Write every finished type's YAML summary as it ends the run.
+
+        A stop can cut a type's report short (its write never started, or
+        the script ended before the write's thread did); this write, in
+        cleanup, is waited for.
+        """
+        report_dir = self.plan.report_dir if self.plan is not None else ""
+        if not report_dir:
+            return
+        for procedure in self.procedures.values():
+            if procedure.summary.outcome is Outcome.RUNNING:
+                continue
+            try:
+                await asyncio.to_thread(procedure.summary.write, report_dir)
+            except Exception as e:
+                self.log.warning(
+                    f"Could not write the run summary {procedure.summary.report_path}: {e!r}; "
+                    f"check report_dir={report_dir!r}; the summary is in the log"
+                )
 
     # ------------------------------------------------------------------
     # What the run did
