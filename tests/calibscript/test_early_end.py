@@ -252,3 +252,28 @@ async def test_a_report_cut_short_by_a_stop_is_written_at_cleanup(run_calibs, mo
     assert written["BIAS"]["certified_detectors"] == [3, 4]
     taken = [i.exposure_id for i in run.observatory.camera.images]
     assert taken and written["BIAS"]["exposures_taken"] == taken
+
+
+async def test_stop_between_execute_and_its_job_id_aborts_and_records_the_job(run_calibs) -> None:
+    """OCPS created the cp_bias job; its id comes once the stop has reached the script's run."""
+    gate = asyncio.Event()
+
+    def hold_job_ids(observatory) -> None:
+        observatory.ocps.in_progress_ack_gate = gate
+
+    async def during(run) -> None:
+        await run_calibs.wait_for(lambda: len(run.jobs) >= 1, what="the cp_bias job")
+        await run_calibs.stop(run.script)
+        # The run is being cancelled; it waits for the job id to abort the job.
+        await run_calibs.wait_for(lambda: run.script._run_task.cancelling() > 0, what="the stop")
+        run.observatory.ocps.in_progress_ack_gate = None
+        gate.set()
+
+    run = await run_calibs({**ALL, "script_mode": "BIAS"}, before_run=hold_job_ids, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    job = run.job("cpBias")
+    assert job.phase == "aborted"
+    written = reports(run)
+    assert written["BIAS"]["outcome"] == "stopped"
+    [record] = written["BIAS"]["jobs"]
+    assert record["job_id"] == job.request.job_id and record["aborted"]

@@ -387,3 +387,19 @@ async def test_schedule_keeps_every_invariant(seed: int, templates: soak.Templat
     assert result.state in ("DONE", "FAILED", "STOPPED"), result
     assert result.violations == [], f"{schedule.recipe()}\n" + "\n".join(result.violations)
     assert os.path.isdir(tmp_path / "reports")
+
+
+async def test_a_held_job_id_is_let_through_once_the_stop_reached_the_run() -> None:
+    """A script that stops its work inside run is STOPPING only after it aborted its jobs: the job id
+    held for the stop-between-execute-and-job-id instant is let through once run is being cancelled."""
+    import asyncio
+
+    script = types.SimpleNamespace(_run_task=None)
+    assert not soak._run_cancelled(script)
+    script._run_task = asyncio.ensure_future(asyncio.Event().wait())
+    await asyncio.sleep(0)
+    assert not soak._run_cancelled(script)
+    script._run_task.cancel()
+    assert soak._run_cancelled(script)
+    with pytest.raises(asyncio.CancelledError):
+        await script._run_task

@@ -1127,13 +1127,23 @@ async def _stop_between_execute_and_job_id(fault: Fault, ctx: _Context, number: 
         if len(ocps.jobs) >= number and not ctx.script_done():
             ctx.fire(fault)
             await ctx.stop()
+            # The job id is let through once the stop has reached the script: its state is STOPPING,
+            # or its run is being cancelled (a script that stops its work inside run, e.g.
+            # MakeComCamCalibrations, is STOPPING only once run has aborted its jobs).
             await ctx.poll(
                 lambda: ctx.script_done()
                 or ctx.script.state.state in (ScriptState.STOPPING, ScriptState.FAILING)
+                or _run_cancelled(ctx.script)
             )
     finally:
         ocps.in_progress_ack_gate = None
         gate.set()
+
+
+def _run_cancelled(script: typing.Any) -> bool:
+    """True once the script's ``run`` task has been asked to cancel (the stop command reached it)."""
+    task = getattr(script, "_run_task", None)
+    return task is not None and (task.done() or task.cancelling() > 0)
 
 
 _index = iter(range(1000, 10**9))
