@@ -52,7 +52,8 @@ def test_a_schedule_is_drawn_from_its_seed_alone() -> None:
     assert first == [soak.draw_schedule(seed) for seed in seeds]
     assert len({schedule.recipe() for schedule in first}) == 5
     recipe = first[0].recipe()
-    assert recipe.startswith(f"seed {seeds[0]}: MakeComCamBias [") and "faults:" in recipe
+    assert recipe.startswith(f"seed {seeds[0]}: {first[0].script} [") and "faults:" in recipe
+    assert first[0].script in soak.SCRIPTS
 
 
 def test_schedules_cover_every_fault_kind_and_both_delivery_modes() -> None:
@@ -106,8 +107,13 @@ def test_calibrations_entry_draws_configurations_its_schema_and_plan_accept() ->
 
 def test_the_calibrations_entry_is_drawn_only_where_its_script_exists() -> None:
     exists = importlib.util.find_spec(soak.CALIBRATIONS_MODULE) is not None
-    enabled = os.environ.get(soak.CALIBRATIONS_ENV) == "1"
-    assert (soak.CALIBRATIONS_SCRIPT in soak.SCRIPTS) == (exists and enabled)
+    assert (soak.CALIBRATIONS_SCRIPT in soak.SCRIPTS) == exists
+
+
+def test_every_script_is_drawn_by_default() -> None:
+    drawn = {soak.draw_schedule(seed).script for seed in soak.schedule_seeds(1, 100)}
+    assert drawn == set(soak.SCRIPTS)
+    assert soak.CALIBRATIONS_SCRIPT in drawn
 
 
 @pytest.mark.parametrize("calib_type", ["dark", "flat"])
@@ -187,21 +193,81 @@ def sequence_run(tmp_path, *, state: str, completed: dict[str, str], certified: 
         )
         for p, job_id in completed.items()
     }
-    (tmp_path / "reports" / "summary.yaml").write_text(
-        yaml.safe_dump({"exposures_taken": exposures, "jobs": []})
-    )
+    (tmp_path / "reports" / "summary.yaml").unlink()
+    for calib, exposure in zip(SEQUENCE, exposures):
+        name = calib.calib_type
+        jobs = [
+            {"job_id": job_id, "name": f"cp_{name}", "exit_code": 0, "outcome": "completed"}
+            for pipeline, job_id in completed.items()
+            if pipeline == f"{calib.build_task}.yaml"
+        ]
+        report = {
+            "calib_type": name,
+            "outcome": "done" if state == "DONE" else state.lower(),
+            "reason": f"{name} {state.lower()}",
+            "exposures_taken": [exposure],
+            "jobs": jobs,
+            "certified_detectors": sorted({c.detector for c in certified.get(name, [])}),
+        }
+        (tmp_path / "reports" / f"run_{name}.yaml").write_text(yaml.safe_dump(report))
     args["before"] = {name: [] for name in ("bias", "dark", "flat")}
     args["after"] = {name: certified.get(name, []) for name in ("bias", "dark", "flat")}
     return dict(args, entry=entry)
 
 
+EVERY_JOB = {"cpBias.yaml": "b", "cpDark.yaml": "d", "cpFlat.yaml": "f"}
+EVERY_TYPE_CERTIFIED = {
+    "bias": [_certification("bias", 0, "u/ocps/b/run")],
+    "dark": [_certification("dark", 0, "u/ocps/d/run")],
+    "flat": [_certification("flat", 0, "u/ocps/f/run", "r_03")],
+}
+
+
+def _edit_report(tmp_path, calib_type: str, **changes) -> None:
+    path = tmp_path / "reports" / f"run_{calib_type}.yaml"
+    report = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**report, **changes}))
+
+
+def test_invariants_per_type_every_type_has_a_finished_summary(tmp_path) -> None:
+    args = sequence_run(tmp_path / "a", state="STOPPED", completed=EVERY_JOB, certified={})
+    (tmp_path / "a" / "reports" / "run_flat.yaml").unlink()
+    _edit_report(tmp_path / "a", "dark", outcome="running", reason="")
+    violations = [v for v in soak.check_invariants(**args) if v.startswith("summary_per_type")]
+    assert violations == [
+        "summary_per_type: the dark summary is not finished with a reason: outcome 'running', reason ''",
+        "summary_per_type: no YAML summary of flat in report_dir",
+    ], violations
+
+
+def test_invariants_per_type_every_job_is_in_its_types_summary_and_ended(tmp_path) -> None:
+    args = sequence_run(tmp_path, state="STOPPED", completed=EVERY_JOB, certified={})
+    args["observatory"].ocps.jobs["d"].phase = "aborted"
+    # The dark's job is recorded unfinished (the stop did not record its abort); the flat's is missing.
+    _edit_report(tmp_path, "dark", jobs=[{"job_id": "d", "name": "cp_dark", "exit_code": None}])
+    _edit_report(tmp_path, "flat", jobs=[])
+    violations = [v for v in soak.check_invariants(**args) if v.startswith("jobs_per_type")]
+    assert len(violations) == 2, violations
+    assert violations[0].startswith("jobs_per_type: dark job d (cpDark.yaml) ended 'aborted' but its summary")
+    assert violations[1] == "jobs_per_type: flat job f (cpFlat.yaml) is not in its summary"
+    # A job OCPS refused to abort, recorded so, is accepted.
+    _edit_report(tmp_path, "dark", jobs=[{"job_id": "d", "error": "could not abort: FAULT"}])
+    _edit_report(tmp_path, "flat", jobs=[{"job_id": "f", "aborted": True}])
+    assert [v for v in soak.check_invariants(**args) if v.startswith("jobs_per_type")] == []
+
+
+def test_invariants_per_type_only_what_a_summary_reports_is_certified(tmp_path) -> None:
+    args = sequence_run(tmp_path, state="DONE", completed=EVERY_JOB, certified=EVERY_TYPE_CERTIFIED)
+    assert soak.check_invariants(**args) == []
+    _edit_report(tmp_path, "dark", certified_detectors=[])
+    assert soak.check_invariants(**args) == [
+        "certified_as_reported: dark certified for detector(s) [0] but the dark summary reports []"
+    ]
+
+
 def test_invariants_per_type_done_means_every_requested_type_certified(tmp_path) -> None:
-    jobs = {"cpBias.yaml": "b", "cpDark.yaml": "d", "cpFlat.yaml": "f"}
-    every = {
-        "bias": [_certification("bias", 0, "u/ocps/b/run")],
-        "dark": [_certification("dark", 0, "u/ocps/d/run")],
-        "flat": [_certification("flat", 0, "u/ocps/f/run", "r_03")],
-    }
+    jobs = EVERY_JOB
+    every = EVERY_TYPE_CERTIFIED
     assert (
         soak.check_invariants(**sequence_run(tmp_path / "a", state="DONE", completed=jobs, certified=every))
         == []
@@ -256,10 +322,12 @@ def fake_run(tmp_path, *, state: str, job_exit_code, ocps_state=State.ENABLED, r
     report_dir = tmp_path / "reports"
     report_dir.mkdir()
     report = {
+        "calib_type": "bias",
+        "outcome": state.lower(),
         "exposures_taken": [2026112500001],
         "jobs": list(report_jobs),
         "failed_stage": None,
-        "reason": "",
+        "reason": "x",
     }
     (report_dir / "summary.yaml").write_text(yaml.safe_dump(report))
     job = types.SimpleNamespace(
@@ -319,3 +387,19 @@ async def test_schedule_keeps_every_invariant(seed: int, templates: soak.Templat
     assert result.state in ("DONE", "FAILED", "STOPPED"), result
     assert result.violations == [], f"{schedule.recipe()}\n" + "\n".join(result.violations)
     assert os.path.isdir(tmp_path / "reports")
+
+
+async def test_a_held_job_id_is_let_through_once_the_stop_reached_the_run() -> None:
+    """A script that stops its work inside run is STOPPING only after it aborted its jobs: the job id
+    held for the stop-between-execute-and-job-id instant is let through once run is being cancelled."""
+    import asyncio
+
+    script = types.SimpleNamespace(_run_task=None)
+    assert not soak._run_cancelled(script)
+    script._run_task = asyncio.ensure_future(asyncio.Event().wait())
+    await asyncio.sleep(0)
+    assert not soak._run_cancelled(script)
+    script._run_task.cancel()
+    assert soak._run_cancelled(script)
+    with pytest.raises(asyncio.CancelledError):
+        await script._run_task

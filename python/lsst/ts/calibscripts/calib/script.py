@@ -52,7 +52,11 @@ Stop: the sequence cancels the take and every running processing, each
 type aborts its own OCPS jobs and records where it stopped; the script ends
 STOPPED. Failure of a type does not stop the others (unless they need it);
 the run ends FAILED with a reason naming what failed, what was kept and what
-was skipped, and why.
+was skipped, and why. A failure in ``preflight`` (``check_filter``
+included) ends FAILED with ``preflight failed: <cause>``; whatever stage the run ends in,
+every type's summary is finished with the reason (a type that had not
+started: ``stopped in stage preflight before DARK started``) and its report
+written.
 
 A camera is a subclass setting `BaseMakeCalibrations.camera` (a
 `~lsst.ts.calibscripts.cameras.CameraProfile`) and
@@ -89,7 +93,7 @@ from . import ocps
 from .aio import wait_within
 from .metadata import estimate_plan_duration
 from .plan import CalibrationPlan, TypePlan, make_plan
-from .procedure import CalibProcedure, RunSettings, TypeConfig, describe_error, tai_isot
+from .procedure import KNOWN_ERRORS, CalibProcedure, RunSettings, TypeConfig, describe_error, tai_isot
 from .sequence import CalibrationSequence, ProcessOutcome, SequenceResult, TypeProgress
 from .summary import Outcome, RunSummary
 from .types import spec_for
@@ -229,6 +233,8 @@ class BaseMakeCalibrations(salobj.BaseScript):
         self.progress: list[TypeProgress] = []
         self._checkpoint_lock = asyncio.Lock()
         self._stop_requested: asyncio.Event | None = None
+        self.run_stage = ""
+        """Where the run is: ``preflight``, ``sequence`` ("" before run)."""
 
     # ------------------------------------------------------------------
     # Configuration
@@ -340,8 +346,16 @@ class BaseMakeCalibrations(salobj.BaseScript):
         self._stop_requested = asyncio.Event()
         for type_plan in plan.types:
             self.procedures[type_plan.calib_type].summary = self.new_type_summary(type_plan)
-        await self.checkpoint("preflight")
-        await self.preflight()
+        try:
+            self.run_stage = "preflight"
+            await self.checkpoint("preflight")
+            await self.preflight()
+        except asyncio.CancelledError:
+            # cleanup finishes every type's summary as stopped in this stage.
+            raise
+        except Exception as e:
+            raise salobj.ExpectedError(await self.fail_before_sequence(e)) from e
+        self.run_stage = "sequence"
         self.sequence = CalibrationSequence(
             plan, take=self.take_type, process=self.process_type, progress=self.on_progress, log=self.log
         )
@@ -351,6 +365,40 @@ class BaseMakeCalibrations(salobj.BaseScript):
             raise salobj.ExpectedError(self.failure_text(result))
         # The DONE state keeps this reason: the operator sees the result in the queue.
         await self.set_state(reason=self.done_text(result))
+
+    async def fail_before_sequence(self, error: Exception) -> str:
+        """Record a failure of ``preflight`` in every type's summary; return the reason.
+
+        The reason names the stage and the cause (the CSC, the repository or
+        the filter, and what to do), says what each type did (nothing was
+        taken) and lists the report files written. Only an error the
+        procedure does not expect has its traceback logged.
+        """
+        stage = self.run_stage or "run"
+        cause = describe_error(error)
+        if not isinstance(error, KNOWN_ERRORS):
+            self.log.exception(f"Unexpected error in stage {stage}")
+            cause = f"unexpected {type(error).__name__}: {cause}"
+        headline = f"{stage} failed: {cause}"
+        done = []
+        for name, procedure in self.procedures.items():
+            await self.finish_unstarted_type(procedure, Outcome.FAILED, headline)
+            done.append(f"{name}: {procedure.summary.what_was_done()}")
+        reports = self.report_paths()
+        return "\n".join([headline, *done]) + (f"\nReports: {', '.join(reports)}" if reports else "")
+
+    async def finish_unstarted_type(self, procedure: CalibProcedure, outcome: Outcome, reason: str) -> None:
+        """Finish the summary of a type that had not started (no stage of its own) and write its report.
+
+        Its ``failed_stage`` is the run's stage (``preflight``), or none if
+        the sequence was running.
+        """
+        if procedure.summary.outcome is not Outcome.RUNNING:
+            return
+        procedure.summary.finish(outcome, reason=reason, finished=tai_isot())
+        if self.run_stage == "preflight":
+            procedure.summary.failed_stage = self.run_stage
+        await procedure.report()
 
     async def _run_sequence(self, sequence: CalibrationSequence) -> SequenceResult:
         """Run the sequence; a stop (command or stop checkpoint) cancels it and waits for its cleanup."""
@@ -574,11 +622,46 @@ class BaseMakeCalibrations(salobj.BaseScript):
             procedure.stop_ingest_tracking()
         if self.state.state not in (ScriptState.STOPPING, ScriptState.FAILING):
             return
-        for procedure in self.procedures.values():
-            if procedure.current_stage is None or procedure.summary.outcome is not Outcome.RUNNING:
+        stopping = self.state.state == ScriptState.STOPPING
+        for name, procedure in self.procedures.items():
+            if procedure.summary.outcome is not Outcome.RUNNING:
                 continue
-            await self.stop_type(procedure)
+            if procedure.current_stage is not None:
+                await self.stop_type(procedure)
+            elif self.run_stage:
+                # Not started: stopped (or failed) before the type took or built anything.
+                where = f" in stage {self.run_stage}" if self.run_stage != "sequence" else ""
+                reason = (
+                    f"stopped{where} before {name} started"
+                    if stopping
+                    else f"failed{where} before {name} started: {self.state.reason}"
+                )
+                await self.finish_unstarted_type(
+                    procedure, Outcome.STOPPED if stopping else Outcome.FAILED, reason
+                )
         await self.jobs.abort_unfinished()
+        await self.write_summaries()
+
+    async def write_summaries(self) -> None:
+        """Write every finished type's YAML summary as it ends the run.
+
+        A stop can cut a type's report short (its write never started, or
+        the script ended before the write's thread did); this write, in
+        cleanup, is waited for.
+        """
+        report_dir = self.plan.report_dir if self.plan is not None else ""
+        if not report_dir:
+            return
+        for procedure in self.procedures.values():
+            if procedure.summary.outcome is Outcome.RUNNING:
+                continue
+            try:
+                await asyncio.to_thread(procedure.summary.write, report_dir)
+            except Exception as e:
+                self.log.warning(
+                    f"Could not write the run summary {procedure.summary.report_path}: {e!r}; "
+                    f"check report_dir={report_dir!r}; the summary is in the log"
+                )
 
     # ------------------------------------------------------------------
     # What the run did

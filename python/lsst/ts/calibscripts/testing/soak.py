@@ -40,6 +40,14 @@ of what the script says about itself:
   the bias and dark of a flat) failed in this run is not certified;
 * ``no_job_left_running``: no OCPS job the script started is still running
   (unless OCPS refused the abort while not ENABLED and the summary says so);
+* ``summary_per_type``: every requested calibration type has its own YAML
+  summary, finished (done, failed or stopped) with a reason, whatever stage
+  the run ended in;
+* ``jobs_per_type``: every OCPS job of a type (its build or verification
+  pipeline) is in that type's summary, recorded as ended, aborted or
+  refused an abort;
+* ``certified_as_reported``: a dataset newly certified is of a type whose
+  summary reports that detector certified;
 * ``exposures_reported``: every image the camera took is in the summary or
   named in the reason;
 * ``reason_names_fault``: a FAILED run's reason names a fault that fired,
@@ -436,7 +444,7 @@ def _calibrations_jobs(config: dict[str, typing.Any]) -> int:
 
 
 def _calibrations_stages() -> tuple[str, ...]:
-    """Checkpoints of MakeComCamCalibrations: ``preflight``, ``set_filter``, ``<type>:<stage>``."""
+    """Checkpoints of MakeComCamCalibrations: ``preflight``, ``flat:set_filter``, ``<type>:<stage>``."""
     from ..calib.stages import StageKind, stage_for
     from ..calib.types import CALIB_TYPES
 
@@ -446,7 +454,7 @@ def _calibrations_stages() -> tuple[str, ...]:
         for spec in CALIB_TYPES.values()
         for kind in kinds
     ]
-    return ("preflight", "set_filter", *per_type)
+    return ("preflight", "flat:set_filter", *per_type)
 
 
 def calibrations_entry() -> ScriptEntry:
@@ -479,11 +487,7 @@ SCRIPTS: dict[str, ScriptEntry] = {
     ),
 }
 """The scripts the soak draws from, by name."""
-CALIBRATIONS_ENV = "CALIBSCRIPTS_SOAK_CALIBRATIONS"
-"""Set to 1 to draw MakeComCamCalibrations too. Off by default until two known
-defects of that script are fixed: a CSC not ENABLED at preflight, and a stop
-before any type starts, end the run without a YAML summary."""
-if _calibrations_script_exists() and os.environ.get(CALIBRATIONS_ENV) == "1":
+if _calibrations_script_exists():
     SCRIPTS[CALIBRATIONS_SCRIPT] = calibrations_entry()
 
 
@@ -1123,13 +1127,23 @@ async def _stop_between_execute_and_job_id(fault: Fault, ctx: _Context, number: 
         if len(ocps.jobs) >= number and not ctx.script_done():
             ctx.fire(fault)
             await ctx.stop()
+            # The job id is let through once the stop has reached the script: its state is STOPPING,
+            # or its run is being cancelled (a script that stops its work inside run, e.g.
+            # MakeComCamCalibrations, is STOPPING only once run has aborted its jobs).
             await ctx.poll(
                 lambda: ctx.script_done()
                 or ctx.script.state.state in (ScriptState.STOPPING, ScriptState.FAILING)
+                or _run_cancelled(ctx.script)
             )
     finally:
         ocps.in_progress_ack_gate = None
         gate.set()
+
+
+def _run_cancelled(script: typing.Any) -> bool:
+    """True once the script's ``run`` task has been asked to cancel (the stop command reached it)."""
+    task = getattr(script, "_run_task", None)
+    return task is not None and (task.done() or task.cancelling() > 0)
 
 
 _index = iter(range(1000, 10**9))
@@ -1468,6 +1482,10 @@ def check_invariants(
                     f"nothing_certified_early: {c.describe()} is not from a completed {calib.build_task} job "
                     f"of this run"
                 )
+    # Every type has its own finished summary, listing its OCPS jobs (ended, or aborted on a stop) and
+    # what it certified.
+    if not problem:
+        violations += _per_type_violations(requested, _reports_by_type(report_dir), jobs, added_by_type)
     # A failed prerequisite means its dependents are not certified.
     for calib in requested:
         failed = [
@@ -1545,6 +1563,74 @@ _ALWAYS_FATAL = {
     FaultKind.ABORT_BY_OTHER,
 }
 """Fault kinds that, once they fired, leave no way to end DONE."""
+
+
+def _per_type_violations(
+    requested: typing.Sequence[RequestedCalib],
+    reports: typing.Mapping[str, dict[str, typing.Any]],
+    jobs: typing.Mapping[str, typing.Any],
+    added_by_type: typing.Mapping[str, list[typing.Any]],
+) -> list[str]:
+    """The ``summary_per_type``, ``jobs_per_type`` and ``certified_as_reported`` violations.
+
+    Each requested type has a finished YAML summary with a reason; every
+    OCPS job of the type (its build or verification pipeline) is in that
+    summary by job id and recorded as ended (or aborted, or OCPS refused the
+    abort); every dataset of the type newly certified is for a detector the
+    summary reports certified.
+    """
+    violations: list[str] = []
+    for calib in requested:
+        name = calib.calib_type
+        report = reports.get(name)
+        if report is None:
+            violations.append(f"summary_per_type: no YAML summary of {name} in report_dir")
+            continue
+        if report.get("outcome") in (None, "running") or not report.get("reason"):
+            violations.append(
+                f"summary_per_type: the {name} summary is not finished with a reason: "
+                f"outcome {report.get('outcome')!r}, reason {report.get('reason')!r}"
+            )
+        records = {j.get("job_id"): j for j in report.get("jobs", []) or [] if j.get("job_id")}
+        tasks = (calib.build_task, str(calib.spec.verify_pipeline).removesuffix(".yaml"))
+        for job_id, job in jobs.items():
+            pipeline = job.request.pipeline.rsplit("/", 1)[-1]
+            if pipeline.removesuffix(".yaml") not in tasks:
+                continue
+            record = records.get(job_id)
+            if record is None:
+                violations.append(f"jobs_per_type: {name} job {job_id} ({pipeline}) is not in its summary")
+            elif not (
+                record.get("outcome")
+                or record.get("aborted")
+                or record.get("exit_code") is not None
+                or "could not abort" in str(record.get("error", ""))
+            ):
+                phase = getattr(job, "phase", None)
+                violations.append(
+                    f"jobs_per_type: {name} job {job_id} ({pipeline}) ended {phase!r} but its summary "
+                    f"records it unfinished: {record}"
+                )
+        reported = set(report.get("certified_detectors", []) or [])
+        certified = {c.detector for c in added_by_type.get(calib.dataset_type, [])}
+        if certified - reported:
+            violations.append(
+                f"certified_as_reported: {calib.dataset_type} certified for detector(s) {sorted(certified)} "
+                f"but the {name} summary reports {sorted(reported)}"
+            )
+    return violations
+
+
+def _reports_by_type(report_dir: str) -> dict[str, dict[str, typing.Any]]:
+    """The YAML summaries in ``report_dir`` by calibration type (``calib_type``: ``bias`` ...)."""
+    reports: dict[str, dict[str, typing.Any]] = {}
+    if not os.path.isdir(report_dir):
+        return reports
+    for name in sorted(f for f in os.listdir(report_dir) if f.endswith(".yaml")):
+        with open(os.path.join(report_dir, name)) as stream:
+            data = yaml.safe_load(stream) or {}
+        reports[str(data.get("calib_type", "")).lower()] = data
+    return reports
 
 
 def _read_reports(report_dir: str, one: bool) -> tuple[dict[str, typing.Any], str]:
