@@ -28,7 +28,7 @@ Every interleaving is made by the test in one loop iteration, not by timing.
 import asyncio
 
 import pytest
-from lsst.ts.calibscripts.calib.aio import raise_if_cancelling, wait_within
+from lsst.ts.calibscripts.calib.aio import finish_despite_stop, raise_if_cancelling, wait_within
 
 
 async def test_wait_within_returns_the_result_and_times_out() -> None:
@@ -94,3 +94,41 @@ async def test_raise_if_cancelling_sees_a_swallowed_cancel() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert steps == ["swallowed"]
+
+
+async def test_finish_despite_stop_ends_the_cleanup_then_stops() -> None:
+    release = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def cleanup() -> str:
+        await release
+        steps.append("cleanup recorded")
+        return "done"
+
+    assert await finish_despite_stop(asyncio.sleep(0, result="x")) == "x"
+    task = asyncio.create_task(finish_despite_stop(cleanup()))
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.sleep(0)
+    task.cancel()  # a repeated stop still waits
+    await asyncio.sleep(0)
+    assert not task.done() and steps == []
+    release.set_result(None)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert steps == ["cleanup recorded"]
+
+
+async def test_finish_despite_stop_keeps_the_cleanups_error() -> None:
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("abort refused")
+
+    with pytest.raises(RuntimeError, match="abort refused"):
+        await finish_despite_stop(failing())
+    task = asyncio.create_task(finish_despite_stop(failing()))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError) as info:
+        await task
+    assert isinstance(info.value.__cause__, RuntimeError)

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from unittest import mock
 
@@ -193,3 +194,39 @@ async def test_failed_flat_take_keeps_the_bias_and_dark(run_calibs) -> None:
     assert run.butler is not None
     assert [dataset_type for dataset_type, _ in run.butler.certified] == ["bias", "dark"]
     assert "cpFlat.yaml" not in run.pipelines()
+
+
+async def test_a_stop_while_a_failed_types_job_is_aborted_waits_for_the_abort_to_be_recorded(
+    run_calibs,
+) -> None:
+    # cpDark hangs past job_timeout (real time, kept short): the type fails and its
+    # job is aborted. The stop arrives while that abort is in progress (held by the
+    # test, not by timing); the abort must still end and be recorded in the summary.
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes={"cpDark": "hang"}))
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def during(run) -> None:
+        procedure = run.script.procedures["DARK"]
+        original = procedure.abort_jobs
+
+        async def held_abort(names=None) -> None:
+            entered.set()
+            await release.wait()
+            await original(names=names)
+
+        procedure.abort_jobs = held_abort
+        await asyncio.wait_for(entered.wait(), 60)
+        stopping = asyncio.create_task(run_calibs.stop(run.script))
+        await asyncio.sleep(0)
+        release.set()
+        await stopping
+
+    run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK", "job_timeout": 0.5}, options, during=during)
+    assert run.state == ScriptState.STOPPED, run.reason
+    assert run.job("cpDark").phase == "aborted"
+    summary = run.script.type_summary("DARK")
+    assert summary.outcome.value == "failed"
+    assert "did not end within 0.5 s" in summary.reason
+    record = summary.job("cp_dark")
+    assert record is not None and record.aborted and record.outcome == "aborted", record

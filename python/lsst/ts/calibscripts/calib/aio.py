@@ -32,7 +32,7 @@ on `asyncio.timeout` and lets a cancellation through whatever else happens.
 
 from __future__ import annotations
 
-__all__ = ["wait_within", "raise_if_cancelling"]
+__all__ = ["finish_despite_stop", "raise_if_cancelling", "wait_within"]
 
 import asyncio
 import typing
@@ -78,3 +78,34 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError("stop requested (a cancellation was swallowed by a wait)")
+
+
+async def finish_despite_stop(awaitable: typing.Awaitable[T]) -> T:
+    """Run ``awaitable`` to its end even if the waiting task is stopped meanwhile; then stop.
+
+    For cleanup that must not be cut short (aborting a failed type's OCPS
+    jobs and recording their results): a cancellation of the waiting task,
+    even repeated, waits for ``awaitable`` to end and is then re-raised.
+
+    Returns
+    -------
+    result
+        The result of ``awaitable`` (if no stop came).
+
+    Raises
+    ------
+    asyncio.CancelledError
+        After ``awaitable`` ended, if the waiting task was cancelled
+        meanwhile (chained to what ``awaitable`` raised, if anything).
+    """
+    task = asyncio.ensure_future(awaitable)
+    stopped = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            stopped = True
+    if stopped:
+        error = None if task.cancelled() else task.exception()
+        raise asyncio.CancelledError("stopped while finishing a cleanup") from error
+    return task.result()

@@ -90,7 +90,7 @@ from ..sal import ScriptState, salobj
 from . import butler_ops
 from . import config as calib_config
 from . import ocps
-from .aio import wait_within
+from .aio import finish_despite_stop, wait_within
 from .metadata import estimate_plan_duration
 from .plan import CalibrationPlan, TypePlan, make_plan
 from .procedure import KNOWN_ERRORS, CalibProcedure, RunSettings, TypeConfig, describe_error, tai_isot
@@ -570,14 +570,20 @@ class BaseMakeCalibrations(salobj.BaseScript):
         except Exception as e:
             text = procedure.failure_reason(e)
             self.log.error(text)
-            await procedure.abort_jobs(names=procedure.job_names)
-            await procedure.report()
+            # A stop now waits until the failed type's jobs are aborted and recorded.
+            await finish_despite_stop(self.end_failed_type(procedure))
             return ProcessOutcome(output_collection=self.output_of(procedure), failure=text.splitlines()[0])
         return ProcessOutcome(
             output_collection=self.output_of(procedure),
             certified=procedure.certification is not None,
             detail=detail,
         )
+
+    @staticmethod
+    async def end_failed_type(procedure: CalibProcedure) -> None:
+        """Abort a failed type's unfinished jobs, record their results and write its report."""
+        await procedure.abort_jobs(names=procedure.job_names)
+        await procedure.report()
 
     @staticmethod
     def output_of(procedure: CalibProcedure) -> str | None:
