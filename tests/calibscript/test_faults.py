@@ -199,15 +199,16 @@ async def test_failed_flat_take_keeps_the_bias_and_dark(run_calibs) -> None:
 async def test_a_stop_while_a_failed_types_job_is_aborted_waits_for_the_abort_to_be_recorded(
     run_calibs,
 ) -> None:
-    # cpDark hangs past job_timeout (real time, kept short): the type fails and its
-    # job is aborted. The stop arrives while that abort is in progress (held by the
+    # cpBias hangs past job_timeout (real time, kept short; the only job of the run,
+    # so no other job can be slow enough to meet it): the type fails and its job is
+    # aborted. The stop arrives while that abort is in progress (held by the
     # test, not by timing); the abort must still end and be recorded in the summary.
-    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes={"cpDark": "hang"}))
+    options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes={"cpBias": "hang"}))
     entered = asyncio.Event()
     release = asyncio.Event()
 
     async def during(run) -> None:
-        procedure = run.script.procedures["DARK"]
+        procedure = run.script.procedures["BIAS"]
         original = procedure.abort_jobs
 
         async def held_abort(names=None) -> None:
@@ -222,11 +223,11 @@ async def test_a_stop_while_a_failed_types_job_is_aborted_waits_for_the_abort_to
         release.set()
         await stopping
 
-    run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK", "job_timeout": 0.5}, options, during=during)
+    run = await run_calibs({**BUILD, "script_mode": "BIAS", "job_timeout": 0.5}, options, during=during)
     assert run.state == ScriptState.STOPPED, run.reason
-    assert run.job("cpDark").phase == "aborted"
-    summary = run.script.type_summary("DARK")
+    assert run.job("cpBias").phase == "aborted"
+    summary = run.script.type_summary("BIAS")
     assert summary.outcome.value == "failed"
     assert "did not end within 0.5 s" in summary.reason
-    record = summary.job("cp_dark")
+    record = summary.job("cp_bias")
     assert record is not None and record.aborted and record.outcome == "aborted", record
