@@ -37,6 +37,7 @@ import typing
 
 import pytest
 import yaml
+from lsst.ts.calibscripts.calib import procedure as procedure_module
 from lsst.ts.calibscripts.cameras import COMCAM
 from lsst.ts.calibscripts.maintel import MakeComCamCalibrations
 from lsst.ts.calibscripts.sal import ScriptState, State
@@ -161,7 +162,12 @@ async def test_stop_while_the_filter_is_set_writes_every_summary(run_calibs) -> 
     assert {data["outcome"] for data in written.values()} <= {"stopped", "done"}
 
 
-async def test_stop_while_the_first_type_is_taken_writes_the_later_types_summaries(run_calibs) -> None:
+async def test_stop_while_the_first_type_is_taken_writes_the_later_types_summaries(
+    run_calibs, monkeypatch
+) -> None:
+    # The frame in progress never ends: the stop waits STOP_FRAME_GRACE for it (shortened).
+    monkeypatch.setattr(procedure_module, "STOP_FRAME_GRACE", 0.2)
+
     async def during(run) -> None:
         await run_calibs.wait_for(lambda: len(run.observatory.camera.images) >= 1, what="the first bias")
         await run_calibs.stop(run.script)
