@@ -373,3 +373,52 @@ async def test_stop_checkpoint_before_the_spectrograph_moves(run_latiss) -> None
     assert run.observatory.spectrograph is not None
     assert run.observatory.spectrograph.current_filter == "SDSSr_65mm"
     assert run.observatory.spectrograph.current_grating == "empty_1"
+
+
+def _stale_reports(run, n_stale: int | None) -> list[tuple]:
+    """Make the group report the old filter and grating for its first ``n_stale`` reads (all if None).
+
+    The reported positions are events, the end of the change an ack: the middleware
+    may deliver them in either order, so the first reads after the change may be old.
+    """
+    group = run.script.group
+    real = group.get_setup
+    reads: list[tuple] = []
+
+    async def get_setup(*args, **kwargs):
+        reads.append(args)
+        if n_stale is None or len(reads) <= n_stale:
+            return ("SDSSr_65mm", "empty_1", 0.0)
+        return await real(*args, **kwargs)
+
+    group.get_setup = get_setup
+    return reads
+
+
+async def test_positions_reported_after_the_change_ended_are_waited_for(run_latiss) -> None:
+    reads: list[list[tuple]] = []
+
+    async def during(run) -> None:
+        reads.append(_stale_reports(run, 3))
+
+    run = await run_latiss(ALL, during=during)
+    assert run.state == ScriptState.DONE, run.reason
+    assert len(reads[0]) >= 4  # three old reports read, then the new one
+    assert {i.physical_filter for i in _images(run, "FLAT")} == {"SDSSg_65mm~holo4_003"}
+
+
+async def test_positions_that_stay_old_fail_the_flats(run_latiss, monkeypatch) -> None:
+    from lsst.ts.calibscripts.auxtel import make_latiss_calibrations
+
+    monkeypatch.setattr(make_latiss_calibrations, "POSITION_REPORT_GRACE", 0.1)
+
+    async def during(run) -> None:
+        _stale_reports(run, None)
+
+    run = await run_latiss(ALL, during=during)
+    assert run.state == ScriptState.FAILED
+    assert run.reason.splitlines()[0].endswith(
+        "FLAT failed; kept: BIAS, DARK; not built: nothing"
+    ), run.reason
+    assert "ATSpectrograph reports filter 'SDSSr_65mm' and grating 'empty_1' in the beam" in run.reason
+    assert _images(run, "FLAT") == []

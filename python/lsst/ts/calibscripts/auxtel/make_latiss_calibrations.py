@@ -63,6 +63,12 @@ from ..sal import salobj
 
 SCHEMA_NAME = "make_latiss_calibrations.yaml"
 
+POSITION_REPORT_GRACE = 5.0
+"""Seconds the reported filter and grating may lag the end of their change (s)."""
+
+POSITION_POLL_INTERVAL = 0.02
+"""Seconds between two reads of the reported positions while they lag (s)."""
+
 DESCRIPTION = (
     "Take LATISS biases, darks and flats; build each calibration through OCPS:1 "
     "(cpBias, cpDark on this run's bias, cpFlat on this run's bias and dark), verify and certify it."
@@ -245,7 +251,7 @@ class MakeLATISSCalibrations(BaseMakeCalibrations):
         timeout = self.camera.filter_change_timeout * 2
         try:
             await wait_within(self.group.setup_instrument(filter=physical_filter, grating=grating), timeout)
-            current_filter, current_grating, _ = await self.group.get_setup()
+            current_filter, current_grating = await self.reported_setup((physical_filter, grating))
         except asyncio.TimeoutError:
             raise FilterNotSet(
                 f"{asked} not in the beam within {timeout:g} s through {component}; {await self.in_beam()}; "
@@ -265,6 +271,23 @@ class MakeLATISSCalibrations(BaseMakeCalibrations):
             f"Filter {physical_filter} and grating {grating} in the beam ({component}); the flats' "
             f"physical filter is {self.camera.physical_filter(physical_filter, grating)}"
         )
+
+    async def reported_setup(self, wanted: tuple[str, str | None]) -> tuple[str, str]:
+        """The filter and grating ATSpectrograph reports, once they are ``wanted`` or after a grace.
+
+        The reported positions are events, the end of the change is a
+        command acknowledgement: different topics, which the middleware may
+        deliver in either order. So the report is read again for up to
+        `POSITION_REPORT_GRACE` seconds after the change ended before it is
+        taken as what is in the beam.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POSITION_REPORT_GRACE
+        while True:
+            current_filter, current_grating, _ = await self.group.get_setup()
+            if (current_filter, current_grating) == wanted or loop.time() >= deadline:
+                return current_filter, current_grating
+            await asyncio.sleep(POSITION_POLL_INTERVAL)
 
     async def in_beam(self) -> str:
         """What ATSpectrograph last reported in the beam, as text for an error message."""
