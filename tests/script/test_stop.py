@@ -285,7 +285,10 @@ async def test_stop_during_a_frame_records_the_frame(run_bias) -> None:
     )
     report = assert_stopped(run, "take_biases")
     taken = [image.exposure_id for image in run.observatory.images]
-    assert len(taken) == 2
+    # The counter starts listening during the run: if it missed frame 1's startIntegration
+    # (it counts no history), the stop comes as frame 3 starts. Either way a frame is in
+    # progress at the stop, the camera takes it, and the summary lists every frame taken.
+    assert len(taken) in (2, 3), taken
     assert report["exposures_taken"] == taken
     assert run.executes == []
 

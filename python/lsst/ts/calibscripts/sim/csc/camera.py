@@ -574,6 +574,11 @@ class FilterChangerCameraCsc(CameraCsc):
             force_output=True,
         )
 
+    @property
+    def changing_filter(self) -> str | None:
+        """The filter change in progress (``setFilter <name>``), or None."""
+        return self._changing_filter
+
     async def do_setFilter(self, data: salobj.type_hints.BaseMsgType) -> None:
         """Put filter ``name`` in the beam; the ack is sent after ``endSetFilter``."""
         self.assert_enabled("setFilter")
