@@ -466,7 +466,6 @@ class BaseMakeCalibrations(salobj.BaseScript):
         flat_filters = [t.filter for t in plan.types if t.filter and not t.resumes]
         if flat_filters:
             await self.check_filter(flat_filters[0])
-            ready += f"; filter {flat_filters[0]} checked"
         self.log.info(f"Ready: {ready}")
 
     async def check_filter(self, physical_filter: str) -> None:
