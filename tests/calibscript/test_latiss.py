@@ -53,21 +53,13 @@ from lsst.ts.calibscripts.sim import ObservatoryOptions
 from lsst.ts.calibscripts.sim.faults import CameraFaults
 from lsst.ts.calibscripts.testing import BaseScriptTestCase
 
+from .conftest import SMALL as COMMON_SMALL
 from .conftest import CalibRunner
 
 CALIB = "LATISS/calib/test"
 EXECUTABLE = get_scripts_dir() / "auxtel" / "make_latiss_calibrations.py"
 
-SMALL = {
-    "n_bias": 2,
-    "n_discard_bias": 1,
-    "n_dark": 2,
-    "n_discard_dark": 1,
-    "exp_times_dark": [5, 5, 5],
-    "n_flat": 2,
-    "n_discard_flat": 1,
-    "exp_times_flat": 5,
-}
+SMALL = {name: value for name, value in COMMON_SMALL.items() if name != "detectors"}
 """Few frames per type (LATISS has one detector; there is no detectors option)."""
 
 ALL = {

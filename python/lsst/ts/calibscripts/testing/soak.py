@@ -1087,16 +1087,27 @@ async def _drive(fault: Fault, ctx: _Context) -> None:
     del ScriptState
 
 
-async def _gate_job_id(fault: Fault, ctx: _Context, number: int, release_after: float) -> None:
-    """Hold the in-progress ack (the job id) of job ``number`` for ``release_after`` seconds."""
+async def _previous_job_acknowledged(ctx: _Context, number: int) -> bool:
+    """Wait until job ``number - 1`` exists and its in-progress ack (job id) has gone.
+
+    Returns False if the script ended first (nothing left to gate).
+    """
     ocps = ctx.observatory.ocps
     await ctx.poll(lambda: ctx.script_done() or len(ocps.jobs) >= number - 1)
     if ctx.script_done():
-        return
+        return False
     if number > 1:
         # Gate only once the previous job's ack has gone.
         previous = list(ocps.jobs.values())[number - 2]
         await ctx.poll(lambda: ctx.script_done() or previous.phase != "queued")
+    return True
+
+
+async def _gate_job_id(fault: Fault, ctx: _Context, number: int, release_after: float) -> None:
+    """Hold the in-progress ack (the job id) of job ``number`` for ``release_after`` seconds."""
+    ocps = ctx.observatory.ocps
+    if not await _previous_job_acknowledged(ctx, number):
+        return
     gate = asyncio.Event()
     ocps.in_progress_ack_gate = gate
     try:
@@ -1114,12 +1125,8 @@ async def _stop_between_execute_and_job_id(fault: Fault, ctx: _Context, number: 
     from ..sal import ScriptState
 
     ocps = ctx.observatory.ocps
-    await ctx.poll(lambda: ctx.script_done() or len(ocps.jobs) >= number - 1)
-    if ctx.script_done():
+    if not await _previous_job_acknowledged(ctx, number):
         return
-    if number > 1:
-        previous = list(ocps.jobs.values())[number - 2]
-        await ctx.poll(lambda: ctx.script_done() or previous.phase != "queued")
     gate = asyncio.Event()
     ocps.in_progress_ack_gate = gate
     try:
