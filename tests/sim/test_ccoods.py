@@ -73,16 +73,30 @@ async def test_nine_ingest_events_per_image() -> None:
 
 
 async def test_events_of_consecutive_images_interleave() -> None:
-    # A slow OODS (1 s between detectors) sees the next image before it finishes the first.
-    options = ObservatoryOptions(time_scale=SCALE, timing=Timing(ingest_detector_interval=1.0))
+    # Images are ingested concurrently, so the events of two images interleave.
+    # Both images are held until the OODS has received the second, then
+    # released together: the overlap does not depend on how fast the test takes
+    # the second image (under load a 9 ms ingest could end before the second
+    # readout). A serial OODS would publish all of one image's events first.
+    options = ObservatoryOptions(
+        time_scale=SCALE, timing=Timing(ingest_delay=0.0, ingest_detector_interval=1.0)
+    )
     async with SimulatedObservatory(options) as observatory:
+        holds = [observatory.ccoods.hold(1), observatory.ccoods.hold(2)]
         async with salobj.Domain() as domain, salobj.Remote(domain, "CCOODS") as oods:
             async with salobj.Remote(domain, "CCCamera") as camera:
                 await take(camera, observatory, 2)
+            async with asyncio.timeout(10):  # a serial OODS never takes the second image
+                while observatory.ccoods.images_received < 2:
+                    await asyncio.sleep(0.001)
+            for hold in holds:
+                hold.set()
             events = await collect(oods, 18)
     order = [event.obsid for event in events]
     first, second = (image.obs_id for image in observatory.images)
-    assert order.index(second) < max(i for i, name in enumerate(order) if name == first)
+    last = {name: max(i for i, each in enumerate(order) if each == name) for name in (first, second)}
+    assert order.index(second) < last[first]
+    assert order.index(first) < last[second]
 
 
 async def test_status_codes_and_missing_events() -> None:
