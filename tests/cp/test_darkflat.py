@@ -40,6 +40,9 @@ from .darkflat_chain import Chain, make_frames
 # build them again.
 pytestmark = pytest.mark.xdist_group("cp_darkflat")
 
+# The tests of whole dark and flat chains (bias, dark, flats, verification) are slow.
+CHAIN = pytest.mark.slow
+
 GEOM = cm.amp_geometry("reduced")
 DETS = (3, 4)
 
@@ -164,6 +167,7 @@ def test_flat_merges_list_failures_as_documented() -> None:
 # Chain on good data
 
 
+@CHAIN
 def test_master_dark_recovers_dark_current(good) -> None:
     for det in DETS:
         master = good["masters"][det][1]
@@ -183,6 +187,7 @@ def test_master_dark_recovers_dark_current(good) -> None:
         assert np.corrcoef(image[warm], truth[warm])[0, 1] > 0.8
 
 
+@CHAIN
 def test_master_flat_recovers_relative_response(good) -> None:
     truths = {det: _assembled(det, lambda d, a: frames.flat_response(d, a, GEOM, 1)) for det in DETS}
     focal_plane = np.mean([t.mean() for t in truths.values()])
@@ -208,6 +213,7 @@ def darkflat_scales(result: dict, exposure_id: int) -> float:
     return result["scales"]["expScale"][DETS[0]]["C10"][exposure_id]
 
 
+@CHAIN
 def test_verification_passes_on_good_data(good) -> None:
     dark, flat = good["verify_dark"], good["verify_flat"]
     assert dark["SUCCESS"] is True and flat["SUCCESS"] is True
@@ -224,6 +230,7 @@ def test_verification_passes_on_good_data(good) -> None:
 # Chain with faults
 
 
+@CHAIN
 def test_extra_dark_current_fails_dark_noise(faulty) -> None:
     stats = faulty["verify_dark"]
     assert stats["SUCCESS"] is False
@@ -235,6 +242,7 @@ def test_extra_dark_current_fails_dark_noise(faulty) -> None:
         assert sum(f.endswith(" NOISE") for f in failures) >= 12
 
 
+@CHAIN
 def test_low_amp_and_nonuniform_flat_fail_flat_verification(faulty) -> None:
     stats = faulty["verify_flat"]
     assert stats["SUCCESS"] is False

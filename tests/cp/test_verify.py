@@ -73,6 +73,7 @@ def test_independent_and_input_frames_noise() -> None:
     assert amp["CR_NOISE"] == pytest.approx(amp["NOISE"], rel=0.01)
 
 
+@pytest.mark.slow  # 80 frames: a 10 % excess must fail every exposure
 def test_read_noise_inflated_on_three_detectors_fails_every_exposure() -> None:
     geom = amp_geometry("reduced")
     exposures = [2026112500001 + i for i in range(20)]

@@ -121,6 +121,7 @@ def _request(repo_path: str, pipeline: str, config: str, detectors: tuple[int, .
     )
 
 
+@pytest.mark.slow  # two in-process jobs on LSSTCam detectors
 async def test_lsstcam_bias_job_makes_a_master_per_detector(fresh_repo: str, tmp_path, monkeypatch) -> None:
     import asyncio
 

@@ -23,6 +23,7 @@
 
 import enum
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -127,10 +128,20 @@ def write_sim_like(path: pathlib.Path, det: int) -> np.ndarray:
     return pixels
 
 
-@pytest.fixture
-def repo(fresh_repo: str, tmp_path: pathlib.Path) -> dict:
-    """A small butler repository with 9 master biases and verifyBiasDetStats."""
-    root = fresh_repo
+# The tests that read the repository below run in one worker, which builds it once.
+READS_REPO = pytest.mark.xdist_group("report_repo")
+
+
+@pytest.fixture(scope="module")
+def repo(template_repo: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small butler repository with 9 master biases and verifyBiasDetStats.
+
+    Made once per module and only read by the tests (each writes its
+    pictures and summaries in its own ``tmp_path``).
+    """
+    tmp_path = tmp_path_factory.mktemp("report_repo")
+    root = str(tmp_path / "repo")
+    shutil.copytree(template_repo, root, symlinks=True)
     butler = Butler.from_config(root, writeable=True)
     for exposure in EXPOSURES:
         begin = Time("2026-11-25T20:00:00", scale="tai") + (exposure % 100) * u.min
@@ -285,6 +296,7 @@ def png_size(path: pathlib.Path) -> tuple[int, int]:
         return image.size
 
 
+@READS_REPO
 def test_write_report_from_butler(repo: dict, tmp_path: pathlib.Path) -> None:
     summary = dict(final_state=FinalState.DONE, exposures=np.array(EXPOSURES), n=np.int64(3))
     out = tmp_path / "report"
@@ -311,6 +323,7 @@ def test_write_report_from_butler(repo: dict, tmp_path: pathlib.Path) -> None:
     assert written["report"]["problems"] == []
 
 
+@READS_REPO
 def test_pictures_show_the_data(repo: dict, tmp_path: pathlib.Path) -> None:
     butler = Butler.from_config(str(repo["root"]))
     masters = {}
@@ -357,6 +370,7 @@ def test_pictures_show_the_data(repo: dict, tmp_path: pathlib.Path) -> None:
     assert noise.data["measured"].shape == (144,)
 
 
+@READS_REPO
 def test_noise_reference_from_master_headers(repo: dict, tmp_path: pathlib.Path) -> None:
     """Without an explicit nominal, the masters' LSST ISR READNOISE keys are used."""
     result = report.write_report(
@@ -418,7 +432,10 @@ def test_import_does_not_load_matplotlib() -> None:
     assert output.strip() == "False"
 
 
-def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path) -> None:
+@READS_REPO
+def test_write_run_pictures_from_run_summary(
+    repo: dict, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The script's call: pictures beside the RunSummary's YAML, collections from its jobs."""
     from lsst.ts.calibscripts.calib.summary import JobRecord, RunSummary
 
@@ -460,6 +477,11 @@ def test_write_run_pictures_from_run_summary(repo: dict, tmp_path: pathlib.Path)
         [yaml_path.name, *(p.name for p in result.pictures.values())]
     )  # the script's YAML is left alone; no other YAML written
 
+    # Which pictures the other cases draw: the figures are made but not rendered
+    # to PNG (rendering is the costly part, checked above).
+    from lsst.ts.calibscripts.report import figures
+
+    monkeypatch.setattr(figures, "_save", lambda figure, path, size: pathlib.Path(path))
     # A failed verify job: no verification pictures, and the reason is recorded.
     summary.job("verify_bias").exit_code = 1
     partial = report.write_run_pictures(summary)

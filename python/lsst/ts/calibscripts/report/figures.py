@@ -67,6 +67,8 @@ NOISE_SIZE = (1400, 800)
 _DPI = 100
 _BASE_DETECTORS = 9
 _LARGEST = 16000
+_PNG_COMPRESS_LEVEL = 1
+"""zlib compression level of the PNG pictures (fast; lossless at any level)."""
 
 
 def mosaic_size(grid: tuple[int, int]) -> tuple[int, int]:
@@ -124,7 +126,9 @@ def _new_figure(size: tuple[int, int]) -> typing.Any:
 def _save(figure: typing.Any, path: str | os.PathLike, size: tuple[int, int]) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=_DPI, format="png")
+    # zlib level 1: about a third less time per picture than the default 6,
+    # for files about 15 % larger (the pictures are drawn at the end of a run).
+    figure.savefig(path, dpi=_DPI, format="png", pil_kwargs={"compress_level": _PNG_COMPRESS_LEVEL})
     return path
 
 

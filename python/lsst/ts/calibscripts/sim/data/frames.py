@@ -698,6 +698,20 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
         vendor's geometry (ITL or e2v prescan and overscans).
     """
     options = options or DataOptions()
+    geometry, pixels, n_tracks = _amp_pixels(image, detector, options)
+    primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
+    hdus = [
+        fits.ImageHDU(data=pix, header=_segment_header(geometry, index).copy())
+        for index, pix in enumerate(pixels)
+    ]
+    _add_sim_cards(primary.header, image, detector, options, n_tracks)
+    return fits.HDUList([primary, *hdus])
+
+
+def _amp_pixels(
+    image: ImageInfo, detector: int, options: DataOptions
+) -> tuple[AmpGeometry, list[np.ndarray], int]:
+    """The pixels of one raw: its geometry, one int32 array per amplifier, and the cosmic-ray tracks."""
     geometry = image_geometry(image, detector, options)
     det = camera_model.camera_detector_model(profile(image.instrument), detector)
     # Seeded by seq_num, not exposure_id: exposure ids contain the date.
@@ -716,8 +730,7 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
     data_sl = geometry.data_slice
     x0, x1 = data_sl[1].start, data_sl[1].stop
 
-    primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
-    hdus: list[fits.hdu.base.ExtensionHDU] = []
+    pixels: list[np.ndarray] = []
     n_tracks = 0
     for index, amp in enumerate(det.amplifiers):
         fixed = _amp_fixed(detector, index, geometry, options.seed)
@@ -738,11 +751,8 @@ def make_raw(image: ImageInfo, detector: int, options: DataOptions | None = None
         if offset_adu:
             pix[data_sl] += np.float32(offset_adu)
         np.rint(pix, out=pix)
-        header = _segment_header(geometry, index).copy()
-        hdus.append(fits.ImageHDU(data=pix.astype(np.int32), header=header))
-
-    _add_sim_cards(primary.header, image, detector, options, n_tracks)
-    return fits.HDUList([primary, *hdus])
+        pixels.append(pix.astype(np.int32))
+    return geometry, pixels, n_tracks
 
 
 def _add_sim_cards(
@@ -854,10 +864,57 @@ def _header_bytes(data: bytes) -> int:
     return offset
 
 
+_BLOCK = 2880
+"""FITS block size: every header and data unit is padded to a multiple of it."""
+
+
+@functools.lru_cache(maxsize=8 * 16)
+def _segment_header_bytes(geometry: AmpGeometry, index: int) -> bytes:
+    """The header astropy writes for amp ``index``'s Segment HDU (int32 pixels, ``geometry.raw_shape``).
+
+    The same for every raw of that geometry: only the pixels differ.
+    """
+    segment = fits.ImageHDU(
+        data=np.zeros(geometry.raw_shape, dtype=np.int32), header=_segment_header(geometry, index).copy()
+    )
+    stream = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), segment]).writeto(stream)
+    written = stream.getvalue()[_header_bytes(stream.getvalue()) :]
+    return written[: len(written) - _padded(segment.data.nbytes)]
+
+
+def _padded(size: int) -> int:
+    return -(-size // _BLOCK) * _BLOCK
+
+
+def _segment_bytes(geometry: AmpGeometry, pixels: list[np.ndarray]) -> bytes:
+    """The Segment HDUs of a raw, byte for byte as astropy writes them (big-endian int32, zero padded)."""
+    parts: list[bytes] = []
+    for index, pix in enumerate(pixels):
+        data = pix.astype(">i4", copy=False).tobytes()
+        parts += [_segment_header_bytes(geometry, index), data, bytes(_padded(len(data)) - len(data))]
+    return b"".join(parts)
+
+
+def _primary_bytes(
+    image: ImageInfo, detector: int, options: DataOptions, geometry: AmpGeometry, n_tracks: int
+) -> bytes:
+    """The primary HDU of a raw (header only), as astropy writes it before extensions."""
+    primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
+    _add_sim_cards(primary.header, image, detector, options, n_tracks)
+    # As HDUList.writeto does for a primary HDU followed by extensions.
+    primary.header.set("EXTEND", True, after="NAXIS")
+    stream = io.BytesIO()
+    primary.writeto(stream)
+    return stream.getvalue()
+
+
 def raw_bytes(image: ImageInfo, detector: int, options: DataOptions | None = None) -> bytes:
     """Return the FITS file of one raw: `make_raw` written out, byte for byte.
 
-    The segments of a frame made before in this process (same
+    The pixels are written straight from their arrays after a header made
+    once per amplifier and geometry (astropy's own), without building the
+    HDUs. The segments of a frame made before in this process (same
     `_pixel_key`) come from a cache, so only the primary header is made.
     """
     options = options or DataOptions()
@@ -866,19 +923,11 @@ def raw_bytes(image: ImageInfo, detector: int, options: DataOptions | None = Non
     if cached is not None:
         segments, n_tracks = cached
         geometry = image_geometry(image, detector, options)
-        primary = fits.PrimaryHDU(header=_primary_header(image, detector, geometry))
-        _add_sim_cards(primary.header, image, detector, options, n_tracks)
-        # As HDUList.writeto does for a primary HDU followed by extensions.
-        primary.header.set("EXTEND", True, after="NAXIS")
-        stream = io.BytesIO()
-        primary.writeto(stream)
-        return stream.getvalue() + segments
-    hdulist = make_raw(image, detector, options)
-    stream = io.BytesIO()
-    hdulist.writeto(stream)
-    data = stream.getvalue()
-    _segment_cache.put(key, data[_header_bytes(data) :], int(hdulist[0].header["HIERARCH SIM CR TRACKS"]))
-    return data
+    else:
+        geometry, pixels, n_tracks = _amp_pixels(image, detector, options)
+        segments = _segment_bytes(geometry, pixels)
+        _segment_cache.put(key, segments, n_tracks)
+    return _primary_bytes(image, detector, options, geometry, n_tracks) + segments
 
 
 def write_raw(
