@@ -114,6 +114,7 @@ def test_simulated_run_done(tmp_path: pathlib.Path) -> None:
         assert path.name in result.stdout
 
 
+@pytest.mark.slow  # a whole run with in-process jobs in a process of its own
 def test_simulated_job_failure(tmp_path: pathlib.Path) -> None:
     result = run_cli(
         FAST + ["--fail-job", "cp_bias", "--report-dir", "out", "--log-level", "WARNING"], tmp_path

@@ -328,7 +328,9 @@ def noisy_detector_options() -> ObservatoryOptions:
     return ObservatoryOptions(data=DataOptions(read_noise_factors={0: 1.6}))
 
 
-@pytest.mark.parametrize("certify_anyway", [False, True])
+@pytest.mark.parametrize(
+    "certify_anyway", [False, pytest.param(True, marks=pytest.mark.slow)]  # the second: another whole run
+)
 async def test_verification_fails(run_bias, certify_anyway) -> None:
     config = {"n_bias": 3, "detectors": [0], "certify_on_verification_failure": certify_anyway}
     run = await run_bias(config, noisy_detector_options())
@@ -347,6 +349,7 @@ async def test_verification_fails(run_bias, certify_anyway) -> None:
         assert_nothing_certified(run)
 
 
+@pytest.mark.slow  # three whole runs on one repository
 async def test_certification_conflict_and_supersede(run_bias) -> None:
     first = await run_bias({"n_bias": 2, "detectors": [3], "do_verify": False})
     assert first.state == ScriptState.DONE, first.reason

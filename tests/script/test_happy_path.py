@@ -120,6 +120,7 @@ async def test_single_bias_without_verification(run_bias) -> None:
     assert report["stages_completed"][-2:] == ["certify", "summary"]
 
 
+@pytest.mark.slow  # a whole run; the validity range is also tested on the butler (tests/calib)
 async def test_given_validity_range(run_bias) -> None:
     run = await run_bias(
         {

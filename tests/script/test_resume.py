@@ -24,6 +24,7 @@
 import ast
 import re
 
+import pytest
 from lsst.ts.calibscripts.sal import ScriptState, State
 from lsst.ts.calibscripts.sim import JobAction, ObservatoryOptions, OcpsFaults, OodsFaults
 
@@ -38,6 +39,7 @@ def resume_config(reason: str) -> dict:
     return config
 
 
+@pytest.mark.slow  # a whole run (test_resume_from_bias_job resumes in the fast tier)
 async def test_resume_from_exposure_ids(run_bias) -> None:
     config = {"n_bias": 3, "detectors": [2]}
     failed = await run_bias(config, ObservatoryOptions(ocps=OcpsFaults(reject_execute=True)))
