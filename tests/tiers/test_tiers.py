@@ -53,6 +53,7 @@ def test_fast_tier_leaves_out_slow_tests_and_starts_with_integration() -> None:
     slow = {
         f"{HAPPY}::test_happy_path[20-detectors1-0]",
         f"{HAPPY}::test_independent_verification_frame_passes_with_20_biases",
+        f"{HAPPY}::test_given_validity_range",
     }
     assert not slow & set(fast)
     assert f"{HAPPY}::test_happy_path[3-(0,2)-0]" in fast
