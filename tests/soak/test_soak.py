@@ -22,10 +22,12 @@
 """The soak: schedules reproduce from their seed, invariants catch what they should, and a few
 dozen seeded schedules run without breaking any (``make soak`` runs a thousand)."""
 
+import asyncio
 import dataclasses
 import importlib.util
 import os
 import random
+import time
 import types
 
 import pytest
@@ -385,8 +387,27 @@ async def test_schedule_keeps_every_invariant(seed: int, templates: soak.Templat
     schedule = soak.draw_schedule(seed)
     result = await soak.run_schedule(schedule, str(tmp_path), templates)
     assert result.state in ("DONE", "FAILED", "STOPPED"), result
-    assert result.violations == [], f"{schedule.recipe()}\n" + "\n".join(result.violations)
+    # The loop-lag verdict depends on the load of the machine (other test
+    # workers beside this one); `make soak` judges it, this test reports it.
+    violations = [v for v in result.violations if not v.startswith(soak.LOAD_DEPENDENT_INVARIANTS)]
+    if violations != result.violations:
+        print(f"seed {seed}: {sorted(set(result.violations) - set(violations))} (not judged here)")
+    assert violations == [], f"{schedule.recipe()}\n" + "\n".join(result.violations)
     assert os.path.isdir(tmp_path / "reports")
+
+
+async def test_lag_monitor_counts_work_that_blocks_the_loop() -> None:
+    # 0.3 s of CPU on the loop's thread: counted whether or not the operating
+    # system preempted the thread meanwhile (then it counts the process's CPU).
+    monitor = soak._LagMonitor(period=0.01)
+    monitor.start()
+    await asyncio.sleep(0.05)
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    await asyncio.sleep(0.05)
+    await monitor.stop()
+    assert 0.25 < monitor.max_lag <= monitor.max_wall_lag
 
 
 async def test_a_held_job_id_is_let_through_once_the_stop_reached_the_run() -> None:

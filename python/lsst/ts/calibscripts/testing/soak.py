@@ -56,7 +56,9 @@ of what the script says about itself:
 * ``no_traceback``: no log record carries a traceback and asyncio reported no
   lost error;
 * ``loop_not_blocked``: the event loop was never blocked longer than
-  `MAX_LOOP_LAG`;
+  `MAX_LOOP_LAG` (a measure that depends on the machine's load: the soak
+  command judges it, the test suite only reports it,
+  `LOAD_DEPENDENT_INVARIANTS`);
 * ``run_ended``: the script reached a final state within `RUN_TIMEOUT`.
 
 Every schedule prints as a one-line recipe (`Schedule.recipe`) and replays
@@ -130,6 +132,15 @@ butler work (a few hundred ms of CPU with the process's other threads) ends well
 loaded machine (1.5 s was exceeded in 3 of 1,000 schedules at a load average of 9 on two cores)."""
 LAG_PERIOD = 0.02
 """Period (s) of the loop-lag monitor."""
+LOAD_DEPENDENT_INVARIANTS = ("loop_not_blocked",)
+"""Invariants whose verdict depends on what else the machine runs.
+
+`_LagMonitor` discounts waiting for a busy machine's CPU only as far as it
+can tell (an involuntary switch of the loop's thread); when the machine is
+loaded by other test processes, the process's worker threads (butler,
+stand-in pipeline jobs) still add CPU time that did not block the loop.
+``make soak`` runs alone and judges these; a test suite running beside
+other tests reports them without failing on them."""
 CALIB_COLLECTION = "LSSTComCam/calib/soak"
 PRIOR_JOB_ID = "50a4000000000000000000000000prior"
 """A completed cpBias job present in every template repository (to resume from)."""
