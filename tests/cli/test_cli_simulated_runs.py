@@ -187,7 +187,8 @@ def test_conflicting_certification(tmp_path: pathlib.Path) -> None:
     from lsst.ts.calibscripts.configs import load_example_text
 
     config = yaml.safe_load(load_example_text())
-    config["supersede"] = False
+    # Short (the conflict is found at certify, whatever the size): 3 frames, 2 detectors.
+    config.update(supersede=False, n_bias=2, detectors=[0, 8])
     path = tmp_path / "no_supersede.yaml"
     path.write_text(yaml.safe_dump(config))
     result = run_cli([str(path), *FAST, "--conflicting-certification"], tmp_path)
