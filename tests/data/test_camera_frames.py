@@ -22,6 +22,7 @@
 
 """LSSTCam and LATISS frames in the simulated data plane: raws, ingest, bias jobs."""
 
+import io
 import uuid
 
 import pytest
@@ -70,6 +71,16 @@ def test_raw_follows_the_profile_layout(camera: CameraProfile, detector: int) ->
             hdu.header["DETSIZE"] == f"[1:{8 * layout.data_width},1:{layout.amp_rows * layout.data_height}]"
         )
     assert frames.raw_filename(image, detector) == f"{image.obs_id}_{info.name}.fits"
+
+
+@pytest.mark.parametrize("camera, detector", [(LSSTCAM, d) for d in LSSTCAM_SUBSET] + [(LATISS, 0)])
+def test_raw_bytes_are_the_raw_astropy_writes(camera: CameraProfile, detector: int) -> None:
+    # raw_bytes writes the segments from their arrays after a header made once per
+    # geometry and amp: the same file astropy writes from make_raw, for every layout.
+    image = frames.make_image_info(20261125, 4, detectors=(detector,), camera=camera)
+    written = io.BytesIO()
+    frames.make_raw(image, detector, OPTIONS).writeto(written)
+    assert frames.raw_bytes(image, detector, OPTIONS) == written.getvalue()
 
 
 def test_detector_models_are_per_camera_and_stable() -> None:
