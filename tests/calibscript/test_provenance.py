@@ -33,6 +33,7 @@ type shows that type's masters and verification statistics.
 from __future__ import annotations
 
 import pathlib
+import typing
 
 import astropy.time
 import numpy as np
@@ -73,7 +74,7 @@ async def test_bias_dark_flat_done_with_provenance(run_calibs, monkeypatch: pyte
     drawn_by_type: dict[str, report.RunReport] = {}
     draw = report.write_run_pictures
 
-    def keep_drawn(summary, *args, **kwargs) -> report.RunReport:
+    def keep_drawn(summary: typing.Any, *args: typing.Any, **kwargs: typing.Any) -> report.RunReport:
         drawn = draw(summary, *args, **kwargs)
         drawn_by_type[str(summary.calib_type).lower()] = drawn
         return drawn
