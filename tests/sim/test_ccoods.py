@@ -30,6 +30,7 @@ import pytest
 from lsst.ts.calibscripts.sal import State, salobj
 from lsst.ts.calibscripts.sim import ObservatoryOptions, OodsFaults, SimulatedObservatory, Timing
 from lsst.ts.calibscripts.sim.interfaces import ImageInfo, NullDataPlane
+from lsst.ts.calibscripts.testing import script_runs
 
 SCALE = 0.001
 SENSORS = [f"S{i}{j}" for i in range(3) for j in range(3)]
@@ -86,9 +87,10 @@ async def test_events_of_consecutive_images_interleave() -> None:
         async with salobj.Domain() as domain, salobj.Remote(domain, "CCOODS") as oods:
             async with salobj.Remote(domain, "CCCamera") as camera:
                 await take(camera, observatory, 2)
-            async with asyncio.timeout(10):  # a serial OODS never takes the second image
-                while observatory.ccoods.images_received < 2:
-                    await asyncio.sleep(0.001)
+            # A serial OODS never takes the second image.
+            await script_runs.wait_for(
+                lambda: observatory.ccoods.images_received == 2, timeout=10, what="the OODS has both images"
+            )
             for hold in holds:
                 hold.set()
             events = await collect(oods, 18)

@@ -855,17 +855,16 @@ class _SegmentCache:
 _segment_cache = _SegmentCache(max_bytes=256 * 2**20)
 
 
-def _header_bytes(data: bytes) -> int:
-    """Length of the primary HDU (header, no data) at the start of a FITS file's bytes."""
-    block = 2880
-    offset = block
-    while offset < len(data) and not data.startswith(b"XTENSION", offset):
-        offset += block
-    return offset
-
-
 _BLOCK = 2880
 """FITS block size: every header and data unit is padded to a multiple of it."""
+
+
+def _header_bytes(data: bytes) -> int:
+    """Length of the primary HDU (header, no data) at the start of a FITS file's bytes."""
+    offset = _BLOCK
+    while offset < len(data) and not data.startswith(b"XTENSION", offset):
+        offset += _BLOCK
+    return offset
 
 
 @functools.lru_cache(maxsize=8 * 16)
@@ -879,7 +878,8 @@ def _segment_header_bytes(geometry: AmpGeometry, index: int) -> bytes:
     )
     stream = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(), segment]).writeto(stream)
-    written = stream.getvalue()[_header_bytes(stream.getvalue()) :]
+    data = stream.getvalue()
+    written = data[_header_bytes(data) :]
     return written[: len(written) - _padded(segment.data.nbytes)]
 
 
