@@ -162,8 +162,10 @@ async def test_grating_change_failure_names_the_grating(run_latiss) -> None:
 
 
 async def test_filter_change_that_never_ends_fails_the_flats(run_latiss, monkeypatch) -> None:
-    # A short change time limit, so the test does not wait the real 60 s.
-    quick = dataclasses.replace(LATISS, filter_change_timeout=0.05)
+    # A short change time limit, so the test does not wait the real 60 s; long enough that the
+    # wheel's "not in position" event (written when the change starts, delivered after up to
+    # the bus's delay) is in on a loaded machine when the limit is reached.
+    quick = dataclasses.replace(LATISS, filter_change_timeout=0.5)
     monkeypatch.setattr(MakeLATISSCalibrations, "camera", quick)
     options = ObservatoryOptions(camera=CameraFaults(never_end_set_filter=True))
     run = await run_latiss(ALL, options)
@@ -173,7 +175,7 @@ async def test_filter_change_that_never_ends_fails_the_flats(run_latiss, monkeyp
     assert result["BIAS"].state is TypeState.SUCCEEDED and result["DARK"].state is TypeState.SUCCEEDED
     reason = result["FLAT"].reason
     assert (
-        "filter SDSSg_65mm and grating holo4_003 not in the beam within 0.1 s through ATSpectrograph"
+        "filter SDSSg_65mm and grating holo4_003 not in the beam within 1 s through ATSpectrograph"
         in reason
     )
     assert "the filter wheel reports not in position" in reason

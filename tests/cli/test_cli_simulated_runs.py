@@ -19,11 +19,15 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""End-to-end runs of run_make_comcam_bias --simulate (integration: each runs the whole procedure)."""
+"""End-to-end runs of run_make_comcam_bias --simulate (integration: each runs the whole procedure).
+
+The run that ends DONE with no configuration file (the shipped example: stages in order, every
+detector certified, the pictures at their sizes) is the README's demo, run from the installed
+wheel in ``tests/packaging/test_wheel_install.py``.
+"""
 
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -67,51 +71,6 @@ def certified_detectors(repo: pathlib.Path, collection: str = "LSSTComCam/calib/
         return sorted({int(ref.dataId["detector"]) for ref in refs})
     finally:
         butler.close()
-
-
-@pytest.mark.slow
-def test_simulated_run_done(tmp_path: pathlib.Path) -> None:
-    """No config file: the shipped example; DONE, certified, pictures, exit code 0, no live line."""
-    result = run_cli(FAST, tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert result.stdout.rstrip().endswith("Final state: DONE")
-    assert "\r" not in result.stdout  # not a terminal: no redrawn status line
-    stages = [
-        "preflight",
-        "take_biases",
-        "wait_ingest",
-        "cp_bias",
-        "verify_bias",
-        "judge",
-        "certify",
-        "summary",
-    ]
-    # Stage lines come from the script's log (at INFO) or from the command (quieter levels).
-    found = [re.search(rf"Stage \d(/8)? {stage}:", result.stdout) for stage in stages]
-    positions = [match.start() if match else -1 for match in found]
-    assert -1 not in positions and positions == sorted(positions), positions  # followed in order
-    repo = tmp_path / "sim_observatory" / "repo"
-    assert certified_detectors(repo) == list(range(9))
-    reports = tmp_path / "calib_reports"
-    (summary_path,) = reports.glob("*.yaml")
-    summary = yaml.safe_load(summary_path.read_text())
-    assert summary["repo"] == str(repo)
-    assert summary["outcome"] in ("done", "DONE")
-    assert f"Run report in {reports}" in result.stdout
-    # The script drew the pictures beside its summary, from the simulated repository's files.
-    from lsst.ts.calibscripts import report
-    from PIL import Image
-
-    for kind, size in (
-        ("master_bias_mosaic", report.MOSAIC_SIZE),
-        ("verification_map", report.VERIFICATION_SIZE),
-        ("noise_vs_nominal", report.NOISE_SIZE),
-    ):
-        path = reports / f"{summary_path.stem}_{kind}.png"
-        with Image.open(path) as image:
-            assert image.size == size, path
-        assert path.name in result.stdout
 
 
 @pytest.mark.slow  # a whole run with in-process jobs in a process of its own

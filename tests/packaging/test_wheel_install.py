@@ -44,6 +44,7 @@ nine detectors) is in the slow tier; the fast tier runs a short rehearsal
 
 import os
 import pathlib
+import re
 import shutil
 import site
 import subprocess
@@ -199,6 +200,9 @@ SHORT_REHEARSAL = "calib_collection: LSSTComCam/calib/daily\nn_bias: 2\ndetector
 """A short configuration for the fast tier: 3 frames, 2 detectors."""
 
 
+STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
+
+
 @pytest.mark.parametrize(
     "runner, config, detectors",
     [
@@ -211,10 +215,18 @@ def test_simulated_run_from_installed_copy(
 ) -> None:
     """The README's demo, from the installed copy: the shipped example config, pipetask, the report.
 
-    The short variant gives its own configuration and runs the jobs in
-    process (the pipelines and tasks still come from the installed copy).
+    The demo (no configuration file: the shipped example) ends DONE with exit
+    code 0, follows the stages in order, certifies every detector and draws
+    the pictures, at their sizes, beside the summary. The short variant
+    gives its own configuration and runs the jobs in process (the pipelines
+    and tasks still come from the installed copy).
     """
+    from lsst.daf.butler import Butler
+    from lsst.ts.calibscripts import report
+    from PIL import Image
+
     repo = tmp_path / "sim_observatory" / "repo"
+    reports = tmp_path / "calib_reports"
     args = [str(venv["root"] / "bin" / "run_make_comcam_bias")]
     if config is not None:
         (tmp_path / "config.yaml").write_text(config)
@@ -230,18 +242,31 @@ def test_simulated_run_from_installed_copy(
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "Final state: DONE" in output
+    assert result.stdout.rstrip().endswith("Final state: DONE"), output
+    assert "\r" not in result.stdout  # not a terminal: no redrawn status line
     assert (repo / "butler.yaml").is_file()
-    reports = tmp_path / "calib_reports"
+    # Stage lines come from the script's log (at INFO) or from the command (quieter levels).
+    found = [re.search(rf"Stage \d(/8)? {stage}:", result.stdout) for stage in STAGES]
+    positions = [match.start() if match else -1 for match in found]
+    assert -1 not in positions and positions == sorted(positions), positions  # followed in order
+    (summary_path,) = reports.glob("*.yaml")
+    summary = yaml.safe_load(summary_path.read_text())
+    assert summary["repo"] == str(repo)
+    assert summary["outcome"] in ("done", "DONE")
+    assert f"Run report in {reports}" in result.stdout
+    # The script drew the pictures beside its summary, from the simulated repository's files.
     pictures = sorted(p.name for p in reports.glob("*.png"))
-    assert any(name.endswith("master_bias_mosaic.png") for name in pictures), pictures
-    assert any(name.endswith("verification_map.png") for name in pictures), pictures
-    assert any(name.endswith("noise_vs_nominal.png") for name in pictures), pictures
-    summaries = list(reports.glob("*.yaml"))
-    assert summaries, output
+    assert len(pictures) == 3, pictures
+    for kind, size in (
+        ("master_bias_mosaic", report.MOSAIC_SIZE),
+        ("verification_map", report.VERIFICATION_SIZE),
+        ("noise_vs_nominal", report.NOISE_SIZE),
+    ):
+        path = reports / f"{summary_path.stem}_{kind}.png"
+        with Image.open(path) as image:
+            assert image.size == size, path
+        assert path.name in result.stdout
     # The master biases are certified in the simulated repository.
-    from lsst.daf.butler import Butler
-
     butler = Butler.from_config(str(repo))
     try:
         refs = butler.query_datasets(

@@ -313,10 +313,11 @@ def plot_verification_map(
         axes.set_xticklabels(amp_labels, fontsize=8)
         axes.set_yticks(range(len(verification.detector_names)))
         axes.set_yticklabels(verification.detector_names, fontsize=8)
-        axes.set_xticks(np.arange(-0.5, len(amp_labels)), minor=True)
-        axes.set_yticks(np.arange(-0.5, len(verification.detector_names)), minor=True)
-        axes.grid(which="minor", color="white", linewidth=1)
-        axes.tick_params(which="minor", length=0)
+        # White lines between the cells: two line collections (minor ticks with a grid would
+        # make a tick object, with its own labels, per line).
+        n_rows, n_columns = len(verification.detector_names), len(amp_labels)
+        axes.vlines(np.arange(0.5, n_columns - 1), -0.5, n_rows - 0.5, colors="white", linewidth=1)
+        axes.hlines(np.arange(0.5, n_rows - 1), -0.5, n_columns - 0.5, colors="white", linewidth=1)
     exposures = verification.exposures
     subtitle = f"{len(exposures)} exposures" if exposures else "no verification data"
     figure.suptitle(f"{title or 'cp_verify bias tests per amplifier'} ({subtitle})", fontsize=12)
