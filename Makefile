@@ -26,8 +26,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The README's demo, with the simulated camera and OODS ten times faster than real time (the
+# frames' readout and the ingest latency; the jobs run as they run).
 demo: venv
-	$(VENV)/bin/run_make_comcam_bias --simulate
+	$(VENV)/bin/run_make_comcam_bias --simulate --time-scale 0.1
 
 # The simulated SAL's delivery mode in the fast tier: unordered, as Kafka delivers (samples of
 # one topic in order, of different topics in any order); SEED picks the random delays, so that
