@@ -106,8 +106,14 @@ def test_make_test_and_ci_run_both_tiers() -> None:
     assert re.search(r"^PYTEST_PARALLEL \?= -n auto --dist loadgroup$", makefile, flags=re.MULTILINE)
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert "set -euo pipefail" in ci
-    commands = [line for line in ci if line.startswith("make ")]
-    assert commands == ["make demo", "make test", "make test-slow"]
+    commands = [re.split(r" [>|&]", line)[0] for line in ci if line.startswith("make ")]
+    assert commands == ["make venv", "make demo", "make test", "make test-slow"]
+    # The quick-start commands run side by side (the demo in the background); CI fails if
+    # either fails, and runs the slow tier only after both.
+    assert "make demo >\"$demo_log\" 2>&1 &" in ci
+    assert "make test || test_status=$?" in ci
+    assert 'wait "$demo_pid" || demo_status=$?' in ci
+    assert ci.index("make test-slow") > ci.index('wait "$demo_pid" || demo_status=$?')
     # The fast tier runs with the simulated SAL delivering as Kafka does (seeded, so that a
     # failure reproduces); the slow tier in the default, ordered mode: CI runs both modes.
     assert targets["test"].startswith(
