@@ -29,6 +29,7 @@ import typing
 import pytest
 import yaml
 from lsst.ts.calibscripts.simsal import salobj
+from lsst.ts.calibscripts.simsal.salobj import _bus
 from lsst.ts.calibscripts.simsal.xml.enums.Script import MetadataDome, ScriptState
 
 STD_TIMEOUT = 10
@@ -163,7 +164,7 @@ async def test_first_heartbeat_one_interval_after_start() -> None:
         await remote.start_task
         script = await make_script(index=13)
         await remote.evt_description.next(flush=False, timeout=STD_TIMEOUT)
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         assert remote.evt_heartbeat.get() is None
         assert remote.evt_state.get().state == ScriptState.UNCONFIGURED
         await script.close()

@@ -27,6 +27,7 @@ import typing
 
 import pytest
 from lsst.ts.calibscripts.simsal import salobj
+from lsst.ts.calibscripts.simsal.salobj import _bus
 
 STD_TIMEOUT = 5
 SalRetCode = salobj.SalRetCode
@@ -125,7 +126,7 @@ async def test_next_ackcmd_unknown_or_finished() -> None:
         ackcmd = await remote.cmd_wait.set_start(timeout=STD_TIMEOUT, wait_done=False)
         assert ackcmd.ack == SalRetCode.CMD_INPROGRESS
         assert json.loads(ackcmd.result)["job_id"] == "abc"
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         with pytest.raises(
             RuntimeError, match=f"private_seqNum={ackcmd.private_seqNum} is unknown or finished"
         ):
@@ -202,7 +203,11 @@ async def test_commands_are_serial_per_topic_and_concurrent_across_topics() -> N
         await remote.start_task
         wait1 = asyncio.create_task(remote.cmd_wait.set_start(duration=1, timeout=STD_TIMEOUT))
         wait2 = asyncio.create_task(remote.cmd_wait.set_start(duration=2, timeout=STD_TIMEOUT))
-        await asyncio.sleep(0.05)
+        await _bus.delivery_barrier()  # both commands have reached the controller
+        for _ in range(1000):  # a generous bound against a hang, however loaded the machine
+            if events:
+                break
+            await asyncio.sleep(0.005)
         assert events == ["wait start 1.0"]
         await remote.cmd_setScalars.start(timeout=STD_TIMEOUT)
         await asyncio.gather(wait1, wait2)

@@ -29,6 +29,7 @@ import typing
 
 import pytest
 from lsst.ts.calibscripts.simsal import salobj
+from lsst.ts.calibscripts.simsal.salobj import _bus
 
 STD_TIMEOUT = 5
 
@@ -149,7 +150,7 @@ async def test_queue_keeps_newest_100(caplog: pytest.LogCaptureFixture) -> None:
         with caplog.at_level(logging.WARNING):
             for i in range(150):
                 await controller.evt_scalars.set_write(int0=i)
-            await asyncio.sleep(0.01)
+            await _bus.delivery_barrier()  # every message written so far has arrived
         assert remote.evt_scalars.nqueued == 100
         assert "queue" not in caplog.text
         values = [remote.evt_scalars.get_oldest().int0 for _ in range(100)]
@@ -166,7 +167,7 @@ async def test_flush_and_next_timeout() -> None:
         await remote.start_task
         await controller.evt_scalars.set_write(int0=1)
         await controller.evt_scalars.set_write(int0=2)
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         assert remote.evt_scalars.nqueued == 2
         remote.evt_scalars.flush()
         assert remote.evt_scalars.nqueued == 0
@@ -179,7 +180,7 @@ async def test_flush_and_next_timeout() -> None:
         assert data.int0 == 3
         # next(flush=True) discards what was queued.
         await controller.evt_scalars.set_write(int0=4)
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         task = asyncio.create_task(remote.evt_scalars.next(flush=True, timeout=STD_TIMEOUT))
         await asyncio.sleep(0.01)
         assert not task.done()
@@ -216,7 +217,7 @@ async def test_callbacks() -> None:
         remote = salobj.Remote(domain, "Test", 1)
         await remote.start_task
         await controller.evt_scalars.set_write(int0=-1)
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         assert remote.evt_scalars.nqueued == 1
         received: list[int] = []
         active = 0
@@ -275,7 +276,7 @@ async def test_set_write_only_on_change() -> None:
         result = await controller.tel_scalars.set_write(int0=1)
         result = await controller.tel_scalars.set_write(int0=1)
         assert result.was_written
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         assert remote.evt_scalars.nqueued == 3
         assert remote.tel_scalars.nqueued == 2
         with pytest.raises(AttributeError, match="no fields"):
@@ -433,7 +434,7 @@ async def test_reading_a_full_queue_logs_that_data_may_be_lost(caplog: pytest.Lo
         await remote.start_task
         for i in range(120):
             await controller.evt_scalars.set_write(int0=i)
-        await asyncio.sleep(0.01)
+        await _bus.delivery_barrier()  # every message written so far has arrived
         with caplog.at_level(logging.WARNING):
             first = await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT)
         assert first.int0 == 20  # the 20 oldest were dropped
@@ -478,7 +479,7 @@ async def test_a_lagging_callback_is_warned_about(caplog: pytest.LogCaptureFixtu
         with caplog.at_level(logging.WARNING):
             for i in range(30):
                 await controller.evt_scalars.set_write(int0=i)
-            await asyncio.sleep(0.01)
+            await _bus.delivery_barrier()  # every message written so far has arrived
             release.set()
             for _ in range(100):
                 if len(seen) == 30:
