@@ -28,6 +28,7 @@ import typing
 import pytest
 from lsst.ts.calibscripts.simsal import salobj
 from lsst.ts.calibscripts.simsal.salobj import _bus
+from lsst.ts.calibscripts.testing import script_runs
 
 STD_TIMEOUT = 5
 SalRetCode = salobj.SalRetCode
@@ -204,10 +205,7 @@ async def test_commands_are_serial_per_topic_and_concurrent_across_topics() -> N
         wait1 = asyncio.create_task(remote.cmd_wait.set_start(duration=1, timeout=STD_TIMEOUT))
         wait2 = asyncio.create_task(remote.cmd_wait.set_start(duration=2, timeout=STD_TIMEOUT))
         await _bus.delivery_barrier()  # both commands have reached the controller
-        for _ in range(1000):  # a generous bound against a hang, however loaded the machine
-            if events:
-                break
-            await asyncio.sleep(0.005)
+        await script_runs.wait_for(lambda: bool(events), timeout=5, what="the first command's callback")
         assert events == ["wait start 1.0"]
         await remote.cmd_setScalars.start(timeout=STD_TIMEOUT)
         await asyncio.gather(wait1, wait2)
