@@ -99,6 +99,7 @@ def test_parse_validity_range() -> None:
         butler_ops.parse_validity_range("yesterday", "2026-11-25")
 
 
+@pytest.mark.slow
 def test_certify_registers_collection_and_is_found_by_time(repo: str) -> None:
     run = put_biases(repo, "job1", list(range(9)))
     result = butler_ops.certify_biases(repo, run, CALIB, range(9), "2026-11-25", "2026-12-25")
@@ -138,6 +139,7 @@ def test_conflict_names_existing_and_certifies_nothing(repo: str) -> None:
     assert len(listed) == 2 and {c.run for c in listed} == {run1}
 
 
+@pytest.mark.slow
 def test_supersede_decertifies_overlap(repo: str) -> None:
     run1 = put_biases(repo, "job1", [0, 4])
     butler_ops.certify_biases(repo, run1, CALIB, [0, 4], None, "2050-01-01")
@@ -243,6 +245,7 @@ def put_flats(repo: str, job_id: str, detectors: list[int], filters: list[str]) 
     return run
 
 
+@pytest.mark.slow
 def test_certify_flats_per_filter(repo: str) -> None:
     run = put_flats(repo, "flat1", [0, 4], ["r_03", "g_01"])
     result = butler_ops.certify_calibs(

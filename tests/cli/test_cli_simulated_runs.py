@@ -21,9 +21,10 @@
 
 """End-to-end runs of run_make_comcam_bias --simulate (integration: each runs the whole procedure).
 
-The run that ends DONE with no configuration file (the shipped example: stages in order, every
-detector certified, the pictures at their sizes) is the README's demo, run from the installed
-wheel in ``tests/packaging/test_wheel_install.py``.
+The run that ends DONE with no configuration file (the shipped example) is the README's demo,
+``make demo``, which CI runs; what the command prints and draws in a run to DONE (stages in
+order, every detector certified, the pictures at their sizes) is checked on the installed
+wheel's command in ``tests/packaging/test_wheel_install.py``.
 """
 
 import os
@@ -37,7 +38,8 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler
 
-pytestmark = pytest.mark.integration
+# Each test runs the command in a process of its own (a whole run or its start): the slow tier.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 COMMAND = [sys.executable, "-m", "lsst.ts.calibscripts.cli.run_make_comcam_bias"]
 FAST = ["--simulate", "--runner", "inprocess", "--time-scale", "0.05"]
@@ -73,7 +75,6 @@ def certified_detectors(repo: pathlib.Path, collection: str = "LSSTComCam/calib/
         butler.close()
 
 
-@pytest.mark.slow  # a whole run with in-process jobs in a process of its own
 def test_simulated_job_failure(tmp_path: pathlib.Path) -> None:
     result = run_cli(
         FAST + ["--fail-job", "cp_bias", "--report-dir", "out", "--log-level", "WARNING"], tmp_path
@@ -140,7 +141,6 @@ def test_interrupt_stops_the_script(tmp_path: pathlib.Path) -> None:
     assert certified_detectors(tmp_path / "sim_observatory" / "repo") == []
 
 
-@pytest.mark.slow
 def test_conflicting_certification(tmp_path: pathlib.Path) -> None:
     """A bias already certified over the run's day: FAILED, the conflict named, nothing certified."""
     from lsst.ts.calibscripts.configs import load_example_text

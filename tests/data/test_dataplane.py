@@ -62,6 +62,7 @@ def test_is_a_data_plane(tmp_path) -> None:
         ButlerDataPlane(DataOptions())
 
 
+@pytest.mark.slow
 async def test_ingest_every_detector(plane: ButlerDataPlane) -> None:
     images = [image(seq, detectors=tuple(range(9))) for seq in (1, 2)]
     for im in images:
@@ -207,6 +208,7 @@ async def test_writer_error_is_reported(plane: ButlerDataPlane, monkeypatch) -> 
     assert "writing raw CC_O_20261125_000001 R22_S00 failed" in text and "disk full" in text
 
 
+@pytest.mark.slow
 async def test_full_size_frame(fresh_repo: str) -> None:
     dp = ButlerDataPlane(DataOptions(repo=fresh_repo, geometry="full"))
     try:

@@ -85,6 +85,7 @@ def test_foreign_repo_is_rejected(tmp_path) -> None:
         repo.create_or_open_repo(tmp_path / "plain")
 
 
+@pytest.mark.slow
 def test_seeded_raws_and_records(seeded_repo) -> None:
     path, images = seeded_repo
     assert [im.seq_num for im in images] == [1, 2, 3]
@@ -222,6 +223,7 @@ def test_formatter_writes_the_provenance_given_at_put(seeded_repo) -> None:
         butler.close()
 
 
+@pytest.mark.slow
 def test_add_camera_registers_lsstcam_and_latiss(fresh_repo: str) -> None:
     from lsst.ts.calibscripts.cameras import LATISS, LSSTCAM
 

@@ -33,8 +33,8 @@ import sys
 import pytest
 import yaml
 
-# One worker builds the documentation once for the module's tests.
-pytestmark = pytest.mark.xdist_group("docs")
+# One worker builds the documentation once for the module's tests (Sphinx: the slow tier).
+pytestmark = [pytest.mark.xdist_group("docs"), pytest.mark.slow]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "doc"

@@ -236,6 +236,7 @@ def test_auto_uses_the_real_stack_where_it_imports(tmp_path: pathlib.Path) -> No
     assert proc.stdout.strip() == "real"
 
 
+@pytest.mark.slow
 @no_real_salobj
 @pytest.mark.parametrize(
     "executable",

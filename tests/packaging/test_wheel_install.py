@@ -37,14 +37,14 @@ site-packages to ``sys.path``, after its own. Python does not process
 editable install of the project (a ``.pth`` pointing at the source tree)
 stays invisible: ``lsst.ts.calibscripts`` can only come from the wheel,
 installed with ``pip --python <new venv> install --no-deps``. The test stays
-offline. The run of the shipped example configuration (the README demo's:
-no configuration file, nine detectors) from the installed copy is in the
-slow tier; the fast tier runs a short rehearsal (two detectors) from the
-same installed copy. Both run the jobs in process: the pipelines and tasks
-still come from the installed copy, and the README demo itself, with the
-real ``pipetask``, is ``make demo``, which CI runs; the fast tier's
-``tests/script/test_pipetask_integration.py`` runs the whole procedure
-through ``pipetask``.
+offline. The installed copy's command runs a short rehearsal (two
+detectors) with the jobs in process: the pipelines and tasks still come
+from the installed copy. The shipped example itself (no configuration file,
+nine detectors, the real ``pipetask``) is the README demo, ``make demo``,
+which CI runs; the shipped examples are in the wheel
+(`test_wheel_contents`) and are valid configurations
+(``tests/cli/test_cli_options.py``); ``tests/script/test_pipetask_integration.py``
+runs the whole procedure through ``pipetask``.
 """
 
 import os
@@ -202,28 +202,18 @@ def test_schema_from_installed_entry_point(venv: dict, tmp_path: pathlib.Path) -
 
 
 SHORT_REHEARSAL = "calib_collection: LSSTComCam/calib/daily\nn_bias: 2\ndetectors: [0, 8]\nn_processes: 1\n"
-"""A short configuration for the fast tier: 3 frames, 2 detectors."""
+"""A short configuration: 3 frames, 2 detectors."""
 
 
 STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
 
 
-@pytest.mark.parametrize(
-    "config, detectors",
-    [
-        pytest.param(SHORT_REHEARSAL, [0, 8], id="short-inprocess"),
-        pytest.param(None, list(range(9)), id="shipped-example", marks=pytest.mark.slow),
-    ],
-)
-def test_simulated_run_from_installed_copy(
-    venv: dict, tmp_path: pathlib.Path, config: str | None, detectors: list[int]
-) -> None:
+def test_simulated_run_from_installed_copy(venv: dict, tmp_path: pathlib.Path) -> None:
     """A simulated run from the installed copy's console command, to DONE, with the report.
 
-    Without a configuration file (the README demo's shipped example) or
-    with a short one, the run ends DONE with exit code 0, follows the stages
-    in order, certifies every detector and draws the pictures, at their
-    sizes, beside the summary.
+    The run ends DONE with exit code 0, follows the stages in order,
+    certifies every detector and draws the pictures, at their sizes, beside
+    the summary.
     """
     from lsst.daf.butler import Butler
     from lsst.ts.calibscripts import report
@@ -231,11 +221,9 @@ def test_simulated_run_from_installed_copy(
 
     repo = tmp_path / "sim_observatory" / "repo"
     reports = tmp_path / "calib_reports"
-    args = [str(venv["root"] / "bin" / "run_make_comcam_bias")]
-    if config is not None:
-        (tmp_path / "config.yaml").write_text(config)
-        args += ["config.yaml", "--report-dir", "calib_reports"]
-    args += ["--simulate", "--runner", "inprocess", "--time-scale", "0.01"]
+    (tmp_path / "config.yaml").write_text(SHORT_REHEARSAL)
+    args = [str(venv["root"] / "bin" / "run_make_comcam_bias"), "config.yaml"]
+    args += ["--report-dir", "calib_reports", "--simulate", "--runner", "inprocess", "--time-scale", "0.01"]
     result = subprocess.run(
         args,
         env=venv["env"],
@@ -278,4 +266,4 @@ def test_simulated_run_from_installed_copy(
         )
     finally:
         butler.close()
-    assert sorted(int(ref.dataId["detector"]) for ref in refs) == detectors
+    assert sorted(int(ref.dataId["detector"]) for ref in refs) == [0, 8]

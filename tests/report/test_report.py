@@ -296,6 +296,7 @@ def png_size(path: pathlib.Path) -> tuple[int, int]:
         return image.size
 
 
+@pytest.mark.slow
 @READS_REPO
 def test_write_report_from_butler(repo: dict, tmp_path: pathlib.Path) -> None:
     summary = dict(final_state=FinalState.DONE, exposures=np.array(EXPOSURES), n=np.int64(3))
@@ -323,6 +324,7 @@ def test_write_report_from_butler(repo: dict, tmp_path: pathlib.Path) -> None:
     assert written["report"]["problems"] == []
 
 
+@pytest.mark.slow
 @READS_REPO
 def test_pictures_show_the_data(repo: dict, tmp_path: pathlib.Path) -> None:
     butler = Butler.from_config(str(repo["root"]))
@@ -370,6 +372,7 @@ def test_pictures_show_the_data(repo: dict, tmp_path: pathlib.Path) -> None:
     assert noise.data["measured"].shape == (144,)
 
 
+@pytest.mark.slow
 @READS_REPO
 def test_noise_reference_from_master_headers(repo: dict, tmp_path: pathlib.Path) -> None:
     """Without an explicit nominal, the masters' LSST ISR READNOISE keys are used."""
@@ -403,6 +406,7 @@ def test_write_report_bad_repo(tmp_path: pathlib.Path) -> None:
     assert result.summary_path.exists()
 
 
+@pytest.mark.slow
 def test_det_stats_given_directly(tmp_path: pathlib.Path) -> None:
     stats = [(EXPOSURES[0], d, make_det_stats(d, EXPOSURES[0], set())) for d in range(9)]
     nominal = {"R22_S00": {"C10": 1.0}}
@@ -411,6 +415,7 @@ def test_det_stats_given_directly(tmp_path: pathlib.Path) -> None:
     assert result.failures == []
 
 
+@pytest.mark.slow
 async def test_write_report_async(tmp_path: pathlib.Path) -> None:
     stats = [(EXPOSURES[0], 0, make_det_stats(0, EXPOSURES[0], set()))]
     result = await report.write_report_async(
@@ -432,6 +437,7 @@ def test_import_does_not_load_matplotlib() -> None:
     assert output.strip() == "False"
 
 
+@pytest.mark.slow
 @READS_REPO
 def test_write_run_pictures_from_run_summary(
     repo: dict, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
@@ -501,6 +507,7 @@ def test_write_run_pictures_from_run_summary(
     assert resumed.problems == []
 
 
+@pytest.mark.slow
 def test_flat_verification_map_has_the_flat_test_only(tmp_path: pathlib.Path) -> None:
     """A flat's statistics (MEAN, NOISE; the NOISE test) make a one-panel map."""
     stats = []

@@ -167,6 +167,7 @@ def test_collect_amp_verification_lsstcam() -> None:
     assert verification.detectors_measured == list(LSSTCAM_RUN)
 
 
+@pytest.mark.slow
 def test_lsstcam_pictures_use_the_camera_names(tmp_path: pathlib.Path) -> None:
     masters = {
         det: report.read_master_bias(master_file(tmp_path / f"m{det}.fits", LSSTCAM, det))
@@ -201,6 +202,7 @@ def test_lsstcam_pictures_use_the_camera_names(tmp_path: pathlib.Path) -> None:
     assert png_size(noise.path) == report.NOISE_SIZE
 
 
+@pytest.mark.slow
 def test_write_report_lsstcam_bias(fresh_repo: str, tmp_path: pathlib.Path) -> None:
     """LSSTCam biases of ITL, e2v and wavefront detectors: all three pictures, no problem."""
     run = masters_in_repo(fresh_repo, tmp_path, LSSTCAM, LSSTCAM_RUN)
@@ -221,6 +223,7 @@ def test_write_report_lsstcam_bias(fresh_repo: str, tmp_path: pathlib.Path) -> N
     assert result.failures == ["R22_S11 C00 NOISE (2/2)", "R00W_SW0 C13 NOISE (2/2)"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calib_type", ["dark", "flat"])
 def test_write_report_lsstcam_dark_flat_names(tmp_path: pathlib.Path, calib_type: str) -> None:
     """Dark and flat maps of LSSTCam name LSSTCam's detectors, not ComCam's."""
@@ -233,6 +236,7 @@ def test_write_report_lsstcam_dark_flat_names(tmp_path: pathlib.Path, calib_type
     assert result.failures[-1].startswith("R00W_SW0 C13 NOISE")
 
 
+@pytest.mark.slow
 def test_write_report_latiss(fresh_repo: str, tmp_path: pathlib.Path) -> None:
     """LATISS: one detector, RXX_S00, in every picture."""
     run = masters_in_repo(fresh_repo, tmp_path, LATISS, [0])

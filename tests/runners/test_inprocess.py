@@ -49,6 +49,7 @@ def _collections_of(repo: str, job_id: str) -> list[str]:
         butler.close()
 
 
+@pytest.mark.slow
 async def test_cp_bias_then_verify(small_repo, tmp_path) -> None:
     from lsst.daf.butler import Butler
 
@@ -150,6 +151,7 @@ async def test_undefined_pipeline_variable(small_repo, tmp_path) -> None:
     assert "CP_PIPE_DIR" in outcome.error_message
 
 
+@pytest.mark.slow
 async def test_cancel_stops_between_quanta(small_repo, tmp_path) -> None:
     from lsst.daf.butler import Butler
 
@@ -179,6 +181,7 @@ async def test_cancel_stops_between_quanta(small_repo, tmp_path) -> None:
     assert outcome.phase is JobPhase.COMPLETED, outcome.error_message
 
 
+@pytest.mark.slow
 async def test_failed_quantum_leaves_the_outputs_of_those_before(small_repo, tmp_path, monkeypatch) -> None:
     """As after ``pipetask run``: a job ends in error, with what ran before the failure in its RUN."""
     from lsst.daf.butler import Butler
@@ -219,6 +222,7 @@ async def test_default_log_folder_and_missing_repository(small_repo) -> None:
     assert "No butler repository" in outcome.error_message
 
 
+@pytest.mark.slow
 async def test_config_overrides_reach_the_tasks(small_repo, tmp_path) -> None:
     from lsst.daf.butler import Butler
 

@@ -97,6 +97,7 @@ async def test_pipetask_and_inprocess_make_the_same_datasets(small_repo, tmp_pat
         butler.close()
 
 
+@pytest.mark.slow  # each case a pipetask process
 @pytest.mark.parametrize(
     "query, text",
     [
@@ -104,10 +105,9 @@ async def test_pipetask_and_inprocess_make_the_same_datasets(small_repo, tmp_pat
             QUERY.replace("2026112500003)", "2026112500003,)"),
             "lsst.daf.butler._exceptions.InvalidQueryError: Failed to parse expression",
         ),
-        pytest.param(
+        (
             "instrument='LSSTComCam' AND detector IN (0) AND exposure IN (2026112599999)",
             "Error: QuantumGraph was empty; ERROR logs above should provide details.",
-            marks=pytest.mark.slow,  # a second pipetask process; the first shows the error path
         ),
     ],
 )
@@ -124,6 +124,7 @@ async def test_error_text_in_outcome(small_repo, tmp_path, query, text) -> None:
     assert same.phase is JobPhase.ERROR and text in same.error_message
 
 
+@pytest.mark.slow  # a pipetask process
 async def test_cancel_kills_pipetask(small_repo, tmp_path) -> None:
     psutil = pytest.importorskip("psutil")
     runner = PipetaskRunner(small_repo, str(tmp_path / "logs"), terminate_timeout=2.0)

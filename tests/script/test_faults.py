@@ -328,9 +328,8 @@ def noisy_detector_options() -> ObservatoryOptions:
     return ObservatoryOptions(data=DataOptions(read_noise_factors={0: 1.6}))
 
 
-@pytest.mark.parametrize(
-    "certify_anyway", [False, pytest.param(True, marks=pytest.mark.slow)]  # the second: another whole run
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("certify_anyway", [False, True])
 async def test_verification_fails(run_bias, certify_anyway) -> None:
     config = {"n_bias": 3, "detectors": [0], "certify_on_verification_failure": certify_anyway}
     run = await run_bias(config, noisy_detector_options())

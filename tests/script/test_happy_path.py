@@ -93,6 +93,7 @@ async def test_happy_path(run_bias, n_bias, detectors, n_verify) -> None:
     ]
 
 
+@pytest.mark.slow
 async def test_single_bias_without_verification(run_bias) -> None:
     """One bias (a single frame fails DMTN-101 noise tests), all nine detectors, certified."""
     run = await run_bias(
@@ -137,6 +138,7 @@ async def test_given_validity_range(run_bias) -> None:
     assert cert.end.startswith("2026-06-30T12:00:00")
 
 
+@pytest.mark.slow
 async def test_independent_verification_frames(run_bias) -> None:
     """n_verify_bias frames are taken last, not combined, and are what verifyBias runs on."""
     run = await run_bias(

@@ -70,6 +70,7 @@ async def test_resume_from_exposure_ids(run_bias) -> None:
     ]
 
 
+@pytest.mark.slow
 async def test_resume_from_bias_job(run_bias) -> None:
     config = {"n_bias": 3, "detectors": [6]}
     options = ObservatoryOptions(ocps=OcpsFaults(job_outcomes=[JobAction.RUN, JobAction.FAIL]))

@@ -238,6 +238,7 @@ async def test_job_aborted_by_someone_else_fails_the_run(run_bias) -> None:
     assert run.certifications() == []
 
 
+@pytest.mark.slow
 async def test_stop_during_certification_reports_what_was_certified(run_bias, monkeypatch) -> None:
     """A stop cannot interrupt the butler transaction; the summary tells what it did."""
     import time

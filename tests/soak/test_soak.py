@@ -80,6 +80,7 @@ def test_adding_a_script_is_adding_an_entry() -> None:
     assert schedule.script == "Other" and schedule.recipe().startswith("seed 3: Other [")
 
 
+@pytest.mark.slow
 def test_calibrations_entry_draws_configurations_its_schema_and_plan_accept() -> None:
     import jsonschema
     from lsst.ts.calibscripts.calib.plan import MODE_TYPES, SCHEMA_NAME, make_plan
@@ -118,6 +119,7 @@ def test_every_script_is_drawn_by_default() -> None:
     assert soak.CALIBRATIONS_SCRIPT in drawn
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calib_type", ["dark", "flat"])
 def test_stand_in_job_outputs_are_judged_and_certified_by_the_engine(
     calib_type: str, templates: soak.Templates, tmp_path

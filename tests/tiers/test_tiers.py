@@ -54,6 +54,8 @@ def test_fast_tier_leaves_out_slow_tests_and_starts_with_integration() -> None:
         f"{HAPPY}::test_happy_path[20-detectors1-0]",
         f"{HAPPY}::test_independent_verification_frame_passes_with_20_biases",
         f"{HAPPY}::test_given_validity_range",
+        f"{HAPPY}::test_independent_verification_frames",
+        f"{HAPPY}::test_single_bias_without_verification",
     }
     assert not slow & set(fast)
     assert f"{HAPPY}::test_happy_path[3-(0,2)-0]" in fast
@@ -80,6 +82,7 @@ def test_group_probe(request: pytest.FixtureRequest, probe: int) -> None:
         assert "@" not in request.node.nodeid
 
 
+@pytest.mark.slow  # a pytest run with two workers
 def test_tests_of_an_xdist_group_run_in_one_worker() -> None:
     """``--dist loadgroup`` keeps a group on one worker (its session fixtures are built once)."""
     result = subprocess.run(
@@ -108,12 +111,15 @@ def test_make_test_and_ci_run_both_tiers() -> None:
     assert "set -euo pipefail" in ci
     commands = [re.split(r" [>|&]", line)[0] for line in ci if line.startswith("make ")]
     assert commands == ["make venv", "make demo", "make test", "make test-slow"]
-    # The quick-start commands run side by side (the demo in the background); CI fails if
-    # either fails, and runs the slow tier only after both.
+    # The demo runs in the background beside both tiers; every one runs to its end, and CI
+    # fails if any of the three fails.
     assert "make demo >\"$demo_log\" 2>&1 &" in ci
     assert "make test || test_status=$?" in ci
-    assert 'wait "$demo_pid" || demo_status=$?' in ci
-    assert ci.index("make test-slow") > ci.index('wait "$demo_pid" || demo_status=$?')
+    assert "make test-slow || slow_status=$?" in ci
+    assert ci.index('wait "$demo_pid" || demo_status=$?') > ci.index("make test-slow || slow_status=$?")
+    verdict = next(line for line in ci if line.startswith("if "))
+    assert all(f'"${name}_status" -ne 0' in verdict for name in ("demo", "test", "slow")), verdict
+    assert ci[-2:] == ["    exit 1", "fi"]
     # The fast tier runs with the simulated SAL delivering as Kafka does (seeded, so that a
     # failure reproduces); the slow tier in the default, ordered mode: CI runs both modes.
     assert targets["test"].startswith(
