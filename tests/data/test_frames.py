@@ -292,18 +292,23 @@ def test_every_option_is_in_the_cache_key_test() -> None:
     assert names - {"geometry"} == set(OPTION_VARIANTS)
 
 
-@pytest.mark.parametrize("option", [name for name, value in OPTION_VARIANTS.items() if value is not None])
-def test_raw_bytes_is_make_raw_written_out_even_from_the_cache(option: str) -> None:
-    # The first frames warm the segment cache; the same frames on another day,
-    # in another group, and with one fault knob changed must still be exactly
-    # what make_raw writes.
-    frames._segment_cache.clear()
-    base = DataOptions(**OPTION_BASES.get(option, {}))
-    images = [
+def _images() -> list:
+    """A bias, a dark and a flat of exposure 3."""
+    return [
         image(3),
         image(3, image_type="DARK", exp_time=30.0),
         image(3, image_type="FLAT", exp_time=5.0),
     ]
+
+
+@pytest.mark.parametrize("base_fields", [{}, *OPTION_BASES.values()], ids=["default", *OPTION_BASES])
+def test_raw_bytes_is_make_raw_written_out_even_from_the_cache(base_fields: dict[str, object]) -> None:
+    # The first frames warm the segment cache; the same frames on another day
+    # and in another group are served from it and must still be exactly what
+    # make_raw writes (for each set of options a knob is varied on).
+    frames._segment_cache.clear()
+    base = DataOptions(**base_fields)
+    images = _images()
     for info in images:
         assert frames.raw_bytes(info, 2, base) == fits_bytes(frames.make_raw(info, 2, base))
     later = [
@@ -313,12 +318,23 @@ def test_raw_bytes_is_make_raw_written_out_even_from_the_cache(option: str) -> N
     with mock.patch.object(frames, "make_raw", side_effect=AssertionError("not from the cache")):
         cached = [frames.raw_bytes(info, 2, base) for info in later]
     assert cached == [fits_bytes(frames.make_raw(info, 2, base)) for info in later]
+
+
+@pytest.mark.parametrize("option", [name for name, value in OPTION_VARIANTS.items() if value is not None])
+def test_changed_knob_is_not_served_from_the_cache(option: str) -> None:
+    # With the cache warm with the frames of the base options, the same frames
+    # with one fault knob changed must be what make_raw writes with the knob,
+    # and differ from the base frames.
+    frames._segment_cache.clear()
+    base = DataOptions(**OPTION_BASES.get(option, {}))
+    images = _images()
+    warm = [frames.raw_bytes(info, 2, base) for info in images]
     knob = dataclasses.replace(base, **{option: OPTION_VARIANTS[option]})
     changed = False
-    for info in images:
+    for info, base_bytes in zip(images, warm):
         expected = fits_bytes(frames.make_raw(info, 2, knob))
         assert frames.raw_bytes(info, 2, knob) == expected
-        changed |= expected[2880:] != frames.raw_bytes(info, 2, base)[2880:]
+        changed |= expected[2880:] != base_bytes[2880:]
     assert changed, f"{option} changes no pixel of these frames"
 
 

@@ -35,6 +35,10 @@ import yaml
 from lsst.ts.calibscripts.sal import State
 from lsst.ts.calibscripts.testing import soak
 
+# One worker runs the module, so its template repositories (a certified calibration of every
+# type, about 1.5 s of CPU) are built once per tier, not once per worker.
+pytestmark = pytest.mark.xdist_group("soak")
+
 SEED = 20261125
 """Seed of the fast tier's schedules."""
 N_FAST = 12
