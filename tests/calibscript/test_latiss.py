@@ -161,6 +161,7 @@ async def test_grating_change_failure_names_the_grating(run_latiss) -> None:
     assert _images(run, "FLAT") == []
 
 
+@pytest.mark.slow
 async def test_filter_change_that_never_ends_fails_the_flats(run_latiss, monkeypatch) -> None:
     # A short change time limit, so the test does not wait the real 60 s; long enough that the
     # wheel's "not in position" event (written when the change starts, delivered after up to
@@ -175,8 +176,7 @@ async def test_filter_change_that_never_ends_fails_the_flats(run_latiss, monkeyp
     assert result["BIAS"].state is TypeState.SUCCEEDED and result["DARK"].state is TypeState.SUCCEEDED
     reason = result["FLAT"].reason
     assert (
-        "filter SDSSg_65mm and grating holo4_003 not in the beam within 1 s through ATSpectrograph"
-        in reason
+        "filter SDSSg_65mm and grating holo4_003 not in the beam within 1 s through ATSpectrograph" in reason
     )
     assert "the filter wheel reports not in position" in reason
     assert "check ATSpectrograph" in reason

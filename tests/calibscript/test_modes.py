@@ -106,6 +106,7 @@ async def test_dark_flat_mode_builds_the_flat_on_the_new_dark_and_the_certified_
     ]
 
 
+@pytest.mark.slow
 async def test_verify_frames_against_the_certified_calibrations(run_calibs) -> None:
     config = {**SMALL, "script_mode": "BIAS_DARK_FLAT", "filter": "r_03", "generate_calibrations": False}
     config["input_collections_verify_dark"] = "LSSTComCam/calib/certified"

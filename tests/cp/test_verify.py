@@ -48,6 +48,7 @@ def _sources(frames):
     return [(lambda r0, r1, f=f: f[r0:r1]) for f in frames]
 
 
+@pytest.mark.slow
 def test_independent_and_input_frames_noise() -> None:
     rng = np.random.default_rng(21)
     model = detector_model(2)

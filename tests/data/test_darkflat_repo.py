@@ -64,6 +64,7 @@ def test_flat_raws_ingest_with_their_filter(tmp_path) -> None:
         butler.close()
 
 
+@pytest.mark.slow
 def test_certify_a_dark_and_flats_per_filter(tmp_path) -> None:
     path = repo.create_or_open_repo(tmp_path / "repo")
     butler = repo.open_butler(path, writeable=True)

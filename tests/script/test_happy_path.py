@@ -27,11 +27,9 @@ from lsst.ts.calibscripts.sal import ScriptState
 
 
 # Detectors as a list run end to end in every other DONE run here and in test_resume/test_faults;
-# this test's fast case gives them as a string, the slow one as a list.
-@pytest.mark.parametrize(
-    "n_bias, detectors, n_verify",
-    [(3, "(0,2)", 0), pytest.param(20, [7], 0, marks=pytest.mark.slow)],
-)
+# this test's first case gives them as a string, the second as a list.
+@pytest.mark.slow
+@pytest.mark.parametrize("n_bias, detectors, n_verify", [(3, "(0,2)", 0), (20, [7], 0)])
 async def test_happy_path(run_bias, n_bias, detectors, n_verify) -> None:
     run = await run_bias({"n_bias": n_bias, "detectors": detectors, "n_verify_bias": n_verify})
     assert run.state == ScriptState.DONE, run.reason

@@ -27,6 +27,7 @@ import pytest
 from lsst.ts.calibscripts.sal import ScriptState
 
 
+@pytest.mark.slow
 async def test_200_frames_lose_no_event_and_raise_no_queue_alarm(
     run_bias, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -220,6 +220,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_sigterm_closes_csc_then_default_action() -> None:
     import os
     import subprocess

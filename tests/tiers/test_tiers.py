@@ -31,11 +31,15 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HAPPY = "tests/script/test_happy_path.py"
+FAULTS = "tests/script/test_faults.py"
 PIPETASK = "tests/script/test_pipetask_integration.py"
 
 
-def collect(*args: str) -> tuple[list[str], str]:
-    """Node ids pytest collects from the repository root with ``args``, and its summary line."""
+def collect(*args: str, returncode: int = 0) -> tuple[list[str], str]:
+    """Node ids pytest collects from the repository root with ``args``, and its summary line.
+
+    ``returncode`` is pytest's expected exit code (5: no test collected).
+    """
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
@@ -43,25 +47,26 @@ def collect(*args: str) -> tuple[list[str], str]:
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == returncode, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     return [line for line in lines if "::" in line], next(line for line in lines if "collected" in line)
 
 
 def test_fast_tier_leaves_out_slow_tests_and_starts_with_integration() -> None:
-    fast, summary = collect("-m", "not slow", HAPPY, PIPETASK)
+    fast, summary = collect("-m", "not slow", FAULTS, PIPETASK)
     slow = {
-        f"{HAPPY}::test_happy_path[20-detectors1-0]",
-        f"{HAPPY}::test_independent_verification_frame_passes_with_20_biases",
-        f"{HAPPY}::test_given_validity_range",
-        f"{HAPPY}::test_independent_verification_frames",
-        f"{HAPPY}::test_single_bias_without_verification",
+        f"{FAULTS}::test_verification_fails[False]",
+        f"{FAULTS}::test_verification_fails[True]",
+        f"{FAULTS}::test_certification_conflict_and_supersede",
     }
     assert not slow & set(fast)
-    assert f"{HAPPY}::test_happy_path[3-(0,2)-0]" in fast
+    assert f"{FAULTS}::test_csc_not_enabled[OCPS]" in fast
     assert re.search(
         rf"^{len(fast)}/{len(fast) + len(slow)} tests collected \({len(slow)} deselected\)", summary
     )
+    # A module whose tests are all slow is left out whole.
+    happy, summary = collect("-m", "not slow", HAPPY, returncode=5)
+    assert happy == [] and "no tests collected (6 deselected)" in summary
     # The integration test comes first although its file is collected last.
     assert fast[0] == f"{PIPETASK}::test_whole_procedure_with_pipetask"
 
@@ -113,7 +118,7 @@ def test_make_test_and_ci_run_both_tiers() -> None:
     assert commands == ["make venv", "make demo", "make test", "make test-slow"]
     # The demo runs in the background beside both tiers; every one runs to its end, and CI
     # fails if any of the three fails.
-    assert "make demo >\"$demo_log\" 2>&1 &" in ci
+    assert 'make demo >"$demo_log" 2>&1 &' in ci
     assert "make test || test_status=$?" in ci
     assert "make test-slow || slow_status=$?" in ci
     assert ci.index('wait "$demo_pid" || demo_status=$?') > ci.index("make test-slow || slow_status=$?")
