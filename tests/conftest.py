@@ -28,8 +28,8 @@
 * Hypothesis runs derandomized (the same examples on every run and machine)
   and keeps no example database, so parallel workers share no files.
 * ``template_repo``: one simulated butler repository made once per test
-  process (each pytest-xdist worker is a process); ``fresh_repo`` gives each
-  test its own copy, so no test sees another's datasets.
+  run (the pytest-xdist workers share it); ``fresh_repo`` gives each test
+  its own copy, so no test sees another's datasets.
 * Markers (``pyproject.toml``): ``slow`` tests run only in the full tier
   (``make test-all``), ``integration`` tests start processes or the real
   ``pipetask`` and are scheduled first, ``serial`` tests run one at a time
@@ -134,13 +134,27 @@ def fresh_topic_subname() -> None:
 
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A new simulated LSSTComCam repository, made once per test process.
+    """A new simulated LSSTComCam repository, made once per test run.
 
-    Never write to it: tests get copies (``fresh_repo``).
+    The pytest-xdist workers of a run share it: the first to take the lock
+    makes it in the run's temporary folder (above each worker's own), the
+    others wait and use it. Never write to it: tests get copies
+    (``fresh_repo``).
     """
+    import fcntl
+
     from lsst.ts.calibscripts.sim.data.repo import create_or_open_repo
 
-    return create_or_open_repo(tmp_path_factory.mktemp("template") / "repo")
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return create_or_open_repo(tmp_path_factory.mktemp("template") / "repo")
+    shared = tmp_path_factory.getbasetemp().parent / "template"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "made").exists():
+            create_or_open_repo(shared / "repo")
+            (shared / "made").touch()
+    return str(shared / "repo")
 
 
 @pytest.fixture

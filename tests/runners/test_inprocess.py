@@ -109,6 +109,7 @@ async def test_cp_bias_then_verify(small_repo, tmp_path) -> None:
         butler.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "query, config, texts",
     [

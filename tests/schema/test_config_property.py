@@ -24,6 +24,7 @@
 import copy
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsst.ts.calibscripts.calib.config import BiasConfig, ConfigError, make_config
@@ -86,6 +87,7 @@ def fill_defaults(config: dict) -> dict:
     return result
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs)
 def test_validate_then_make_config(config: dict) -> None:

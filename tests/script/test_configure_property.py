@@ -28,6 +28,7 @@ the scripts of a batch run concurrently so their shutdown delays overlap.
 
 import asyncio
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,6 +103,7 @@ async def configure_batch(texts: list[str]) -> list[tuple[ScriptState, str, str]
     return await asyncio.gather(*(configure_one(1000 + i, text) for i, text in enumerate(texts)))
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(config_texts, min_size=10, max_size=10))
 def test_configure_never_crashes(texts: list[str]) -> None:

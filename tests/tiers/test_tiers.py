@@ -52,6 +52,7 @@ def collect(*args: str, returncode: int = 0) -> tuple[list[str], str]:
     return [line for line in lines if "::" in line], next(line for line in lines if "collected" in line)
 
 
+@pytest.mark.slow
 def test_fast_tier_leaves_out_slow_tests_and_starts_with_integration() -> None:
     fast, summary = collect("-m", "not slow", FAULTS, PIPETASK)
     slow = {
