@@ -38,6 +38,7 @@ from lsst.ts.calibscripts.cli.simulation import (
     observatory_options,
     parse_fail_ingest,
     parse_noisy,
+    previous_bias_validity,
 )
 from lsst.ts.calibscripts.configs import EXAMPLES, SIMULATION_EXAMPLE, load_example_text
 from lsst.ts.calibscripts.schemas import load_schema
@@ -259,3 +260,18 @@ def test_report_listing_names_only_the_files_the_run_wrote(tmp_path, monkeypatch
     assert lines[start + 1 : start + 3] == ["  MakeComCamBias_20261125T120000_7.yaml", "  x_mosaic.png"]
     assert "my_config.yaml" not in out.getvalue() and "older_run.png" not in out.getvalue()
     assert lines[-1] == "Final state: DONE"
+
+
+def test_conflicting_bias_covers_the_simulated_day_not_the_real_one(monkeypatch) -> None:
+    """--conflicting-certification's bias overlaps the day the run certifies over on any date."""
+    from astropy.time import Time
+
+    monkeypatch.setenv("CALIBSCRIPTS_SIM_DATE", "2031-03-15")
+    begin, end = previous_bias_validity()
+    # The run's day is the day_obs of now (12:00 to 12:00 TAI): 03-14 or 03-15, by the time of day.
+    assert begin <= Time("2031-03-14T12:00:00", scale="tai")
+    assert end >= Time("2031-03-16T12:00:00", scale="tai")
+    assert (end - begin).jd == pytest.approx(4.0)
+    noon = Time("2031-03-15T12:00:00", scale="tai")
+    begin, end = previous_bias_validity(clock=lambda: noon.unix_tai)
+    assert (begin.isot, end.isot) == ("2031-03-13T12:00:00.000", "2031-03-17T12:00:00.000")

@@ -79,6 +79,7 @@ from .simulation import (
     job_runner,
     parse_fail_ingest,
     parse_noisy,
+    previous_bias_validity,
 )
 
 MAX_INDEX = 2**31 - 1
@@ -572,17 +573,10 @@ async def _start_simulation(
         # calib_collection is required (no default): without it configure fails, naming it.
         calib = _config_dict(config_text).get("calib_collection", "")
         if settings.conflicting_certification and calib:
-            from astropy.time import Time, TimeDelta
-
             from ..calib.config import schema_defaults
 
-            now = Time.now().tai
             await asyncio.to_thread(
-                certify_previous_bias,
-                settings.repo,
-                str(calib),
-                now - TimeDelta(2, format="jd"),
-                now + TimeDelta(2, format="jd"),
+                certify_previous_bias, settings.repo, str(calib), *previous_bias_validity()
             )
             supersede = bool(_config_dict(config_text).get("supersede", schema_defaults()["supersede"]))
             progress.print(

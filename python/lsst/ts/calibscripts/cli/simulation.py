@@ -38,6 +38,7 @@ __all__ = [
     "observatory_options",
     "parse_fail_ingest",
     "parse_noisy",
+    "previous_bias_validity",
 ]
 
 import dataclasses
@@ -197,6 +198,31 @@ def job_runner(settings: SimulationSettings) -> typing.Any:
     from ..sim.runners import make_runner
 
     return make_runner(settings.runner, settings.repo, log_dir)
+
+
+def previous_bias_validity(clock: typing.Callable[[], float] | None = None) -> tuple[typing.Any, typing.Any]:
+    """The validity range of ``--conflicting-certification``'s bias: two days either side of now.
+
+    "Now" is the simulated observatory's (`simulated_clock`: shifted to
+    ``CALIBSCRIPTS_SIM_DATE`` if set), so the range covers the day the run
+    certifies over, whatever date the observatory runs on.
+
+    Parameters
+    ----------
+    clock : callable, optional
+        TAI clock (default `lsst.ts.calibscripts.sim.timing.simulated_clock`).
+
+    Returns
+    -------
+    begin, end : `astropy.time.Time`
+        TAI times.
+    """
+    from astropy.time import TimeDelta
+
+    from ..sim.timing import simulated_clock, tai_to_astropy
+
+    now = tai_to_astropy((clock or simulated_clock())())
+    return now - TimeDelta(2, format="jd"), now + TimeDelta(2, format="jd")
 
 
 def certify_previous_bias(repo: str, calib_collection: str, begin: typing.Any, end: typing.Any) -> list[int]:
