@@ -18,10 +18,18 @@ PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
 .PHONY: demo test test-slow test-all soak docs venv bench-env clean
 
+# Imported once after the install, so that their bytecode is compiled once: otherwise each of
+# the test workers (and the demo's pipetask jobs) compiles the same modules again on a new
+# environment's first run.
+WARM_IMPORTS = import pytest, xdist, pytest_asyncio, hypothesis, jsonschema, sqlalchemy, \
+	matplotlib.figure, astropy.io.fits, astropy.time, lsst.daf.butler, lsst.pipe.base, \
+	lsst.ctrl.mpexec.cli.pipetask, lsst.ts.calibscripts.sim.observatory
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
 	$(PIP) install --quiet --disable-pip-version-check --no-compile -e ".[sim,test,doc]"
+	$(VENV)/bin/python -c "$(WARM_IMPORTS)"
 	touch $@
 
 venv: $(VENV)/.installed
