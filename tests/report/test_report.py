@@ -26,6 +26,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import typing
 
 import astropy.units as u
 import numpy as np
@@ -33,7 +34,7 @@ import pytest
 import yaml
 from astropy.io import fits
 from astropy.time import Time
-from lsst.daf.butler import Butler, DatasetRef, FileDataset
+from lsst.daf.butler import Butler, DatasetRef, DatasetType, FileDataset
 from lsst.ts.calibscripts import report
 from lsst.ts.calibscripts.report import AMP_NAMES, DETECTOR_NAMES
 from lsst.ts.calibscripts.sim.data.formatter import FORMATTER_NAME
@@ -429,6 +430,58 @@ async def test_write_report_async(tmp_path: pathlib.Path) -> None:
         "run_7_noise_vs_nominal.png",
         "run_7_verification_map.png",
     ]
+
+
+def test_read_structured_reads_what_the_butler_reads(
+    fresh_repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path (libyaml on the YAML file) gives what butler.get gives, without butler.get."""
+    butler = Butler.from_config(fresh_repo, writeable=True)
+    stats_type = DatasetType(
+        "calibscriptsTestDetStats",
+        ("instrument", "detector"),
+        "StructuredDataDict",
+        universe=butler.dimensions,
+    )
+    butler.registry.registerDatasetType(stats_type)
+    butler.registry.registerRun("u/test/stats")
+    value = make_det_stats(4, EXPOSURES[0], {(4, "C10")})
+    value["DET"] = dict(odd=[float("inf"), -0.0, 1e-300, 7, "07", None, "yes", True])
+    ref = butler.put(value, stats_type, dict(instrument=INSTRUMENT, detector=4), run="u/test/stats")
+    assert butler.getURI(ref).getExtension() == ".yaml"
+    expected = butler.get(ref)
+
+    class NoGet:
+        """The butler, but get refuses: the fast path must not need it."""
+
+        def getURI(self, ref: DatasetRef) -> typing.Any:
+            return butler.getURI(ref)
+
+        def get(self, ref: DatasetRef) -> typing.Any:
+            raise AssertionError("butler.get called for a YAML dataset")
+
+    fast = report.read_structured(NoGet(), ref)
+    assert fast == expected
+    assert [type(v) for v in fast["DET"]["odd"]] == [type(v) for v in expected["DET"]["odd"]]
+    assert fast["SUCCESS"] is False and fast["VERIFY"]["AMP"]["C10"]["NOISE"] is False
+
+    # Without libyaml, the butler reads it.
+    monkeypatch.setattr(report.writer, "_C_SAFE_LOADER", None)
+    assert report.read_structured(butler, ref) == expected
+
+
+def test_read_structured_leaves_other_files_to_the_butler() -> None:
+    """A dataset that is not a YAML file (JSON, say) is read by butler.get, never parsed as YAML."""
+    from lsst.resources import ResourcePath
+
+    class JsonButler:
+        def getURI(self, ref: typing.Any) -> ResourcePath:
+            return ResourcePath("file:///nonexistent/stats.json")
+
+        def get(self, ref: typing.Any) -> dict:
+            return {"read": "by the butler"}
+
+    assert report.read_structured(JsonButler(), object()) == {"read": "by the butler"}
 
 
 def test_import_does_not_load_matplotlib() -> None:

@@ -25,7 +25,8 @@
 thread: ``await asyncio.to_thread(write_report, ...)``, or
 `write_report_async`). It works the same at the summit and in the
 simulation, because it only reads the butler registry (dataset URIs and the
-small ``verifyBiasDetStats`` dicts) and the master bias files themselves.
+small ``verifyBiasDetStats`` dicts, `read_structured`) and the master
+bias files themselves.
 
 Drawing is best effort: a picture that cannot be drawn is recorded in
 `RunReport.problems` (and in the YAML), never raised, so a reporting
@@ -39,6 +40,7 @@ __all__ = [
     "SUMMARY_FILE",
     "RunReport",
     "mosaic_file",
+    "read_structured",
     "sanitize",
     "write_report",
     "write_report_async",
@@ -189,6 +191,45 @@ def _query(butler: typing.Any, dataset_type: str, collections: list[str], where:
         return list(newest.values())
 
 
+#: PyYAML's safe loader in C (libyaml), if this PyYAML was built with it.
+_C_SAFE_LOADER: typing.Any = getattr(yaml, "CSafeLoader", None)
+
+#: File extensions of YAML datasets, read with `_C_SAFE_LOADER`.
+_YAML_EXTENSIONS = (".yaml", ".yml")
+
+
+def read_structured(butler: typing.Any, ref: typing.Any) -> typing.Any:
+    """Read a small structured dataset (a ``StructuredDataDict``), fast.
+
+    daf_butler's YAML formatter parses with PyYAML's pure-Python safe
+    loader: 20-30 ms of CPU for one exposure and detector's
+    ``verify<Type>DetStats``, of which the report of a type of 20
+    exposures on 3 detectors reads 60 (half the time of its pictures). A
+    dataset stored as a YAML file is therefore read from its URI and
+    parsed with libyaml's safe loader (the same safe subset of YAML, the
+    same Python values, about ten times faster); any other dataset, or
+    YAML without libyaml, is read with ``butler.get``.
+
+    Parameters
+    ----------
+    butler : `lsst.daf.butler.Butler`
+        The butler to read from.
+    ref : `lsst.daf.butler.DatasetRef`
+        The dataset.
+
+    Returns
+    -------
+    value : `typing.Any`
+        What ``butler.get(ref)`` returns for a ``StructuredDataDict``: the
+        file's mapping.
+    """
+    if _C_SAFE_LOADER is not None:
+        uri = butler.getURI(ref)
+        if uri.getExtension().lower() in _YAML_EXTENSIONS:
+            return yaml.load(uri.read(), Loader=_C_SAFE_LOADER)
+    return butler.get(ref)
+
+
 def _detector_where(instrument: str, detectors: typing.Sequence[int] | None) -> str:
     where = f"instrument = '{instrument}'"
     if detectors:
@@ -336,7 +377,9 @@ def write_report(
     elif opened is not None and verify_list:
         try:
             for ref in _query(opened, det_stats_type, verify_list, _detector_where(instrument, detectors)):
-                stats_list.append((int(ref.dataId["exposure"]), int(ref.dataId["detector"]), opened.get(ref)))
+                stats_list.append(
+                    (int(ref.dataId["exposure"]), int(ref.dataId["detector"]), read_structured(opened, ref))
+                )
         except Exception as e:
             problem(f"cannot read {det_stats_type} from {verify_list}: {e}")
     if camera is None:
