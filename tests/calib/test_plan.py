@@ -177,6 +177,10 @@ def test_exposure_time_list_per_frame_taken() -> None:
     assert plan.type_plan("DARK").exp_times == (1.0, 2.0, 3.0, 4.0)
 
 
+#: Upstream's default dark exposure times, the schema's (23 times for n_dark=22 + n_discard_dark=1).
+DEFAULT_DARK_TIMES = [5] * 5 + [15] * 2 + [30] * 16
+
+
 @pytest.mark.parametrize(
     "config, option, value_text",
     [
@@ -187,6 +191,20 @@ def test_exposure_time_list_per_frame_taken() -> None:
             "[10, 10, 50, 50] has 4 value(s) for 5",
         ),
         (dict(n_dark=3, exp_times_dark=[5, 5, 5]), "exp_times_dark", "[5, 5, 5] has 3 value(s) for 4 frames"),
+        # n_dark changed, exp_times_dark left at its default of 23 times: the message says so.
+        (
+            dict(n_dark=3),
+            "exp_times_dark",
+            f"{DEFAULT_DARK_TIMES} is exp_times_dark's default, one time per frame of the default "
+            "n_dark=22 + n_discard_dark=1, and does not fit the 4 frames of this configuration "
+            "(n_dark=3 + n_discard_dark=1); give exp_times_dark too",
+        ),
+        (
+            dict(n_discard_dark=0),
+            "exp_times_dark",
+            f"{DEFAULT_DARK_TIMES} is exp_times_dark's default, one time per frame of the default "
+            "n_dark=22 + n_discard_dark=1, and does not fit the 22 frames",
+        ),
         (dict(exp_times_dark=-1), "exp_times_dark", "-1 is not > 0"),
         (dict(exp_times_dark=0), "exp_times_dark", "0 is not > 0"),
         (dict(n_dark=1, n_discard_dark=0, exp_times_dark=[0.0]), "exp_times_dark", "item [0] 0.0 is not > 0"),

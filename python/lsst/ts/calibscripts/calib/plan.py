@@ -356,7 +356,13 @@ def _positive_number(value: typing.Any, option: str, where: str) -> float:
 
 
 def exposure_times(
-    value: typing.Any, option: str, n_frames: int, n_discard: int, minimum: float = 0.0
+    value: typing.Any,
+    option: str,
+    n_frames: int,
+    n_discard: int,
+    minimum: float = 0.0,
+    *,
+    default_counts: tuple[int, int] | None = None,
 ) -> tuple[float, ...]:
     """One exposure time per frame taken, from a number or a list.
 
@@ -371,6 +377,11 @@ def exposure_times(
         Processed and discarded frames of the type.
     minimum : `float`
         Shortest allowed time (besides > 0).
+    default_counts : `tuple` [`int`, `int`], optional
+        If ``value`` is the option's default: the default (``n_<type>``,
+        ``n_discard_<type>``) it was made for, so that a list of the wrong
+        length says it is the default and that the option must be given
+        with other frame counts.
 
     Returns
     -------
@@ -388,6 +399,14 @@ def exposure_times(
     counts = f"n_{kind}={n_frames} + n_discard_{kind}={n_discard}"
     if isinstance(value, (list, tuple)):
         if len(value) != n_taken:
+            if default_counts is not None:
+                raise ConfigError(
+                    option,
+                    f"{list(value)!r} is {option}'s default, one time per frame of the default "
+                    f"n_{kind}={default_counts[0]} + n_discard_{kind}={default_counts[1]}, and does not fit "
+                    f"the {n_taken} frames of this configuration ({counts}); give {option} too: "
+                    f"a single number, or {n_taken} times, discarded frames first",
+                )
             raise ConfigError(
                 option,
                 f"{list(value)!r} has {len(value)} value(s) for {n_taken} frames ({counts}); "
@@ -413,8 +432,13 @@ def _as_mapping(config: typing.Any) -> dict[str, typing.Any]:
     raise TypeError(f"config must be a mapping or SimpleNamespace, not {type(config).__name__}")
 
 
-def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, typing.Any]) -> TypePlan:
-    """The plan of one type; ``values`` holds every option, defaults filled."""
+def _type_plan(
+    calib_type: str,
+    mode_types: tuple[str, ...],
+    values: dict[str, typing.Any],
+    defaults: typing.Mapping[str, typing.Any],
+) -> TypePlan:
+    """The plan of one type; ``values`` holds every option, ``defaults`` the schema's defaults."""
     lower = calib_type.lower()
     n_frames = int(values[f"n_{lower}"])
     n_discard = int(values[f"n_discard_{lower}"])
@@ -427,8 +451,12 @@ def _type_plan(calib_type: str, mode_types: tuple[str, ...], values: dict[str, t
         exp_times = (0.0,) * (n_frames + n_discard)
     else:
         minimum = MIN_OPEN_SHUTTER_TIME if calib_type == "FLAT" else 0.0
+        option = f"exp_times_{lower}"
+        default_counts = None
+        if option in defaults and values[option] == defaults[option]:
+            default_counts = (int(defaults[f"n_{lower}"]), int(defaults[f"n_discard_{lower}"]))
         exp_times = exposure_times(
-            values[f"exp_times_{lower}"], f"exp_times_{lower}", n_frames, n_discard, minimum
+            values[option], option, n_frames, n_discard, minimum, default_counts=default_counts
         )
 
     if values["take_only"]:
@@ -635,7 +663,7 @@ def make_plan(
             "set take_only: true to only take frames, or generate_calibrations: true to build",
         )
 
-    types = tuple(_type_plan(calib_type, mode_types, values) for calib_type in mode_types)
+    types = tuple(_type_plan(calib_type, mode_types, values, defaults) for calib_type in mode_types)
     shared = {
         name: values[name]
         for name in (
