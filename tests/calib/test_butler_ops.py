@@ -312,3 +312,43 @@ def test_read_filter_stats(repo: str) -> None:
     }
     with pytest.raises(butler_ops.VerifyStatsNotFound, match="verifyFlatStats"):
         butler_ops.read_filter_stats(repo, [sim_repo.RAW_RUN], "verifyFlatStats")
+
+
+def test_find_calibration_detectors_searches_the_collection_as_pipetask_does(repo: str) -> None:
+    """Through a chain or in the CALIBRATION collection itself; None if absent, empty if none."""
+    run = put_biases(repo, "prev", [0, 2])
+    butler_ops.certify_biases(repo, run, CALIB, [0, 2], "2026-11-25", "2026-12-25")
+    butler = Butler.from_config(repo, writeable=True)
+    try:
+        butler.collections.register("LSSTComCam/calib", CollectionType.CHAINED)
+        butler.collections.redefine_chain("LSSTComCam/calib", [CALIB])
+    finally:
+        butler.close()
+    assert butler_ops.find_calibration_detectors(repo, CALIB, "bias") == {0, 2}
+    assert butler_ops.find_calibration_detectors(repo, "LSSTComCam/calib", "bias") == {0, 2}
+    assert butler_ops.find_calibration_detectors(repo, CALIB, "dark") == set()
+    assert butler_ops.find_calibration_detectors(repo, CALIB, "calibscriptsUnregistered") == set()
+    assert butler_ops.find_calibration_detectors(repo, "LSSTComCam/calib/none", "bias") is None
+    assert butler_ops.find_calibration_detectors(repo, CALIB, "bias", instrument="LATISS") == set()
+
+    # Every detector has a bias in one of the collections: nothing raised.
+    butler_ops.check_certified_inputs(repo, [CALIB], ["bias"], [2, 0], needed_by="x", remedy="y")
+    with pytest.raises(butler_ops.CertifiedInputsMissing) as info:
+        butler_ops.check_certified_inputs(
+            repo,
+            ["LSSTComCam/calib", sim_repo.RAW_RUN],
+            ["bias", "dark"],
+            [0, 1, 2],
+            needed_by="this run builds its flats on",
+            remedy="Do something.",
+        )
+    assert str(info.value) == (
+        f"no bias for detector(s) [1] and no dark for detector(s) [0, 1, 2] in repo {repo}: "
+        "this run builds its flats on the certified bias and dark of its inputs "
+        f"['LSSTComCam/calib', '{sim_repo.RAW_RUN}']. Do something."
+    )
+    with pytest.raises(butler_ops.CertifiedInputsMissing) as info:
+        butler_ops.check_certified_inputs(
+            repo, [CALIB, "LSSTComCam/calib/none"], ["bias"], [0], needed_by="n", remedy="r"
+        )
+    assert str(info.value).startswith(f"collection 'LSSTComCam/calib/none' does not exist in repo {repo}: n ")

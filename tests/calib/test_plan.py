@@ -288,3 +288,28 @@ def test_shared_options_and_dates() -> None:
     assert plan.options["frame_timeout"] == schema_defaults()["frame_timeout"]
     with pytest.raises(KeyError, match="DARK is not taken in script_mode BIAS"):
         plan.type_plan("DARK")
+
+
+@pytest.mark.parametrize(
+    "script_mode, certified, mode",
+    [
+        ("BIAS", {}, None),
+        ("BIAS_DARK", {}, None),
+        ("BIAS_DARK_FLAT", {}, None),
+        ("DARK", {"BIAS": ("DARK",)}, "BIAS_DARK"),
+        ("DARK_FLAT", {"BIAS": ("DARK", "FLAT")}, "BIAS_DARK_FLAT"),
+        ("FLAT", {"BIAS": ("FLAT",), "DARK": ("FLAT",)}, "BIAS_DARK_FLAT"),
+    ],
+)
+def test_certified_inputs_are_what_the_run_builds_on_but_does_not_build(
+    script_mode: str, certified: dict, mode: str | None
+) -> None:
+    plan = plan_of(script_mode, generate_calibrations=True)
+    assert plan.certified_inputs == certified
+    assert plan.mode_building_inputs == mode
+    for type_plan in plan.types:
+        expected = tuple(name for name, users in certified.items() if type_plan.calib_type in users)
+        assert type_plan.certified_inputs == expected
+    # Nothing is built without generate_calibrations, or in a take-only run: nothing is needed.
+    assert plan_of(script_mode).certified_inputs == {}
+    assert plan_of(script_mode, take_only=True).certified_inputs == {}

@@ -116,12 +116,37 @@ class StandInButler:
     Statistics list the exposures of the verification job as OCPS received
     it (its data query), passing unless the type is in ``failing``.
     Certification certifies every detector asked for (per filter for flats).
+    The calibrations already certified (what the preflight finds in a
+    build job's input collections) are ``existing``: collection -> dataset
+    type -> detector ids (a collection not listed exists and holds none);
+    by default every collection holds a bias and a dark of every detector
+    of the camera. The collections in ``absent`` do not exist.
     """
 
-    def __init__(self, observatory: SimulatedObservatory, failing: typing.Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        observatory: SimulatedObservatory,
+        failing: typing.Collection[str] = (),
+        existing: typing.Mapping[str, typing.Mapping[str, typing.Collection[int]]] | None = None,
+        absent: typing.Collection[str] = (),
+    ) -> None:
         self.observatory = observatory
         self.failing = set(failing)
         self.certified: list[tuple[str, str]] = []
+        self.existing = existing
+        self.every_detector = {d.id for d in observatory.profile.detectors}
+        self.absent = set(absent)
+        self.searched: list[tuple[str, str]] = []
+
+    def find_calibration_detectors(
+        self, repo: str, collection: str, dataset_type: str, instrument: str
+    ) -> set[int] | None:
+        self.searched.append((collection, dataset_type))
+        if collection in self.absent:
+            return None
+        if self.existing is None:
+            return set(self.every_detector) if dataset_type in ("bias", "dark") else set()
+        return set(self.existing.get(collection, {}).get(dataset_type, ()))
 
     def read_stats(self, butler: CalibButler, repo: str, collections: typing.Sequence[str]) -> dict:
         job_id = collections[0].removeprefix("u/ocps/")
@@ -169,6 +194,9 @@ class StandInButler:
         def certify(butler: CalibButler, *args: typing.Any) -> butler_ops.CertificationResult:
             return stand_in.certify(butler, *args)
 
+        stack.enter_context(
+            mock.patch.object(butler_ops, "find_calibration_detectors", stand_in.find_calibration_detectors)
+        )
         stack.enter_context(mock.patch.object(CalibButler, "read_stats", read_stats))
         stack.enter_context(mock.patch.object(CalibButler, "certify", certify))
         stack.enter_context(mock.patch.object(ocps, "check_output_in_repo", lambda *args, **kwargs: None))
@@ -215,6 +243,8 @@ class CalibRunner:
         before_run: typing.Callable[[SimulatedObservatory], None] | None = None,
         failing: typing.Collection[str] = (),
         pictures: bool = False,
+        existing: typing.Mapping[str, typing.Mapping[str, typing.Collection[int]]] | None = None,
+        absent: typing.Collection[str] = (),
     ) -> CalibRun:
         """Configure and run the script; return when it has ended.
 
@@ -222,8 +252,10 @@ class CalibRunner:
         once) and runs no pipeline; ``inprocess`` runs the stand-in
         pipelines on the repository. ``during`` is awaited concurrently
         with the run; ``before_run`` is called with the started observatory.
-        With scripted jobs, `StandInButler` stands in for the statistics
-        and the certification; the types in ``failing`` fail verification.
+        With scripted jobs, `StandInButler` stands in for the statistics,
+        the certification and the certified calibrations the preflight looks
+        for (``existing``, ``absent``); the types in ``failing``
+        fail verification.
         The report pictures are drawn only with ``pictures``.
         """
         repo = self.fresh_repo()
@@ -255,7 +287,7 @@ class CalibRunner:
         result = CalibRun(script=script, observatory=observatory, repo=repo, report_dir=report_dir)
         patches = []
         if runner == "scripted":
-            result.butler = StandInButler(observatory, failing)
+            result.butler = StandInButler(observatory, failing, existing, absent)
             patches.append(result.butler.patches())
         try:
             await script_runs.run_script(

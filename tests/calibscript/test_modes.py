@@ -180,3 +180,49 @@ async def test_dark_is_taken_while_the_bias_job_runs(run_calibs) -> None:
     assert run.state == ScriptState.DONE, run.reason
     order = [(p.calib_type, p.state) for p in run.script.progress]
     assert order.index(("DARK", TypeState.TAKING)) < order.index(("BIAS", TypeState.SUCCEEDED))
+
+
+async def test_missing_certified_bias_is_refused_before_any_frame(run_calibs) -> None:
+    """DARK_FLAT builds on the certified bias: a detector without one fails the preflight, nothing taken."""
+    config = {**BUILD, "script_mode": "DARK_FLAT", "filter": "r_03", "detectors": [0, 1, 2]}
+    run = await run_calibs(config, existing={CALIB: {"bias": {0, 2}, "dark": {0, 1, 2}}})
+    assert run.state == ScriptState.FAILED
+    assert run.reason.startswith(
+        f"Error in run: preflight failed: no bias for detector(s) [1] in repo {run.repo}: "
+        f"this run builds its darks on the certified bias of its inputs ['{CALIB}', 'LSSTComCam/calib']. "
+        f"Certify a bias in {CALIB} first, run script_mode BIAS_DARK_FLAT (which builds it first), "
+        "or set calib_collection to a collection that holds it; no frame was taken"
+    ), run.reason
+    assert run.butler is not None
+    assert run.butler.searched == [(CALIB, "bias"), ("LSSTComCam/calib", "bias")]
+    assert run.observatory.camera.images == [] and run.executes == []
+    for name in ("DARK", "FLAT"):
+        summary = run.script.type_summary(name)
+        assert summary.failed_stage == "preflight"
+
+
+async def test_flat_mode_without_the_collection_is_refused_before_any_frame(run_calibs) -> None:
+    run = await run_calibs({**BUILD, "script_mode": "FLAT", "filter": "r_03"}, absent=[CALIB])
+    assert run.state == ScriptState.FAILED
+    assert (
+        f"preflight failed: collection '{CALIB}' does not exist in repo {run.repo}: "
+        "this run builds its flats on the certified bias and dark of its inputs "
+        f"['{CALIB}', 'LSSTComCam/calib']. Certify a bias and a dark in {CALIB} first, "
+        "run script_mode BIAS_DARK_FLAT (which builds them first)"
+    ) in run.reason
+    assert run.observatory.camera.images == [] and run.executes == []
+
+
+async def test_certified_bias_found_in_an_input_collection_is_enough(run_calibs) -> None:
+    """A bias in input_collections_dark, not in calib_collection, is found by pipetask as well: DONE."""
+    config = {**BUILD, "script_mode": "DARK", "input_collections_dark": "u/me/biases"}
+    run = await run_calibs(config, existing={"u/me/biases": {"bias": set(range(9))}})
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.butler is not None and run.butler.searched == [(CALIB, "bias"), ("u/me/biases", "bias")]
+    assert _inputs(run.job("cpDark").request.config) == [CALIB, "u/me/biases"]
+
+
+async def test_runs_that_build_every_prerequisite_do_not_look_for_certified_ones(run_calibs) -> None:
+    run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK"}, absent=[CALIB])
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.butler is not None and run.butler.searched == []

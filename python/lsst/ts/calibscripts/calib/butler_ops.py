@@ -31,6 +31,10 @@ Public API
 `check_repo(repo)`
     Open ``repo`` read-only as a butler repository; `RepoNotUsable` naming
     ``repo`` and what to fix if it cannot be opened.
+`check_certified_inputs(repo, collections, dataset_types, detectors, needed_by=..., remedy=...)`
+    `CertifiedInputsMissing` unless every collection exists and together
+    they hold each dataset type for every detector
+    (`find_calibration_detectors`: which do).
 `read_verify_stats(repo, collections, instrument="LSSTComCam", dataset_type="verifyBiasStats")` -> `dict`
     Read the run-level verification statistics; `VerifyStatsNotFound` if absent.
 `certify_biases(repo, run, calib_collection, detectors, timespan_begin, timespan_end, supersede=False, ...)`
@@ -58,7 +62,7 @@ Public API
     2100-01-01 TAI) become unbounded, as daf_butler itself would clamp them.
 
 Errors: `CertificationError` (base, a `RuntimeError`), `CertificationConflict`
-(``.conflicts``), `VerifyStatsNotFound`, `RepoNotUsable`.
+(``.conflicts``), `VerifyStatsNotFound`, `RepoNotUsable`, `CertifiedInputsMissing`.
 """
 
 from __future__ import annotations
@@ -69,12 +73,15 @@ __all__ = [
     "CertificationResult",
     "CertifiedBias",
     "CertifiedDataset",
+    "CertifiedInputsMissing",
     "ExistingCertification",
     "RepoNotUsable",
     "VerifyStatsNotFound",
     "certify_biases",
     "certify_calibs",
+    "check_certified_inputs",
     "check_repo",
+    "find_calibration_detectors",
     "format_time",
     "list_certifications",
     "parse_validity_range",
@@ -123,6 +130,10 @@ class CertificationConflict(CertificationError):
 
 class VerifyStatsNotFound(CalibScriptsError, RuntimeError):
     """The verification statistics dataset is not in the collections."""
+
+
+class CertifiedInputsMissing(CalibScriptsError, RuntimeError):
+    """``calib_collection`` lacks a certified calibration a type of the run is built on."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,6 +321,114 @@ def check_repo(repo: str) -> None:
             "Or set do_verify and do_certify to false"
         ) from e
     butler.close()
+
+
+def find_calibration_detectors(
+    repo: str, collection: str, dataset_type: str, instrument: str = DEFAULT_INSTRUMENT
+) -> set[int] | None:
+    """The detectors with a ``dataset_type`` in ``collection`` (blocking).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository (root or config URI).
+    collection : `str`
+        A CALIBRATION collection, or a CHAINED or RUN collection (searched
+        as pipetask searches its inputs: a chain's children included).
+    dataset_type : `str`
+        ``bias``, ``dark`` or ``flat``.
+    instrument : `str`
+        Instrument name.
+
+    Returns
+    -------
+    detectors : `set` [`int`] or `None`
+        Detector ids with at least one such dataset (any validity range,
+        any filter); empty if the dataset type is not registered; `None` if
+        ``collection`` does not exist.
+    """
+    from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
+
+    butler = _open(repo, writeable=False)
+    try:
+        try:
+            refs = butler.query_datasets(
+                dataset_type, collections=collection, instrument=instrument, find_first=False, explain=False
+            )
+        except MissingCollectionError:
+            return None
+        except MissingDatasetTypeError:
+            return set()
+        return {int(ref.dataId["detector"]) for ref in refs}
+    finally:
+        butler.close()
+
+
+def check_certified_inputs(
+    repo: str,
+    collections: typing.Sequence[str],
+    dataset_types: typing.Sequence[str],
+    detectors: typing.Sequence[int],
+    *,
+    needed_by: str,
+    remedy: str,
+    instrument: str = DEFAULT_INSTRUMENT,
+) -> None:
+    """Check that a job's input ``collections`` hold each ``dataset_types`` for every detector (blocking).
+
+    The script calls it at preflight, before any frame, for the certified
+    calibrations a type's build job takes from its inputs
+    (``calib_collection`` and ``input_collections_<type>``; a DARK run's
+    bias): without them, or with an input collection that does not exist,
+    the job would fail only after the frames were taken, with pipetask's
+    error in its log. The validity ranges are not checked here (the frames'
+    times are not known yet; the job's calibration lookup checks them).
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    collections : sequence of `str`
+        The job's input collections (as pipetask searches them).
+    dataset_types : sequence of `str`
+        The calibrations needed (``bias``, ``dark``).
+    detectors : sequence of `int`
+        The run's detectors.
+    needed_by : `str`
+        What needs them, for the message (``this run builds its darks on``).
+    remedy : `str`
+        What to do, for the message.
+    instrument : `str`
+        Instrument name.
+
+    Raises
+    ------
+    CertifiedInputsMissing
+        A collection does not exist, or none holds a dataset type for some
+        detectors; the message names the collections, the repository, the
+        calibrations and detectors missing, what needs them and ``remedy``.
+    """
+    wanted = sorted({int(d) for d in detectors})
+    found: dict[str, set[int]] = {dataset_type: set() for dataset_type in dataset_types}
+    absent = []
+    for collection in collections:
+        for dataset_type in dataset_types:
+            in_collection = find_calibration_detectors(repo, collection, dataset_type, instrument)
+            if in_collection is None:
+                absent.append(collection)
+                break
+            found[dataset_type] |= in_collection
+    needs = f"{needed_by} the certified {' and '.join(dataset_types)} of its inputs {list(collections)}"
+    if absent:
+        what = f"collection {absent[0]!r} does" if len(absent) == 1 else f"collections {absent} do"
+        raise CertifiedInputsMissing(f"{what} not exist in repo {repo}: {needs}. {remedy}")
+    problems = [
+        f"no {dataset_type} for detector(s) {missing}"
+        for dataset_type in dataset_types
+        if (missing := [d for d in wanted if d not in found[dataset_type]])
+    ]
+    if problems:
+        raise CertifiedInputsMissing(f"{' and '.join(problems)} in repo {repo}: {needs}. {remedy}")
 
 
 def read_verify_stats(

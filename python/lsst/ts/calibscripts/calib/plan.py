@@ -78,6 +78,7 @@ from .config import (
     parse_tai_date,
     resolve_report_dir,
 )
+from .types import CALIB_TYPES as TYPE_SPECS
 
 SCHEMA_NAME = "make_comcam_calibrations.yaml"
 
@@ -94,8 +95,12 @@ MODE_TYPES: dict[str, tuple[str, ...]] = {
 }
 """The calibration types each ``script_mode`` takes, in order."""
 
-BUILT_ON: dict[str, tuple[str, ...]] = {"BIAS": (), "DARK": ("BIAS",), "FLAT": ("BIAS", "DARK")}
-"""The calibrations each type's combine job needs (ISR of its frames)."""
+BUILT_ON: dict[str, tuple[str, ...]] = {
+    spec.name.upper(): tuple(p.value.upper() for p in spec.prerequisites) for spec in TYPE_SPECS.values()
+}
+"""The calibrations each type's combine job needs (ISR of its frames): the
+registry's ``prerequisites`` (``{"BIAS": (), "DARK": ("BIAS",), "FLAT":
+("BIAS", "DARK")}``)."""
 
 MIN_OPEN_SHUTTER_TIME = 0.1
 """Shortest open-shutter exposure ComCam accepts (seconds); flats are open-shutter."""
@@ -162,6 +167,11 @@ class TypePlan:
     build_job_id : `str`
         Resume: ``<type>_job_id``, a completed build job whose output is used
         instead of running the build job.
+    certified_inputs : `tuple` [`str`, ...]
+        Types this type is built on that this run does not build (a DARK
+        mode's bias): their certified calibrations come from
+        ``calib_collection`` (first of `calib_inputs`), which the script
+        checks at preflight.
     """
 
     calib_type: str
@@ -182,6 +192,7 @@ class TypePlan:
     verification_threshold: int
     exposure_ids: tuple[int, ...] = ()
     build_job_id: str = ""
+    certified_inputs: tuple[str, ...] = ()
 
     @property
     def resumes(self) -> bool:
@@ -297,6 +308,28 @@ class CalibrationPlan:
     def total_exposure_time(self) -> float:
         """Sum of the exposure times of every frame taken (seconds)."""
         return float(sum(sum(t.exp_times) for t in self.types))
+
+    @property
+    def certified_inputs(self) -> dict[str, tuple[str, ...]]:
+        """The certified calibrations taken from ``calib_collection``, and the types built on each.
+
+        ``{"BIAS": ("DARK", "FLAT")}`` for a ``DARK_FLAT`` run that builds;
+        empty when the run builds every prerequisite or builds nothing.
+        """
+        needed: dict[str, list[str]] = {}
+        for plan in self.types:
+            for prerequisite in plan.certified_inputs:
+                needed.setdefault(prerequisite, []).append(plan.calib_type)
+        return {name: tuple(needed[name]) for name in CALIB_TYPES if name in needed}
+
+    @property
+    def mode_building_inputs(self) -> str | None:
+        """The ``script_mode`` that also builds `certified_inputs` (``DARK`` -> ``BIAS_DARK``), if any."""
+        needed = self.certified_inputs
+        if not needed:
+            return None
+        wanted = tuple(t for t in CALIB_TYPES if t in needed or t in self.calib_types)
+        return next((mode for mode, types in MODE_TYPES.items() if types == wanted), None)
 
     def type_plan(self, calib_type: str) -> TypePlan:
         """The plan of ``calib_type``.
@@ -520,6 +553,7 @@ def _type_plan(
         verification_threshold=int(values[f"number_verification_tests_threshold_{lower}"]),
         exposure_ids=exposure_ids,
         build_job_id=build_job_id,
+        certified_inputs=missing,
     )
 
 

@@ -28,6 +28,8 @@ The procedure:
 2. ``preflight`` (once): the camera's CSCs ENABLED (if frames are taken),
    OCPS ENABLED with no other instrument's configuration (if a job runs),
    ``repo`` a butler repository (if anything is verified or certified),
+   the certified calibrations a type is built on but the run does not
+   build (a ``DARK`` run's bias) in ``calib_collection`` for every detector,
    and ``check_filter`` when flats are taken (nothing by default; a camera
    checks there, before any frame, what its filter change needs).
 3. The `~.sequence.CalibrationSequence`: the camera takes the types one
@@ -460,13 +462,60 @@ class BaseMakeCalibrations(salobj.BaseScript):
             await self.jobs.start()
             if applied is not None:
                 ready += f"; {self.jobs.name} configuration {applied.configurations}"
-        if any(t.do_verify or t.do_certify for t in plan.types):
+        if plan.certified_inputs or any(t.do_verify or t.do_certify for t in plan.types):
             await asyncio.to_thread(butler_ops.check_repo, plan.repo)
             ready += f"; repo {plan.repo}"
+        if plan.certified_inputs:
+            ready += await self.check_certified_inputs(plan)
         flat_filters = [t.filter for t in plan.types if t.filter and not t.resumes]
         if flat_filters:
             await self.check_filter(flat_filters[0])
         self.log.info(f"Ready: {ready}")
+
+    async def check_certified_inputs(self, plan: CalibrationPlan) -> str:
+        """Check at preflight that the build jobs' inputs hold the certified calibrations they need.
+
+        A run that builds darks without biases (``DARK``, ``DARK_FLAT``) or
+        flats without darks (``FLAT``) takes them from the build job's input
+        collections (``calib_collection``, then ``input_collections_<type>``):
+        without them, or with an input collection that does not exist, the
+        job would fail after the frames were taken.
+
+        Returns
+        -------
+        ready : `str`
+            What was found, for the ``Ready:`` line.
+
+        Raises
+        ------
+        CertifiedInputsMissing
+            An input collection does not exist or none holds one of them
+            for a detector; the message says what to do.
+        """
+        found = []
+        for type_plan in plan.types:
+            if not type_plan.certified_inputs:
+                continue
+            dataset_types = [spec_for(name).dataset_type for name in type_plan.certified_inputs]
+            them = "it" if len(dataset_types) == 1 else "them"
+            remedies = [
+                f"Certify {' and '.join('a ' + t for t in dataset_types)} in {plan.calib_collection} first"
+            ]
+            if plan.mode_building_inputs:
+                remedies.append(f"run script_mode {plan.mode_building_inputs} (which builds {them} first)")
+            remedies.append(f"set calib_collection to a collection that holds {them}")
+            await asyncio.to_thread(
+                butler_ops.check_certified_inputs,
+                plan.repo,
+                type_plan.calib_inputs,
+                dataset_types,
+                plan.detectors,
+                needed_by=f"this run builds its {spec_for(type_plan.calib_type).name}s on",
+                remedy=f"{', '.join(remedies[:-1])}, or {remedies[-1]}; no frame was taken",
+                instrument=self.camera.instrument,
+            )
+            found.append(f"{type_plan.calib_type.lower()}: {', '.join(dataset_types)}")
+        return f"; certified inputs found for every detector ({'; '.join(found)})"
 
     async def check_filter(self, physical_filter: str) -> None:
         """Check, at preflight (before any frame), that the flats' filter can be put in the beam.

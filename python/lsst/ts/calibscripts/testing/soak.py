@@ -146,6 +146,13 @@ PRIOR_JOB_ID = "50a4000000000000000000000000prior"
 """A completed cpBias job present in every template repository (to resume from)."""
 CONFLICT_RANGE = ("2000-01-01T00:00:00", "2100-01-01T00:00:00")
 """Validity range of the prior certification in the conflict template."""
+PRIOR_CALIBS_JOB_ID = "50a400000000000000000000calprior"
+"""Earlier cpBias and cpDark jobs whose masters every template has certified over `PRIOR_CALIBS_RANGE`."""
+PRIOR_CALIBS_RANGE = ("1980-01-01T00:00:00", "1980-01-02T00:00:00")
+"""Validity range of those masters: long past, so that no run's certification overlaps it (the
+preflight of a DARK or FLAT run finds them; the stand-in jobs look nothing up)."""
+PRIOR_CALIB_TYPES = ("bias", "dark")
+"""The dataset types certified over `PRIOR_CALIBS_RANGE` (what a DARK, FLAT or DARK_FLAT run builds on)."""
 GROUP_ID = "2026-11-25T15:00:00.000"
 CSCS = ("CCCamera", "CCHeaderService", "CCOODS", "OCPS")
 STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
@@ -833,14 +840,16 @@ class Templates:
     """Template repositories a worker copies for each schedule.
 
     ``plain`` holds the prior cpBias job's output (``u/ocps/<PRIOR_JOB_ID>``)
-    uncertified; ``conflict`` also has it certified in `CALIB_COLLECTION`
-    over `CONFLICT_RANGE`.
+    uncertified, and a bias and a dark of every detector certified in
+    `CALIB_COLLECTION` over `PRIOR_CALIBS_RANGE`, as a summit repository
+    has; ``conflict`` also has the prior cpBias job's output certified in
+    `CALIB_COLLECTION` over `CONFLICT_RANGE`.
     """
 
     plain: str
     conflict: str
-    certified: dict[str, list[typing.Any]] = dataclasses.field(default_factory=dict)
-    """Template path -> its certifications in `CALIB_COLLECTION`."""
+    certified: dict[str, dict[str, list[typing.Any]]] = dataclasses.field(default_factory=dict)
+    """Template path -> dataset type (`PRIOR_CALIB_TYPES`) -> its certifications in `CALIB_COLLECTION`."""
 
     @classmethod
     def make(cls, folder: str, base: str | None = None) -> Templates:
@@ -857,27 +866,47 @@ class Templates:
             create_or_open_repo(plain)
         butler = Butler.from_config(plain, writeable=True)
         try:
-            butler.collections.register(f"u/ocps/{PRIOR_JOB_ID}/run")
-            butler.collections.register(f"u/ocps/{PRIOR_JOB_ID}", CollectionType.CHAINED)
-            butler.collections.redefine_chain(
-                f"u/ocps/{PRIOR_JOB_ID}", [f"u/ocps/{PRIOR_JOB_ID}/run", RAW_RUN]
-            )
+            for job_id in (PRIOR_JOB_ID, PRIOR_CALIBS_JOB_ID):
+                butler.collections.register(f"u/ocps/{job_id}/run")
+                butler.collections.register(f"u/ocps/{job_id}", CollectionType.CHAINED)
+                butler.collections.redefine_chain(f"u/ocps/{job_id}", [f"u/ocps/{job_id}/run", RAW_RUN])
         finally:
             butler.close()
-        request = types_namespace(
-            job_id=PRIOR_JOB_ID,
-            butler_repo=plain,
-            pipeline="cpBias.yaml",
-            data_query="detector IN (0, 1, 2, 3, 4, 5, 6, 7, 8) AND exposure IN ()",
+        every_detector = "detector IN (0, 1, 2, 3, 4, 5, 6, 7, 8) AND exposure IN ()"
+        _put_outputs(
+            types_namespace(
+                job_id=PRIOR_JOB_ID, butler_repo=plain, pipeline="cpBias.yaml", data_query=every_detector
+            )
         )
-        _put_outputs(request)
+        for dataset_type in PRIOR_CALIB_TYPES:
+            pipeline = f"cp{dataset_type.capitalize()}.yaml"
+            _put_outputs(
+                types_namespace(
+                    job_id=PRIOR_CALIBS_JOB_ID,
+                    butler_repo=plain,
+                    pipeline=pipeline,
+                    data_query=every_detector,
+                )
+            )
+            butler_ops.certify_calibs(
+                plain,
+                f"u/ocps/{PRIOR_CALIBS_JOB_ID}/run",
+                CALIB_COLLECTION,
+                list(range(9)),
+                *PRIOR_CALIBS_RANGE,
+                dataset_type=dataset_type,
+            )
         conflict = os.path.join(folder, "conflict")
         shutil.copytree(plain, conflict, symlinks=True)
         butler_ops.certify_biases(
             conflict, f"u/ocps/{PRIOR_JOB_ID}/run", CALIB_COLLECTION, list(range(9)), *CONFLICT_RANGE
         )
         certified = {
-            path: butler_ops.list_certifications(path, CALIB_COLLECTION) for path in (plain, conflict)
+            path: {
+                dataset_type: butler_ops.list_certifications(path, CALIB_COLLECTION, dataset_type)
+                for dataset_type in PRIOR_CALIB_TYPES
+            }
+            for path in (plain, conflict)
         }
         return cls(plain=plain, conflict=conflict, certified=certified)
 
@@ -1192,9 +1221,13 @@ async def run_schedule(schedule: Schedule, workdir: str, templates: Templates) -
     shutil.copytree(template, repo, symlinks=True)
     report_dir = os.path.join(workdir, "reports")
     config = {**schedule.config_dict, "repo": repo, "report_dir": report_dir}
-    dataset_types = sorted({"bias"} | {r.dataset_type for r in entry.requested(schedule.config_dict)})
-    before = {dataset_type: [] for dataset_type in dataset_types}
-    before["bias"] = templates.certified[template]
+    dataset_types = sorted(
+        {*PRIOR_CALIB_TYPES} | {r.dataset_type for r in entry.requested(schedule.config_dict)}
+    )
+    before = {
+        dataset_type: list(templates.certified[template].get(dataset_type, []))
+        for dataset_type in dataset_types
+    }
     options = observatory_options(schedule, repo)
     runner = SoakJobRunner(
         job_scripts(schedule), time_scale=TIME_SCALE, log_dir=os.path.join(workdir, "job_logs")
