@@ -169,9 +169,9 @@ class TypePlan:
         instead of running the build job.
     certified_inputs : `tuple` [`str`, ...]
         Types this type is built on that this run does not build (a DARK
-        mode's bias): their certified calibrations come from
-        ``calib_collection`` (first of `calib_inputs`), which the script
-        checks at preflight.
+        mode's bias): their certified calibrations come from the build
+        job's inputs `calib_inputs` (``calib_collection`` first), which the
+        script checks at preflight.
     """
 
     calib_type: str
@@ -311,7 +311,7 @@ class CalibrationPlan:
 
     @property
     def certified_inputs(self) -> dict[str, tuple[str, ...]]:
-        """The certified calibrations taken from ``calib_collection``, and the types built on each.
+        """The certified calibrations the run builds on but does not build, and the types built on each.
 
         ``{"BIAS": ("DARK", "FLAT")}`` for a ``DARK_FLAT`` run that builds;
         empty when the run builds every prerequisite or builds nothing.

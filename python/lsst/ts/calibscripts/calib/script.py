@@ -29,7 +29,8 @@ The procedure:
    OCPS ENABLED with no other instrument's configuration (if a job runs),
    ``repo`` a butler repository (if anything is verified or certified),
    the certified calibrations a type is built on but the run does not
-   build (a ``DARK`` run's bias) in ``calib_collection`` for every detector,
+   build (a ``DARK`` run's bias) in its build job's input collections
+   (``calib_collection`` first) for every detector,
    and ``check_filter`` when flats are taken (nothing by default; a camera
    checks there, before any frame, what its filter change needs).
 3. The `~.sequence.CalibrationSequence`: the camera takes the types one
