@@ -30,6 +30,7 @@ import typing
 import pytest
 from lsst.ts.calibscripts.calib.config import ConfigError
 from lsst.ts.calibscripts.calib.plan import (
+    BUILT_ON,
     MIN_OPEN_SHUTTER_TIME,
     MODE_TYPES,
     Processing,
@@ -310,6 +311,41 @@ def test_certified_inputs_are_what_the_run_builds_on_but_does_not_build(
     for type_plan in plan.types:
         expected = tuple(name for name, users in certified.items() if type_plan.calib_type in users)
         assert type_plan.certified_inputs == expected
-    # Nothing is built without generate_calibrations, or in a take-only run: nothing is needed.
-    assert plan_of(script_mode).certified_inputs == {}
+        assert type_plan.certified_collections == type_plan.calib_inputs
+    # A take-only run needs nothing.
     assert plan_of(script_mode, take_only=True).certified_inputs == {}
+
+
+@pytest.mark.parametrize("script_mode", list(MODE_TYPES))
+def test_verifying_new_frames_needs_the_type_and_what_it_is_built_on(script_mode: str) -> None:
+    """Without generate_calibrations, cp_verify corrects the frames with these and compares with its own."""
+    plan = plan_of(script_mode, input_collections_verify_flat="u/me/flats,LSSTComCam/calib")
+    for type_plan in plan.types:
+        assert type_plan.certified_inputs == (*BUILT_ON[type_plan.calib_type], type_plan.calib_type)
+        assert type_plan.certified_collections == type_plan.verify_inputs
+    if "FLAT" in script_mode:
+        assert plan.type_plan("FLAT").certified_collections == ("u/me/flats", "LSSTComCam/calib")
+    # Nothing is built: no mode builds them for this run.
+    assert plan.mode_building_inputs is None
+
+
+def test_certified_inputs_check_says_what_needs_them_and_what_to_do() -> None:
+    build = plan_of("FLAT", generate_calibrations=True, filter="g_01")
+    check = build.certified_inputs_check(build.type_plan("FLAT"))
+    assert check.collections == (CALIB, "LSSTComCam/calib")
+    assert check.dataset_types == ("bias", "dark") and check.physical_filters == {}
+    assert check.needed_by == "this run builds its flats on"
+    assert check.remedy == (
+        f"Certify a bias and a dark in {CALIB} first, run script_mode BIAS_DARK_FLAT (which builds them "
+        "first), or set calib_collection to a collection that holds them; no frame was taken"
+    )
+    verify = plan_of("FLAT", filter="g_01", input_collections_verify_flat="u/me/flats,LSSTComCam/calib")
+    check = verify.certified_inputs_check(verify.type_plan("FLAT"))
+    assert check.collections == ("u/me/flats", "LSSTComCam/calib")
+    assert check.dataset_types == ("bias", "dark", "flat")
+    assert check.physical_filters == {"flat": "g_01"}
+    assert check.needed_by == "this run verifies its new flats against"
+    assert check.remedy == (
+        "Certify a bias, a dark and a flat in u/me/flats first, or set input_collections_verify_flat to "
+        "collections that hold them; no frame was taken"
+    )

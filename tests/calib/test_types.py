@@ -56,6 +56,7 @@ def test_registry() -> None:
     assert FLAT.prerequisites == (CalibType.BIAS, CalibType.DARK)
     assert prerequisite_order([CalibType.FLAT, CalibType.DARK, CalibType.BIAS]) == list(CalibType)
     assert DARK.option("n_discard") == "n_discard_dark"
+    assert [s.plural for s in (BIAS, DARK, FLAT)] == ["biases", "darks", "flats"]
     assert spec_for("FLAT") is FLAT
     with pytest.raises(ValueError, match="known: bias, dark, flat"):
         spec_for("ptc")

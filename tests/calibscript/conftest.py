@@ -117,10 +117,11 @@ class StandInButler:
     it (its data query), passing unless the type is in ``failing``.
     Certification certifies every detector asked for (per filter for flats).
     The calibrations already certified (what the preflight finds in a
-    build job's input collections) are ``existing``: collection -> dataset
-    type -> detector ids (a collection not listed exists and holds none);
-    by default every collection holds a bias and a dark of every detector
-    of the camera. The collections in ``absent`` do not exist.
+    job's input collections) are ``existing``: collection -> dataset type
+    (or ``flat:<filter>``) -> detector ids (a collection not listed exists
+    and holds none); by default every collection holds a bias, a dark and
+    a flat of every filter for every detector of the camera. The
+    collections in ``absent`` do not exist.
     """
 
     def __init__(
@@ -139,14 +140,21 @@ class StandInButler:
         self.searched: list[tuple[str, str]] = []
 
     def find_calibration_detectors(
-        self, repo: str, collection: str, dataset_type: str, instrument: str
+        self,
+        repo: str,
+        collection: str,
+        dataset_type: str,
+        instrument: str,
+        physical_filter: str | None = None,
     ) -> set[int] | None:
-        self.searched.append((collection, dataset_type))
+        key = dataset_type if physical_filter is None else f"{dataset_type}:{physical_filter}"
+        self.searched.append((collection, key))
         if collection in self.absent:
             return None
         if self.existing is None:
-            return set(self.every_detector) if dataset_type in ("bias", "dark") else set()
-        return set(self.existing.get(collection, {}).get(dataset_type, ()))
+            return set(self.every_detector)
+        held = self.existing.get(collection, {})
+        return set(held.get(key, held.get(dataset_type, ())))
 
     def read_stats(self, butler: CalibButler, repo: str, collections: typing.Sequence[str]) -> dict:
         job_id = collections[0].removeprefix("u/ocps/")

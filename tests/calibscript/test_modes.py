@@ -222,6 +222,27 @@ async def test_certified_bias_found_in_an_input_collection_is_enough(run_calibs)
     assert _inputs(run.job("cpDark").request.config) == [CALIB, "u/me/biases"]
 
 
+async def test_verifying_flats_without_a_flat_of_the_filter_is_refused_before_any_frame(run_calibs) -> None:
+    """generate_calibrations false: the flats are verified against the certified flat of their filter."""
+    every = set(range(9))
+    existing = {"LSSTComCam/calib": {"bias": every, "dark": every, "flat:r_03": every, "flat:g_01": {0}}}
+    config = {**SMALL, "script_mode": "FLAT", "filter": "g_01", "detectors": [0, 4]}
+    run = await run_calibs(config, existing=existing)
+    assert run.state == ScriptState.FAILED
+    assert (
+        f"preflight failed: no flat in g_01 for detector(s) [4] in repo {run.repo}: "
+        "this run verifies its new flats against the certified bias, dark and flat of its inputs "
+        "['LSSTComCam/calib']. Certify a bias, a dark and a flat in LSSTComCam/calib first, or set "
+        "input_collections_verify_flat to collections that hold them; no frame was taken"
+    ) in run.reason
+    assert run.butler is not None and ("LSSTComCam/calib", "flat:g_01") in run.butler.searched
+    assert run.observatory.camera.images == [] and run.executes == []
+    # With the flat of g_01 for both detectors, the same run verifies its flats.
+    existing["LSSTComCam/calib"]["flat:g_01"] = every
+    run = await run_calibs(config, existing=existing)
+    assert run.state == ScriptState.DONE, run.reason
+
+
 async def test_runs_that_build_every_prerequisite_do_not_look_for_certified_ones(run_calibs) -> None:
     run = await run_calibs({**BUILD, "script_mode": "BIAS_DARK"}, absent=[CALIB])
     assert run.state == ScriptState.DONE, run.reason

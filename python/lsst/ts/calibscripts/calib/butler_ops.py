@@ -79,6 +79,7 @@ __all__ = [
     "VerifyStatsNotFound",
     "certify_biases",
     "certify_calibs",
+    "and_join",
     "check_certified_inputs",
     "check_repo",
     "find_calibration_detectors",
@@ -323,8 +324,17 @@ def check_repo(repo: str) -> None:
     butler.close()
 
 
+def and_join(words: typing.Sequence[str]) -> str:
+    """``bias``, ``bias and dark``, ``bias, dark and flat``: words for a message."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def find_calibration_detectors(
-    repo: str, collection: str, dataset_type: str, instrument: str = DEFAULT_INSTRUMENT
+    repo: str,
+    collection: str,
+    dataset_type: str,
+    instrument: str = DEFAULT_INSTRUMENT,
+    physical_filter: str | None = None,
 ) -> set[int] | None:
     """The detectors with a ``dataset_type`` in ``collection`` (blocking).
 
@@ -339,12 +349,14 @@ def find_calibration_detectors(
         ``bias``, ``dark`` or ``flat``.
     instrument : `str`
         Instrument name.
+    physical_filter : `str`, optional
+        Only datasets of this filter (a ``flat``); default any.
 
     Returns
     -------
     detectors : `set` [`int`] or `None`
-        Detector ids with at least one such dataset (any validity range,
-        any filter); empty if the dataset type is not registered; `None` if
+        Detector ids with at least one such dataset (any validity range);
+        empty if the dataset type is not registered; `None` if
         ``collection`` does not exist.
     """
     from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
@@ -352,8 +364,11 @@ def find_calibration_detectors(
     butler = _open(repo, writeable=False)
     try:
         try:
+            data_id = {"instrument": instrument}
+            if physical_filter is not None:
+                data_id["physical_filter"] = physical_filter
             refs = butler.query_datasets(
-                dataset_type, collections=collection, instrument=instrument, find_first=False, explain=False
+                dataset_type, collections=collection, data_id=data_id, find_first=False, explain=False
             )
         except MissingCollectionError:
             return None
@@ -373,6 +388,7 @@ def check_certified_inputs(
     needed_by: str,
     remedy: str,
     instrument: str = DEFAULT_INSTRUMENT,
+    physical_filters: typing.Mapping[str, str] | None = None,
 ) -> None:
     """Check that a job's input ``collections`` hold each ``dataset_types`` for every detector (blocking).
 
@@ -400,6 +416,8 @@ def check_certified_inputs(
         What to do, for the message.
     instrument : `str`
         Instrument name.
+    physical_filters : `dict` [`str`, `str`], optional
+        The filter of a per-filter dataset type (``{"flat": "r_03"}``).
 
     Raises
     ------
@@ -409,26 +427,31 @@ def check_certified_inputs(
         calibrations and detectors missing, what needs them and ``remedy``.
     """
     wanted = sorted({int(d) for d in detectors})
+    filters = dict(physical_filters or {})
     found: dict[str, set[int]] = {dataset_type: set() for dataset_type in dataset_types}
     absent = []
     for collection in collections:
         for dataset_type in dataset_types:
-            in_collection = find_calibration_detectors(repo, collection, dataset_type, instrument)
+            in_collection = find_calibration_detectors(
+                repo, collection, dataset_type, instrument, filters.get(dataset_type)
+            )
             if in_collection is None:
                 absent.append(collection)
                 break
             found[dataset_type] |= in_collection
-    needs = f"{needed_by} the certified {' and '.join(dataset_types)} of its inputs {list(collections)}"
+    needs = f"{needed_by} the certified {and_join(dataset_types)} of its inputs {list(collections)}"
     if absent:
         what = f"collection {absent[0]!r} does" if len(absent) == 1 else f"collections {absent} do"
         raise CertifiedInputsMissing(f"{what} not exist in repo {repo}: {needs}. {remedy}")
     problems = [
-        f"no {dataset_type} for detector(s) {missing}"
+        f"no {dataset_type}"
+        + (f" in {filters[dataset_type]}" if dataset_type in filters else "")
+        + f" for detector(s) {missing}"
         for dataset_type in dataset_types
         if (missing := [d for d in wanted if d not in found[dataset_type]])
     ]
     if problems:
-        raise CertifiedInputsMissing(f"{' and '.join(problems)} in repo {repo}: {needs}. {remedy}")
+        raise CertifiedInputsMissing(f"{and_join(problems)} in repo {repo}: {needs}. {remedy}")
 
 
 def read_verify_stats(

@@ -67,6 +67,7 @@ import functools
 import typing
 
 from ..cameras import COMCAM, CameraProfile
+from .butler_ops import and_join
 from .config import (
     ConfigError,
     _check_collection_name,
@@ -79,6 +80,7 @@ from .config import (
     resolve_report_dir,
 )
 from .types import CALIB_TYPES as TYPE_SPECS
+from .types import spec_for
 
 SCHEMA_NAME = "make_comcam_calibrations.yaml"
 
@@ -168,10 +170,12 @@ class TypePlan:
         Resume: ``<type>_job_id``, a completed build job whose output is used
         instead of running the build job.
     certified_inputs : `tuple` [`str`, ...]
-        Types this type is built on that this run does not build (a DARK
-        mode's bias): their certified calibrations come from the build
-        job's inputs `calib_inputs` (``calib_collection`` first), which the
-        script checks at preflight.
+        Types whose certified calibrations this type's jobs read from
+        `certified_collections`, which the script checks at preflight:
+        when built, the types it is built on that this run does not build
+        (a DARK mode's bias); when its new frames are only verified
+        (``VERIFY_FRAMES``), the types it is built on and itself (cp_verify
+        corrects the frames with them and compares them with its own).
     """
 
     calib_type: str
@@ -193,6 +197,11 @@ class TypePlan:
     exposure_ids: tuple[int, ...] = ()
     build_job_id: str = ""
     certified_inputs: tuple[str, ...] = ()
+
+    @property
+    def certified_collections(self) -> tuple[str, ...]:
+        """Where the job needing `certified_inputs` looks: the build or the verification job's inputs."""
+        return self.calib_inputs if self.builds else self.verify_inputs
 
     @property
     def resumes(self) -> bool:
@@ -264,6 +273,32 @@ class TypePlan:
 
 
 @dataclasses.dataclass(frozen=True)
+class CertifiedInputsCheck:
+    """What the preflight checks for one type's `TypePlan.certified_inputs` (the arguments of
+    `~.butler_ops.check_certified_inputs` but the repository and detectors).
+
+    Attributes
+    ----------
+    collections : `tuple` [`str`, ...]
+        The job's input collections (`TypePlan.certified_collections`).
+    dataset_types : `tuple` [`str`, ...]
+        The calibrations needed (``bias``, ``dark``, ``flat``).
+    physical_filters : `dict` [`str`, `str`]
+        The filter of a per-filter dataset type (``{"flat": "r_03"}``).
+    needed_by : `str`
+        What needs them (``this run builds its darks on``).
+    remedy : `str`
+        What to do if they are missing.
+    """
+
+    collections: tuple[str, ...]
+    dataset_types: tuple[str, ...]
+    physical_filters: dict[str, str]
+    needed_by: str
+    remedy: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CalibrationPlan:
     """The plan of a MakeComCamCalibrations run.
 
@@ -311,10 +346,12 @@ class CalibrationPlan:
 
     @property
     def certified_inputs(self) -> dict[str, tuple[str, ...]]:
-        """The certified calibrations the run builds on but does not build, and the types built on each.
+        """The certified calibrations the run needs (`TypePlan.certified_inputs`), and the types needing each.
 
         ``{"BIAS": ("DARK", "FLAT")}`` for a ``DARK_FLAT`` run that builds;
-        empty when the run builds every prerequisite or builds nothing.
+        ``{"BIAS": ("BIAS", "DARK"), "DARK": ("DARK",)}`` for a ``BIAS_DARK``
+        run that only verifies its new frames; empty when the run builds
+        every prerequisite, or only takes frames.
         """
         needed: dict[str, list[str]] = {}
         for plan in self.types:
@@ -324,12 +361,45 @@ class CalibrationPlan:
 
     @property
     def mode_building_inputs(self) -> str | None:
-        """The ``script_mode`` that also builds `certified_inputs` (``DARK`` -> ``BIAS_DARK``), if any."""
-        needed = self.certified_inputs
+        """The ``script_mode`` also building what the built types need certified (``DARK``: ``BIAS_DARK``).
+
+        `None` if no type is built on a certified calibration.
+        """
+        needed = {name for plan in self.types if plan.builds for name in plan.certified_inputs}
         if not needed:
             return None
         wanted = tuple(t for t in CALIB_TYPES if t in needed or t in self.calib_types)
         return next((mode for mode, types in MODE_TYPES.items() if types == wanted), None)
+
+    def certified_inputs_check(self, type_plan: TypePlan) -> CertifiedInputsCheck:
+        """What the preflight checks for ``type_plan``'s `TypePlan.certified_inputs`, with its advice."""
+        spec = spec_for(type_plan.calib_type)
+        needs = [spec_for(name) for name in type_plan.certified_inputs]
+        dataset_types = tuple(need.dataset_type for need in needs)
+        them = "it" if len(dataset_types) == 1 else "them"
+        collections = type_plan.certified_collections
+        certify = f"Certify {and_join(['a ' + t for t in dataset_types])} in"
+        if type_plan.builds:
+            needed_by = f"this run builds its {spec.plural} on"
+            remedies = [f"{certify} {self.calib_collection} first"]
+            if self.mode_building_inputs:
+                remedies.append(f"run script_mode {self.mode_building_inputs} (which builds {them} first)")
+            remedies.append(f"set calib_collection to a collection that holds {them}")
+        else:
+            needed_by = f"this run verifies its new {spec.plural} against"
+            remedies = [
+                f"{certify} {collections[0]} first",
+                f"set input_collections_verify_{spec.name} to collections that hold {them}",
+            ]
+        return CertifiedInputsCheck(
+            collections=collections,
+            dataset_types=dataset_types,
+            physical_filters={
+                need.dataset_type: type_plan.filter for need in needs if need.per_filter and type_plan.filter
+            },
+            needed_by=needed_by,
+            remedy=f"{', '.join(remedies[:-1])}, or {remedies[-1]}; no frame was taken",
+        )
 
     def type_plan(self, calib_type: str) -> TypePlan:
         """The plan of ``calib_type``.
@@ -532,6 +602,9 @@ def _type_plan(
         depends_on = tuple(t for t in BUILT_ON[calib_type] if t in mode_types)
         missing = tuple(t for t in BUILT_ON[calib_type] if t not in mode_types)
     from_certified = (calib_collection,) if missing else ()
+    certified: tuple[str, ...] = missing
+    if processing is Processing.VERIFY_FRAMES:
+        certified = (*BUILT_ON[calib_type], calib_type)
     own_inputs = values[f"input_collections_{lower}"]
     own_verify_inputs = values[f"input_collections_verify_{lower}"]
     return TypePlan(
@@ -553,7 +626,7 @@ def _type_plan(
         verification_threshold=int(values[f"number_verification_tests_threshold_{lower}"]),
         exposure_ids=exposure_ids,
         build_job_id=build_job_id,
-        certified_inputs=missing,
+        certified_inputs=certified,
     )
 
 

@@ -28,9 +28,9 @@ The procedure:
 2. ``preflight`` (once): the camera's CSCs ENABLED (if frames are taken),
    OCPS ENABLED with no other instrument's configuration (if a job runs),
    ``repo`` a butler repository (if anything is verified or certified),
-   the certified calibrations a type is built on but the run does not
-   build (a ``DARK`` run's bias) in its build job's input collections
-   (``calib_collection`` first) for every detector,
+   the certified calibrations the jobs read (a ``DARK`` build's bias, a
+   verified type's own and those it is built on) in their input
+   collections for every detector,
    and ``check_filter`` when flats are taken (nothing by default; a camera
    checks there, before any frame, what its filter change needs).
 3. The `~.sequence.CalibrationSequence`: the camera takes the types one
@@ -474,13 +474,16 @@ class BaseMakeCalibrations(salobj.BaseScript):
         self.log.info(f"Ready: {ready}")
 
     async def check_certified_inputs(self, plan: CalibrationPlan) -> str:
-        """Check at preflight that the build jobs' inputs hold the certified calibrations they need.
+        """Check at preflight that the jobs' inputs hold the certified calibrations they need.
 
         A run that builds darks without biases (``DARK``, ``DARK_FLAT``) or
         flats without darks (``FLAT``) takes them from the build job's input
-        collections (``calib_collection``, then ``input_collections_<type>``):
-        without them, or with an input collection that does not exist, the
-        job would fail after the frames were taken.
+        collections (``calib_collection``, then ``input_collections_<type>``);
+        a run that only verifies its new frames takes the type's own
+        calibration and those it is built on (a flat's bias, dark and flat
+        of the filter) from ``input_collections_verify_<type>``. Without
+        them, or with an input collection that does not exist, the job
+        would fail after the frames were taken.
 
         Returns
         -------
@@ -497,25 +500,19 @@ class BaseMakeCalibrations(salobj.BaseScript):
         for type_plan in plan.types:
             if not type_plan.certified_inputs:
                 continue
-            dataset_types = [spec_for(name).dataset_type for name in type_plan.certified_inputs]
-            them = "it" if len(dataset_types) == 1 else "them"
-            remedies = [
-                f"Certify {' and '.join('a ' + t for t in dataset_types)} in {plan.calib_collection} first"
-            ]
-            if plan.mode_building_inputs:
-                remedies.append(f"run script_mode {plan.mode_building_inputs} (which builds {them} first)")
-            remedies.append(f"set calib_collection to a collection that holds {them}")
+            check = plan.certified_inputs_check(type_plan)
             await asyncio.to_thread(
                 butler_ops.check_certified_inputs,
                 plan.repo,
-                type_plan.calib_inputs,
-                dataset_types,
+                check.collections,
+                check.dataset_types,
                 plan.detectors,
-                needed_by=f"this run builds its {spec_for(type_plan.calib_type).name}s on",
-                remedy=f"{', '.join(remedies[:-1])}, or {remedies[-1]}; no frame was taken",
+                needed_by=check.needed_by,
+                remedy=check.remedy,
                 instrument=self.camera.instrument,
+                physical_filters=check.physical_filters,
             )
-            found.append(f"{type_plan.calib_type.lower()}: {', '.join(dataset_types)}")
+            found.append(f"{type_plan.calib_type.lower()}: {', '.join(check.dataset_types)}")
         return f"; certified inputs found for every detector ({'; '.join(found)})"
 
     async def check_filter(self, physical_filter: str) -> None:

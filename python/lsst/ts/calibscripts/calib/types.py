@@ -183,6 +183,11 @@ class CalibTypeSpec:
         return self.calib_type.value
 
     @property
+    def plural(self) -> str:
+        """``biases``, ``darks`` or ``flats``: the frames, in messages."""
+        return f"{self.name}es" if self.name.endswith("s") else f"{self.name}s"
+
+    @property
     def per_filter(self) -> bool:
         """True if the master is made and certified per physical filter."""
         return "physical_filter" in self.dataset_dimensions

@@ -151,8 +151,10 @@ PRIOR_CALIBS_JOB_ID = "50a400000000000000000000calprior"
 PRIOR_CALIBS_RANGE = ("1980-01-01T00:00:00", "1980-01-02T00:00:00")
 """Validity range of those masters: long past, so that no run's certification overlaps it (the
 preflight of a DARK or FLAT run finds them; the stand-in jobs look nothing up)."""
-PRIOR_CALIB_TYPES = ("bias", "dark")
-"""The dataset types certified over `PRIOR_CALIBS_RANGE` (what a DARK, FLAT or DARK_FLAT run builds on)."""
+PRIOR_CALIB_TYPES = ("bias", "dark", "flat")
+"""The dataset types certified over `PRIOR_CALIBS_RANGE` (flats in every filter): what a DARK, FLAT or
+DARK_FLAT run builds on, and what a run that only verifies its new frames verifies them against (through
+``LSSTComCam/calib``, which chains `CALIB_COLLECTION` as a summit repository chains its calibrations)."""
 GROUP_ID = "2026-11-25T15:00:00.000"
 CSCS = ("CCCamera", "CCHeaderService", "CCOODS", "OCPS")
 STAGES = ("preflight", "take_biases", "wait_ingest", "cp_bias", "verify_bias", "judge", "certify", "summary")
@@ -840,9 +842,10 @@ class Templates:
     """Template repositories a worker copies for each schedule.
 
     ``plain`` holds the prior cpBias job's output (``u/ocps/<PRIOR_JOB_ID>``)
-    uncertified, and a bias and a dark of every detector certified in
-    `CALIB_COLLECTION` over `PRIOR_CALIBS_RANGE`, as a summit repository
-    has; ``conflict`` also has the prior cpBias job's output certified in
+    uncertified, and a bias, a dark and a flat (every filter) of every
+    detector certified in `CALIB_COLLECTION` over `PRIOR_CALIBS_RANGE`,
+    which ``LSSTComCam/calib`` chains first, as a summit repository has;
+    ``conflict`` also has the prior cpBias job's output certified in
     `CALIB_COLLECTION` over `CONFLICT_RANGE`.
     """
 
@@ -857,6 +860,7 @@ class Templates:
         from lsst.daf.butler import Butler, CollectionType
 
         from ..calib import butler_ops
+        from ..calib.plan import comcam_filters
         from ..sim.data.repo import RAW_RUN, create_or_open_repo
 
         plain = os.path.join(folder, "plain")
@@ -879,15 +883,14 @@ class Templates:
             )
         )
         for dataset_type in PRIOR_CALIB_TYPES:
-            pipeline = f"cp{dataset_type.capitalize()}.yaml"
-            _put_outputs(
-                types_namespace(
-                    job_id=PRIOR_CALIBS_JOB_ID,
-                    butler_repo=plain,
-                    pipeline=pipeline,
-                    data_query=every_detector,
-                )
+            request = types_namespace(
+                job_id=PRIOR_CALIBS_JOB_ID,
+                butler_repo=plain,
+                pipeline=f"cp{dataset_type.capitalize()}.yaml",
+                data_query=every_detector,
             )
+            for physical_filter in comcam_filters() if dataset_type == "flat" else (None,):
+                _put_outputs(request, physical_filter=physical_filter)
             butler_ops.certify_calibs(
                 plain,
                 f"u/ocps/{PRIOR_CALIBS_JOB_ID}/run",
@@ -896,6 +899,14 @@ class Templates:
                 *PRIOR_CALIBS_RANGE,
                 dataset_type=dataset_type,
             )
+        butler = Butler.from_config(plain, writeable=True)
+        try:
+            calib_chain = "LSSTComCam/calib"
+            butler.collections.redefine_chain(
+                calib_chain, [CALIB_COLLECTION, *butler.collections.get_info(calib_chain).children]
+            )
+        finally:
+            butler.close()
         conflict = os.path.join(folder, "conflict")
         shutil.copytree(plain, conflict, symlinks=True)
         butler_ops.certify_biases(
