@@ -30,7 +30,6 @@ import typing
 import pytest
 from lsst.ts.calibscripts.calib.config import ConfigError
 from lsst.ts.calibscripts.calib.plan import (
-    BUILT_ON,
     MIN_OPEN_SHUTTER_TIME,
     MODE_TYPES,
     Processing,
@@ -311,41 +310,73 @@ def test_certified_inputs_are_what_the_run_builds_on_but_does_not_build(
     for type_plan in plan.types:
         expected = tuple(name for name, users in certified.items() if type_plan.calib_type in users)
         assert type_plan.certified_inputs == expected
-        assert type_plan.certified_collections == type_plan.calib_inputs
     # A take-only run needs nothing.
     assert plan_of(script_mode, take_only=True).certified_inputs == {}
 
 
+VERIFIED_AGAINST = {"BIAS": ("BIAS",), "DARK": ("BIAS", "DARK"), "FLAT": ("BIAS", "DARK", "FLAT")}
+"""What cp_verify reads to verify new frames of a type: it corrects them with the calibrations the type
+is built on (verifyBias: doBias; verifyDark: doBias, doDark; verifyFlat: doBias, doDark, doFlat)."""
+
+
 @pytest.mark.parametrize("script_mode", list(MODE_TYPES))
 def test_verifying_new_frames_needs_the_type_and_what_it_is_built_on(script_mode: str) -> None:
-    """Without generate_calibrations, cp_verify corrects the frames with these and compares with its own."""
     plan = plan_of(script_mode, input_collections_verify_flat="u/me/flats,LSSTComCam/calib")
     for type_plan in plan.types:
-        assert type_plan.certified_inputs == (*BUILT_ON[type_plan.calib_type], type_plan.calib_type)
-        assert type_plan.certified_collections == type_plan.verify_inputs
+        assert type_plan.certified_inputs == VERIFIED_AGAINST[type_plan.calib_type]
+        (check,) = plan.certified_inputs_checks(type_plan)
+        assert check.collections == type_plan.verify_inputs
     if "FLAT" in script_mode:
-        assert plan.type_plan("FLAT").certified_collections == ("u/me/flats", "LSSTComCam/calib")
+        (check,) = plan.certified_inputs_checks(plan.type_plan("FLAT"))
+        assert check.collections == ("u/me/flats", "LSSTComCam/calib")
     # Nothing is built: no mode builds them for this run.
     assert plan.mode_building_inputs is None
 
 
-def test_certified_inputs_check_says_what_needs_them_and_what_to_do() -> None:
-    build = plan_of("FLAT", generate_calibrations=True, filter="g_01")
-    check = build.certified_inputs_check(build.type_plan("FLAT"))
+def test_certified_inputs_checks_say_what_needs_them_and_what_to_do() -> None:
+    build = plan_of("FLAT", generate_calibrations=True, filter="g_01", do_verify=False)
+    (check,) = build.certified_inputs_checks(build.type_plan("FLAT"))
     assert check.collections == (CALIB, "LSSTComCam/calib")
     assert check.dataset_types == ("bias", "dark") and check.physical_filters == {}
     assert check.needed_by == "this run builds its flats on"
     assert check.remedy == (
         f"Certify a bias and a dark in {CALIB} first, run script_mode BIAS_DARK_FLAT (which builds them "
-        "first), or set calib_collection to a collection that holds them; no frame was taken"
+        "first), or set calib_collection or input_collections_flat to collections that hold them; "
+        "no frame was taken"
     )
+    # With do_verify, the verification job reads them too, from its own inputs.
+    verified = plan_of("DARK", generate_calibrations=True, input_collections_verify_dark="u/me/v")
+    build_check, verify_check = verified.certified_inputs_checks(verified.type_plan("DARK"))
+    assert build_check.collections == (CALIB, "LSSTComCam/calib")
+    assert verify_check.collections == (CALIB, "u/me/v")
+    assert verify_check.dataset_types == ("bias",)
+    assert verify_check.needed_by == "this run verifies its new darks with"
+    assert verify_check.remedy.endswith(
+        "or set calib_collection or input_collections_verify_dark to collections that hold it; "
+        "no frame was taken"
+    )
+    # Resumed from a completed dark job: no build job runs, only the verification reads the bias.
+    resumed = plan_of(
+        "DARK",
+        generate_calibrations=True,
+        exposure_ids_dark=[2026112500011, 2026112500012],
+        dark_job_id="d0e1",
+    )
+    (check,) = resumed.certified_inputs_checks(resumed.type_plan("DARK"))
+    assert check.needed_by == "this run verifies its new darks with"
+    # Only verified: the flat of the filter (the butler's name, LATISS's FILTER~GRATING if given).
     verify = plan_of("FLAT", filter="g_01", input_collections_verify_flat="u/me/flats,LSSTComCam/calib")
-    check = verify.certified_inputs_check(verify.type_plan("FLAT"))
+    (check,) = verify.certified_inputs_checks(verify.type_plan("FLAT"))
     assert check.collections == ("u/me/flats", "LSSTComCam/calib")
     assert check.dataset_types == ("bias", "dark", "flat")
     assert check.physical_filters == {"flat": "g_01"}
     assert check.needed_by == "this run verifies its new flats against"
     assert check.remedy == (
-        "Certify a bias, a dark and a flat in u/me/flats first, or set input_collections_verify_flat to "
-        "collections that hold them; no frame was taken"
+        "Certify a bias, a dark and a flat in a CALIBRATION collection of input_collections_verify_flat "
+        "first, or set input_collections_verify_flat to collections that hold them; no frame was taken"
     )
+    (check,) = verify.certified_inputs_checks(verify.type_plan("FLAT"), "SDSSr_65mm~empty")
+    assert check.physical_filters == {"flat": "SDSSr_65mm~empty"}
+    # A take-only run checks nothing.
+    take = plan_of("FLAT", take_only=True)
+    assert take.certified_inputs_checks(take.type_plan("FLAT")) == []

@@ -139,13 +139,14 @@ class StandInButler:
         self.absent = set(absent)
         self.searched: list[tuple[str, str]] = []
 
-    def find_calibration_detectors(
+    def calibration_detectors(
         self,
-        repo: str,
+        butler: typing.Any,
         collection: str,
         dataset_type: str,
         instrument: str,
         physical_filter: str | None = None,
+        detectors: typing.Sequence[int] | None = None,
     ) -> set[int] | None:
         key = dataset_type if physical_filter is None else f"{dataset_type}:{physical_filter}"
         self.searched.append((collection, key))
@@ -203,7 +204,7 @@ class StandInButler:
             return stand_in.certify(butler, *args)
 
         stack.enter_context(
-            mock.patch.object(butler_ops, "find_calibration_detectors", stand_in.find_calibration_detectors)
+            mock.patch.object(butler_ops, "calibration_detectors", stand_in.calibration_detectors)
         )
         stack.enter_context(mock.patch.object(CalibButler, "read_stats", read_stats))
         stack.enter_context(mock.patch.object(CalibButler, "certify", certify))

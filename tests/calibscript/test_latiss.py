@@ -416,3 +416,17 @@ async def test_positions_that_stay_old_fail_the_flats(run_latiss, monkeypatch) -
     ), run.reason
     assert "ATSpectrograph reports filter 'SDSSr_65mm' and grating 'empty_1' in the beam" in run.reason
     assert _images(run, "FLAT") == []
+
+
+async def test_verified_flats_are_checked_against_the_flat_of_filter_and_grating(run_latiss) -> None:
+    """LATISS's flats are certified per FILTER~GRATING: the preflight looks for that physical filter."""
+    config = {**SMALL, "script_mode": "FLAT", "filter": "SDSSr_65mm", "grating": "empty_1"}
+    held = {"bias": {0}, "dark": {0}, "flat:SDSSr_65mm~holo4_003": {0}}
+    run = await run_latiss(config, existing={"LATISS/calib": held})
+    assert run.state == ScriptState.FAILED
+    assert "no flat in SDSSr_65mm~empty for detector(s) [0]" in run.reason
+    assert run.observatory.camera.images == []
+    held["flat:SDSSr_65mm~empty"] = {0}
+    run = await run_latiss(config, existing={"LATISS/calib": held})
+    assert run.state == ScriptState.DONE, run.reason
+    assert run.butler is not None and ("LATISS/calib", "flat:SDSSr_65mm~empty") in run.butler.searched

@@ -191,7 +191,7 @@ async def test_missing_certified_bias_is_refused_before_any_frame(run_calibs) ->
         f"Error in run: preflight failed: no bias for detector(s) [1] in repo {run.repo}: "
         f"this run builds its darks on the certified bias of its inputs ['{CALIB}', 'LSSTComCam/calib']. "
         f"Certify a bias in {CALIB} first, run script_mode BIAS_DARK_FLAT (which builds it first), "
-        "or set calib_collection to a collection that holds it; no frame was taken"
+        "or set calib_collection or input_collections_dark to collections that hold it; no frame was taken"
     ), run.reason
     assert run.butler is not None
     assert run.butler.searched == [(CALIB, "bias"), ("LSSTComCam/calib", "bias")]
@@ -214,12 +214,21 @@ async def test_flat_mode_without_the_collection_is_refused_before_any_frame(run_
 
 
 async def test_certified_bias_found_in_an_input_collection_is_enough(run_calibs) -> None:
-    """A bias in input_collections_dark, not in calib_collection, is found by pipetask as well: DONE."""
+    """A bias in input_collections_dark, not in calib_collection, is found by the build job as well: DONE."""
     config = {**BUILD, "script_mode": "DARK", "input_collections_dark": "u/me/biases"}
     run = await run_calibs(config, existing={"u/me/biases": {"bias": set(range(9))}})
     assert run.state == ScriptState.DONE, run.reason
     assert run.butler is not None and run.butler.searched == [(CALIB, "bias"), ("u/me/biases", "bias")]
     assert _inputs(run.job("cpDark").request.config) == [CALIB, "u/me/biases"]
+    # The verification job reads its own inputs, where there is no bias: refused before any frame.
+    run = await run_calibs({**config, "do_verify": True}, existing={"u/me/biases": {"bias": set(range(9))}})
+    assert run.state == ScriptState.FAILED
+    assert (
+        "this run verifies its new darks with the certified bias of its inputs "
+        f"['{CALIB}', 'LSSTComCam/calib']"
+    ) in run.reason
+    assert "set calib_collection or input_collections_verify_dark to collections that hold it" in run.reason
+    assert run.observatory.camera.images == []
 
 
 async def test_verifying_flats_without_a_flat_of_the_filter_is_refused_before_any_frame(run_calibs) -> None:
@@ -232,8 +241,9 @@ async def test_verifying_flats_without_a_flat_of_the_filter_is_refused_before_an
     assert (
         f"preflight failed: no flat in g_01 for detector(s) [4] in repo {run.repo}: "
         "this run verifies its new flats against the certified bias, dark and flat of its inputs "
-        "['LSSTComCam/calib']. Certify a bias, a dark and a flat in LSSTComCam/calib first, or set "
-        "input_collections_verify_flat to collections that hold them; no frame was taken"
+        "['LSSTComCam/calib']. Certify a bias, a dark and a flat in a CALIBRATION collection of "
+        "input_collections_verify_flat first, or set input_collections_verify_flat to collections that hold "
+        "them; no frame was taken"
     ) in run.reason
     assert run.butler is not None and ("LSSTComCam/calib", "flat:g_01") in run.butler.searched
     assert run.observatory.camera.images == [] and run.executes == []

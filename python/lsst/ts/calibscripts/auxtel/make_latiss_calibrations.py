@@ -179,6 +179,10 @@ class MakeLATISSCalibrations(BaseMakeCalibrations):
             text += f"; flats through grating {self.grating} (physical filter {physical})"
         return text
 
+    def butler_physical_filter(self, filter_name: str) -> str:
+        """The flats' butler ``physical_filter``: ``FILTER~GRATING`` (the configured grating)."""
+        return self.camera.physical_filter(filter_name, self.grating)
+
     def set_metadata(self, metadata: typing.Any) -> None:
         """As the base class; the filters are the flats' physical filter ``FILTER~GRATING``."""
         super().set_metadata(metadata)

@@ -80,6 +80,7 @@ __all__ = [
     "certify_biases",
     "certify_calibs",
     "and_join",
+    "calibration_detectors",
     "check_certified_inputs",
     "check_repo",
     "find_calibration_detectors",
@@ -134,7 +135,7 @@ class VerifyStatsNotFound(CalibScriptsError, RuntimeError):
 
 
 class CertifiedInputsMissing(CalibScriptsError, RuntimeError):
-    """``calib_collection`` lacks a certified calibration a type of the run is built on."""
+    """A job's input collection does not exist, or none holds a certified calibration the job reads."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,6 +336,7 @@ def find_calibration_detectors(
     dataset_type: str,
     instrument: str = DEFAULT_INSTRUMENT,
     physical_filter: str | None = None,
+    detectors: typing.Sequence[int] | None = None,
 ) -> set[int] | None:
     """The detectors with a ``dataset_type`` in ``collection`` (blocking).
 
@@ -350,7 +352,10 @@ def find_calibration_detectors(
     instrument : `str`
         Instrument name.
     physical_filter : `str`, optional
-        Only datasets of this filter (a ``flat``); default any.
+        Only datasets of this butler ``physical_filter`` (a ``flat``;
+        LATISS: ``FILTER~GRATING``); default any.
+    detectors : sequence of `int`, optional
+        Only these detectors (default all).
 
     Returns
     -------
@@ -359,24 +364,47 @@ def find_calibration_detectors(
         empty if the dataset type is not registered; `None` if
         ``collection`` does not exist.
     """
-    from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
-
     butler = _open(repo, writeable=False)
     try:
-        try:
-            data_id = {"instrument": instrument}
-            if physical_filter is not None:
-                data_id["physical_filter"] = physical_filter
-            refs = butler.query_datasets(
-                dataset_type, collections=collection, data_id=data_id, find_first=False, explain=False
-            )
-        except MissingCollectionError:
-            return None
-        except MissingDatasetTypeError:
-            return set()
-        return {int(ref.dataId["detector"]) for ref in refs}
+        return calibration_detectors(butler, collection, dataset_type, instrument, physical_filter, detectors)
     finally:
         butler.close()
+
+
+def calibration_detectors(
+    butler: "Butler",
+    collection: str,
+    dataset_type: str,
+    instrument: str,
+    physical_filter: str | None,
+    detectors: typing.Sequence[int] | None,
+) -> set[int] | None:
+    """`find_calibration_detectors` on an open butler (blocking)."""
+    from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
+
+    data_id = {"instrument": instrument}
+    if physical_filter is not None:
+        data_id["physical_filter"] = physical_filter
+    where = ""
+    if detectors:
+        where = "detector IN (" + ", ".join(str(int(d)) for d in detectors) + ")"
+    try:
+        # One row per dataset and validity range of the detectors asked: no limit, so that a
+        # long history cannot truncate the answer.
+        refs = butler.query_datasets(
+            dataset_type,
+            collections=collection,
+            data_id=data_id,
+            where=where,
+            find_first=False,
+            explain=False,
+            limit=None,
+        )
+    except MissingCollectionError:
+        return None
+    except MissingDatasetTypeError:
+        return set()
+    return {int(ref.dataId["detector"]) for ref in refs}
 
 
 def check_certified_inputs(
@@ -393,11 +421,12 @@ def check_certified_inputs(
     """Check that a job's input ``collections`` hold each ``dataset_types`` for every detector (blocking).
 
     The script calls it at preflight, before any frame, for the certified
-    calibrations a type's build job takes from its inputs
-    (``calib_collection`` and ``input_collections_<type>``; a DARK run's
-    bias): without them, or with an input collection that does not exist,
-    the job would fail only after the frames were taken, with pipetask's
-    error in its log. The validity ranges are not checked here (the frames'
+    calibrations a type's job reads from its input collections (a DARK
+    build's bias from ``calib_collection`` and ``input_collections_dark``;
+    a verified flat's bias, dark and flat from
+    ``input_collections_verify_flat``): without them, or with an input
+    collection that does not exist, the job would fail only after the
+    frames were taken, with pipetask's error in its log. The validity ranges are not checked here (the frames'
     times are not known yet; the job's calibration lookup checks them).
 
     Parameters
@@ -430,15 +459,19 @@ def check_certified_inputs(
     filters = dict(physical_filters or {})
     found: dict[str, set[int]] = {dataset_type: set() for dataset_type in dataset_types}
     absent = []
-    for collection in collections:
-        for dataset_type in dataset_types:
-            in_collection = find_calibration_detectors(
-                repo, collection, dataset_type, instrument, filters.get(dataset_type)
-            )
-            if in_collection is None:
-                absent.append(collection)
-                break
-            found[dataset_type] |= in_collection
+    butler = _open(repo, writeable=False)
+    try:
+        for collection in collections:
+            for dataset_type in dataset_types:
+                in_collection = calibration_detectors(
+                    butler, collection, dataset_type, instrument, filters.get(dataset_type), wanted
+                )
+                if in_collection is None:
+                    absent.append(collection)
+                    break
+                found[dataset_type] |= in_collection
+    finally:
+        butler.close()
     needs = f"{needed_by} the certified {and_join(dataset_types)} of its inputs {list(collections)}"
     if absent:
         what = f"collection {absent[0]!r} does" if len(absent) == 1 else f"collections {absent} do"

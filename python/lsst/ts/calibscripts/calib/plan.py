@@ -170,12 +170,15 @@ class TypePlan:
         Resume: ``<type>_job_id``, a completed build job whose output is used
         instead of running the build job.
     certified_inputs : `tuple` [`str`, ...]
-        Types whose certified calibrations this type's jobs read from
-        `certified_collections`, which the script checks at preflight:
-        when built, the types it is built on that this run does not build
-        (a DARK mode's bias); when its new frames are only verified
+        Types whose certified calibrations this type's jobs read from their
+        input collections, which the script checks at preflight
+        (`CalibrationPlan.certified_inputs_checks`): when built, the types
+        it is built on that this run does not build (a DARK mode's bias:
+        the build job reads it from `calib_inputs`, the verification job
+        from `verify_inputs`); when its new frames are only verified
         (``VERIFY_FRAMES``), the types it is built on and itself (cp_verify
-        corrects the frames with them and compares them with its own).
+        corrects the frames with them and compares them with its own; from
+        `verify_inputs`).
     """
 
     calib_type: str
@@ -197,11 +200,6 @@ class TypePlan:
     exposure_ids: tuple[int, ...] = ()
     build_job_id: str = ""
     certified_inputs: tuple[str, ...] = ()
-
-    @property
-    def certified_collections(self) -> tuple[str, ...]:
-        """Where the job needing `certified_inputs` looks: the build or the verification job's inputs."""
-        return self.calib_inputs if self.builds else self.verify_inputs
 
     @property
     def resumes(self) -> bool:
@@ -274,13 +272,14 @@ class TypePlan:
 
 @dataclasses.dataclass(frozen=True)
 class CertifiedInputsCheck:
-    """What the preflight checks for one type's `TypePlan.certified_inputs` (the arguments of
+    """One check of the preflight for a job's `TypePlan.certified_inputs` (the arguments of
     `~.butler_ops.check_certified_inputs` but the repository and detectors).
 
     Attributes
     ----------
     collections : `tuple` [`str`, ...]
-        The job's input collections (`TypePlan.certified_collections`).
+        The job's input collections (`TypePlan.calib_inputs` or
+        `TypePlan.verify_inputs`).
     dataset_types : `tuple` [`str`, ...]
         The calibrations needed (``bias``, ``dark``, ``flat``).
     physical_filters : `dict` [`str`, `str`]
@@ -371,35 +370,88 @@ class CalibrationPlan:
         wanted = tuple(t for t in CALIB_TYPES if t in needed or t in self.calib_types)
         return next((mode for mode, types in MODE_TYPES.items() if types == wanted), None)
 
-    def certified_inputs_check(self, type_plan: TypePlan) -> CertifiedInputsCheck:
-        """What the preflight checks for ``type_plan``'s `TypePlan.certified_inputs`, with its advice."""
+    def certified_inputs_checks(
+        self, type_plan: TypePlan, physical_filter: str | None = None
+    ) -> list[CertifiedInputsCheck]:
+        """What the preflight checks for ``type_plan``'s `TypePlan.certified_inputs`, with the advice.
+
+        A type that is built: its build job's inputs (unless it resumes from
+        a completed build job) and, with ``do_verify``, its verification
+        job's; a type whose new frames are only verified: the verification
+        job's inputs.
+
+        Parameters
+        ----------
+        type_plan : `TypePlan`
+            One of this plan's types.
+        physical_filter : `str`, optional
+            The butler ``physical_filter`` of the type's flats (LATISS:
+            ``FILTER~GRATING``); default the type's ``filter``.
+        """
+        if not type_plan.certified_inputs:
+            return []
         spec = spec_for(type_plan.calib_type)
         needs = [spec_for(name) for name in type_plan.certified_inputs]
         dataset_types = tuple(need.dataset_type for need in needs)
         them = "it" if len(dataset_types) == 1 else "them"
-        collections = type_plan.certified_collections
-        certify = f"Certify {and_join(['a ' + t for t in dataset_types])} in"
+        a_list = and_join(["a " + t for t in dataset_types])
+        butler_filter = physical_filter or type_plan.filter
+        filters = {need.dataset_type: butler_filter for need in needs if need.per_filter and butler_filter}
+        verify_option = f"input_collections_verify_{spec.name}"
+        checks = []
+
+        def check(collections: tuple[str, ...], needed_by: str, remedies: list[str]) -> CertifiedInputsCheck:
+            return CertifiedInputsCheck(
+                collections=collections,
+                dataset_types=dataset_types,
+                physical_filters=filters,
+                needed_by=needed_by,
+                remedy=f"{', '.join(remedies[:-1])}, or {remedies[-1]}; no frame was taken",
+            )
+
         if type_plan.builds:
-            needed_by = f"this run builds its {spec.plural} on"
-            remedies = [f"{certify} {self.calib_collection} first"]
-            if self.mode_building_inputs:
-                remedies.append(f"run script_mode {self.mode_building_inputs} (which builds {them} first)")
-            remedies.append(f"set calib_collection to a collection that holds {them}")
+            build_it = (
+                [f"run script_mode {self.mode_building_inputs} (which builds {them} first)"]
+                if self.mode_building_inputs
+                else []
+            )
+            if not type_plan.build_job_id:
+                checks.append(
+                    check(
+                        type_plan.calib_inputs,
+                        f"this run builds its {spec.plural} on",
+                        [
+                            f"Certify {a_list} in {self.calib_collection} first",
+                            *build_it,
+                            f"set calib_collection or input_collections_{spec.name} to collections that "
+                            f"hold {them}",
+                        ],
+                    )
+                )
+            if type_plan.do_verify:
+                checks.append(
+                    check(
+                        type_plan.verify_inputs,
+                        f"this run verifies its new {spec.plural} with",
+                        [
+                            f"Certify {a_list} in {self.calib_collection} first",
+                            *build_it,
+                            f"set calib_collection or {verify_option} to collections that hold {them}",
+                        ],
+                    )
+                )
         else:
-            needed_by = f"this run verifies its new {spec.plural} against"
-            remedies = [
-                f"{certify} {collections[0]} first",
-                f"set input_collections_verify_{spec.name} to collections that hold {them}",
-            ]
-        return CertifiedInputsCheck(
-            collections=collections,
-            dataset_types=dataset_types,
-            physical_filters={
-                need.dataset_type: type_plan.filter for need in needs if need.per_filter and type_plan.filter
-            },
-            needed_by=needed_by,
-            remedy=f"{', '.join(remedies[:-1])}, or {remedies[-1]}; no frame was taken",
-        )
+            checks.append(
+                check(
+                    type_plan.verify_inputs,
+                    f"this run verifies its new {spec.plural} against",
+                    [
+                        f"Certify {a_list} in a CALIBRATION collection of {verify_option} first",
+                        f"set {verify_option} to collections that hold {them}",
+                    ],
+                )
+            )
+        return checks
 
     def type_plan(self, calib_type: str) -> TypePlan:
         """The plan of ``calib_type``.

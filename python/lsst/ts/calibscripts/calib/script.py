@@ -498,22 +498,27 @@ class BaseMakeCalibrations(salobj.BaseScript):
         """
         found = []
         for type_plan in plan.types:
-            if not type_plan.certified_inputs:
-                continue
-            check = plan.certified_inputs_check(type_plan)
-            await asyncio.to_thread(
-                butler_ops.check_certified_inputs,
-                plan.repo,
-                check.collections,
-                check.dataset_types,
-                plan.detectors,
-                needed_by=check.needed_by,
-                remedy=check.remedy,
-                instrument=self.camera.instrument,
-                physical_filters=check.physical_filters,
-            )
-            found.append(f"{type_plan.calib_type.lower()}: {', '.join(check.dataset_types)}")
-        return f"; certified inputs found for every detector ({'; '.join(found)})"
+            butler_filter = self.butler_physical_filter(type_plan.filter) if type_plan.filter else None
+            checks = plan.certified_inputs_checks(type_plan, butler_filter)
+            for check in checks:
+                await asyncio.to_thread(
+                    butler_ops.check_certified_inputs,
+                    plan.repo,
+                    check.collections,
+                    check.dataset_types,
+                    plan.detectors,
+                    needed_by=check.needed_by,
+                    remedy=check.remedy,
+                    instrument=self.camera.instrument,
+                    physical_filters=check.physical_filters,
+                )
+            if checks:
+                found.append(f"{type_plan.calib_type.lower()}: {'/'.join(checks[0].dataset_types)}")
+        return f"; certified inputs in the jobs' collections ({'; '.join(found)}; validity not checked)"
+
+    def butler_physical_filter(self, filter_name: str) -> str:
+        """The butler ``physical_filter`` of the flats taken through ``filter_name`` (LATISS overrides)."""
+        return self.camera.physical_filter(filter_name)
 
     async def check_filter(self, physical_filter: str) -> None:
         """Check, at preflight (before any frame), that the flats' filter can be put in the beam.

@@ -147,7 +147,7 @@ PRIOR_JOB_ID = "50a4000000000000000000000000prior"
 CONFLICT_RANGE = ("2000-01-01T00:00:00", "2100-01-01T00:00:00")
 """Validity range of the prior certification in the conflict template."""
 PRIOR_CALIBS_JOB_ID = "50a400000000000000000000calprior"
-"""Earlier cpBias and cpDark jobs whose masters every template has certified over `PRIOR_CALIBS_RANGE`."""
+"""Earlier build jobs, whose masters (`PRIOR_CALIB_TYPES`) every template certifies (`PRIOR_CALIBS_RANGE`)."""
 PRIOR_CALIBS_RANGE = ("1980-01-01T00:00:00", "1980-01-02T00:00:00")
 """Validity range of those masters: long past, so that no run's certification overlaps it (the
 preflight of a DARK or FLAT run finds them; the stand-in jobs look nothing up)."""
