@@ -21,6 +21,7 @@
 
 """Tests of calib.butler_ops on a real temporary butler repository."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -314,7 +315,7 @@ def test_read_filter_stats(repo: str) -> None:
         butler_ops.read_filter_stats(repo, [sim_repo.RAW_RUN], "verifyFlatStats")
 
 
-def test_find_calibration_detectors_searches_the_collection_as_pipetask_does(repo: str) -> None:
+def test_calibration_detectors_searches_the_collection_as_pipetask_does(repo: str) -> None:
     """Through a chain or in the CALIBRATION collection itself; None if absent, empty if none."""
     run = put_biases(repo, "prev", [0, 2])
     butler_ops.certify_biases(repo, run, CALIB, [0, 2], "2026-11-25", "2026-12-25")
@@ -324,12 +325,19 @@ def test_find_calibration_detectors_searches_the_collection_as_pipetask_does(rep
         butler.collections.redefine_chain("LSSTComCam/calib", [CALIB])
     finally:
         butler.close()
-    assert butler_ops.find_calibration_detectors(repo, CALIB, "bias") == {0, 2}
-    assert butler_ops.find_calibration_detectors(repo, "LSSTComCam/calib", "bias") == {0, 2}
-    assert butler_ops.find_calibration_detectors(repo, CALIB, "dark") == set()
-    assert butler_ops.find_calibration_detectors(repo, CALIB, "calibscriptsUnregistered") == set()
-    assert butler_ops.find_calibration_detectors(repo, "LSSTComCam/calib/none", "bias") is None
-    assert butler_ops.find_calibration_detectors(repo, CALIB, "bias", instrument="LATISS") == set()
+    butler = Butler.from_config(repo)
+    try:
+
+        found = functools.partial(butler_ops.calibration_detectors, butler)
+        assert found(CALIB, "bias") == {0, 2}
+        assert found("LSSTComCam/calib", "bias") == {0, 2}
+        assert found(CALIB, "bias", detectors=[2, 5]) == {2}
+        assert found(CALIB, "dark") == set()
+        assert found(CALIB, "calibscriptsUnregistered") == set()
+        assert found("LSSTComCam/calib/none", "bias") is None
+        assert found(CALIB, "bias", instrument="LATISS") == set()
+    finally:
+        butler.close()
 
     # Every detector has a bias in one of the collections: nothing raised.
     butler_ops.check_certified_inputs(repo, [CALIB], ["bias"], [2, 0], needed_by="x", remedy="y")

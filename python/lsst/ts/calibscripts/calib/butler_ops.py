@@ -34,7 +34,7 @@ Public API
 `check_certified_inputs(repo, collections, dataset_types, detectors, needed_by=..., remedy=...)`
     `CertifiedInputsMissing` unless every collection exists and together
     they hold each dataset type for every detector
-    (`find_calibration_detectors`: which do).
+    (`calibration_detectors`: which do).
 `read_verify_stats(repo, collections, instrument="LSSTComCam", dataset_type="verifyBiasStats")` -> `dict`
     Read the run-level verification statistics; `VerifyStatsNotFound` if absent.
 `certify_biases(repo, run, calib_collection, detectors, timespan_begin, timespan_end, supersede=False, ...)`
@@ -83,7 +83,6 @@ __all__ = [
     "calibration_detectors",
     "check_certified_inputs",
     "check_repo",
-    "find_calibration_detectors",
     "format_time",
     "list_certifications",
     "parse_validity_range",
@@ -330,8 +329,8 @@ def and_join(words: typing.Sequence[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def find_calibration_detectors(
-    repo: str,
+def calibration_detectors(
+    butler: "Butler",
     collection: str,
     dataset_type: str,
     instrument: str = DEFAULT_INSTRUMENT,
@@ -342,8 +341,8 @@ def find_calibration_detectors(
 
     Parameters
     ----------
-    repo : `str`
-        Butler repository (root or config URI).
+    butler : `lsst.daf.butler.Butler`
+        An open butler.
     collection : `str`
         A CALIBRATION collection, or a CHAINED or RUN collection (searched
         as pipetask searches its inputs: a chain's children included).
@@ -364,22 +363,6 @@ def find_calibration_detectors(
         empty if the dataset type is not registered; `None` if
         ``collection`` does not exist.
     """
-    butler = _open(repo, writeable=False)
-    try:
-        return calibration_detectors(butler, collection, dataset_type, instrument, physical_filter, detectors)
-    finally:
-        butler.close()
-
-
-def calibration_detectors(
-    butler: "Butler",
-    collection: str,
-    dataset_type: str,
-    instrument: str,
-    physical_filter: str | None,
-    detectors: typing.Sequence[int] | None,
-) -> set[int] | None:
-    """`find_calibration_detectors` on an open butler (blocking)."""
     from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
 
     data_id = {"instrument": instrument}
@@ -426,8 +409,9 @@ def check_certified_inputs(
     a verified flat's bias, dark and flat from
     ``input_collections_verify_flat``): without them, or with an input
     collection that does not exist, the job would fail only after the
-    frames were taken, with pipetask's error in its log. The validity ranges are not checked here (the frames'
-    times are not known yet; the job's calibration lookup checks them).
+    frames were taken, with pipetask's error in its log. The validity
+    ranges are not checked here (the frames' times are not known yet; the
+    job's calibration lookup checks them).
 
     Parameters
     ----------
