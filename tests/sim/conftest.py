@@ -90,6 +90,19 @@ class Recorder:
         """Wait until ``label`` was recorded ``count`` times."""
         await self.wait_for(lambda: len(self.data(label)) >= count, timeout=timeout)
 
+    async def wait_counts(self, counts: typing.Mapping[str, int], timeout: float = 10.0) -> None:
+        """Wait until each label was recorded at least its count of times.
+
+        Only the order of samples of one topic is kept on the way to a
+        reader, so the last sample of one topic can arrive before the last
+        of another written earlier: a test that asserts an order across
+        topics waits for every sample it asserts on.
+        """
+        await self.wait_for(
+            lambda: all(len(self.data(label)) >= count for label, count in counts.items()),
+            timeout=timeout,
+        )
+
 
 @pytest.fixture
 def recorder() -> Recorder:

@@ -56,13 +56,40 @@ def execute_kwargs(pipeline: str = PIPELINE, **kwargs: str) -> dict[str, str]:
     return fields
 
 
+class HoldResults:
+    """Hold the mock OCPS's job results, so execute's final acks, until ``n`` submissions wait.
+
+    salobj forgets a command whose final ack arrived before ``next_ackcmd`` was called. With a
+    job of a few milliseconds, whether the test asks in time would depend on the machine's
+    load (a stalled event loop hands both acks over in one go); held, it always does.
+    """
+
+    def __init__(self, observatory: SimulatedObservatory, n: int = 1) -> None:
+        self.gate = asyncio.Event()
+        observatory.ocps.job_result_gate = self.gate
+        self.not_waiting = n
+
+    def one_waits(self) -> None:
+        """A submission waits for its final ack; let the results go when all do."""
+        self.not_waiting -= 1
+        if self.not_waiting == 0:
+            self.gate.set()
+
+
 async def submit(
-    ocps: salobj.Remote, recorder=None, label: str = "", final_ack: bool = True, **kwargs: str
+    ocps: salobj.Remote,
+    recorder=None,
+    label: str = "",
+    final_ack: bool = True,
+    hold: HoldResults | None = None,
+    **kwargs: str,
 ) -> tuple[str, object]:
     """Execute as scripts do; return (job_id, final ack or None); record acks.
 
     With ``final_ack=False`` return at the in-progress ack: for a job that ends at once, the
     final ack may already have arrived, and salobj's ``next_ackcmd`` cannot return it then.
+    With ``final_ack=True``, ``hold`` keeps the job's result (and final ack) back until this
+    submission waits for the final ack.
     """
     ack = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs(**kwargs))
     assert ack.ack == SalRetCode.CMD_INPROGRESS
@@ -72,7 +99,11 @@ async def submit(
         recorder.add(f"inprogress{label}", ack)
     if not final_ack:
         return job_id, None
-    final = await ocps.cmd_execute.next_ackcmd(ack, timeout=10)
+    assert hold is not None, "a final ack is only waited for with the job's result held"
+    final_task = asyncio.create_task(ocps.cmd_execute.next_ackcmd(ack, timeout=10))
+    await asyncio.sleep(0)  # next_ackcmd has found the command
+    hold.one_waits()
+    final = await final_task
     if recorder is not None:
         recorder.add(f"complete{label}", final)
     return job_id, final
@@ -80,15 +111,17 @@ async def submit(
 
 async def test_execute_ack_order_and_concurrent_jobs(recorder) -> None:
     runner = ScriptedRunner(
-        outcomes={"cpBias": JobScript(JobAction.SUCCEED, duration=20.0)}, time_scale=SCALE
+        outcomes={"cpBias": JobScript(JobAction.SUCCEED, duration=100.0)}, time_scale=SCALE
     )
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE), job_runner=runner) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             ocps.evt_job_result.flush()
             recorder.watch(ocps, "job_result")
-            # cpBias takes 20 s, verifyBias 10 s: the second job ends first.
+            # cpBias takes 100 s, verifyBias 10 s: the second job ends first, whatever the delivery delays.
+            hold = HoldResults(observatory, n=2)
             (id_a, final_a), (id_b, final_b) = await asyncio.gather(
-                submit(ocps, recorder, "A"), submit(ocps, recorder, "B", pipeline=VERIFY)
+                submit(ocps, recorder, "A", hold=hold),
+                submit(ocps, recorder, "B", hold=hold, pipeline=VERIFY),
             )
             assert final_a.ack == final_b.ack == SalRetCode.CMD_COMPLETE
             assert len(id_a) == 32 and int(id_a, 16) >= 0 and id_a != id_b
@@ -131,7 +164,7 @@ async def test_failed_job_completes_command_with_exit_code_1() -> None:
     faults = OcpsFaults(job_outcomes=[JobScript(JobAction.FAIL, message="cpBias crashed on detector 4")])
     async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
-            job_id, final = await submit(ocps)
+            job_id, final = await submit(ocps, hold=HoldResults(observatory))
             assert final.ack == SalRetCode.CMD_COMPLETE
             result = await ocps.evt_job_result.next(flush=False, timeout=10)
             assert (result.job_id, result.exit_code) == (job_id, 1)
@@ -208,7 +241,7 @@ async def test_prereq_jobs_waited_for_and_failure_propagates() -> None:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
             first = await ocps.cmd_execute.set_start(wait_done=False, timeout=10, **execute_kwargs())
             first_id = json.loads(first.result)["job_id"]
-            second_id, _ = await submit(ocps, pipeline=VERIFY, prereq_jobs=first_id)
+            second_id, _ = await submit(ocps, final_ack=False, pipeline=VERIFY, prereq_jobs=first_id)
             jobs = observatory.ocps.jobs
             # The dependent job was created only after its prerequisite ended.
             assert jobs[second_id].creation_time >= jobs[first_id].end_time
@@ -247,9 +280,9 @@ async def test_execute_rejected_unless_enabled() -> None:
 
 async def test_fault_on_job() -> None:
     faults = OcpsFaults(fault_on_job=2)
-    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)):
+    async with SimulatedObservatory(ObservatoryOptions(time_scale=SCALE, ocps=faults)) as observatory:
         async with salobj.Domain() as domain, salobj.Remote(domain, "OCPS", 2) as ocps:
-            await submit(ocps)
+            await submit(ocps, hold=HoldResults(observatory))
             with pytest.raises(salobj.AckError):
                 await ocps.cmd_execute.set_start(timeout=5, **execute_kwargs())
             # The failed ack may arrive before the summaryState event (no order across topics).
@@ -298,7 +331,7 @@ async def test_configuration_and_index(tmp_path) -> None:
             await ocps.cmd_enable.start(timeout=5)
             applied = await ocps.evt_configurationApplied.next(flush=False, timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml,LSSTComCam.yaml"
-            job_id, _ = await submit(ocps)
+            job_id, _ = await submit(ocps, hold=HoldResults(observatory))
             result = await ocps.evt_job_result.next(flush=False, timeout=10)
             document = json.loads(result.result)
             environment = {e["name"]: e["value"] for e in document["parameters"]["environment"]}
@@ -347,7 +380,7 @@ async def test_ocps_that_does_not_check_its_instance() -> None:
         async with salobj.Remote(domain, "OCPS", 2) as ocps:
             applied = await ocps.evt_configurationApplied.aget(timeout=10)
             assert applied.configurations == "_init.yaml,_summit.yaml,LATISS.yaml"
-            await submit(ocps)
+            await submit(ocps, hold=HoldResults(observatory))
     request = observatory.ocps.executes[0].request
     assert (request.default_input, request.butler_repo) == ("LATISS/raw/all", "/repo/LATISS")
 
