@@ -39,7 +39,9 @@ from lsst.ts.calibscripts.cli.simulation import (
     parse_fail_ingest,
     parse_noisy,
     previous_bias_validity,
+    prior_calibration_filters,
 )
+from lsst.ts.calibscripts.cameras import COMCAM, LATISS
 from lsst.ts.calibscripts.configs import EXAMPLES, SIMULATION_EXAMPLE, load_example_text
 from lsst.ts.calibscripts.schemas import load_schema
 
@@ -80,6 +82,8 @@ def test_schema_from_bin_script() -> None:
         ["--runner", "inprocess"],
         ["--time-scale", "0.5"],
         ["--conflicting-certification"],
+        ["--prior-calibrations"],
+        ["--prior-calibrations", "g_01"],
     ],
 )
 def test_simulation_options_need_simulate(argv: list[str], capsys: pytest.CaptureFixture) -> None:
@@ -99,6 +103,8 @@ def test_simulation_options_need_simulate(argv: list[str], capsys: pytest.Captur
         (["--simulate", "--fail-ingest", "0"], "numbered from 1"),
         (["--simulate", "--fail-job", "certify"], "invalid choice"),
         (["--simulate", "--time-scale", "-1"], "must be > 0"),
+        (["--simulate", "--prior-calibrations", "HSC-R"], "HSC-R is not a physical filter of LSSTComCam"),
+        (["--simulate", "--prior-calibrations", ","], "no filter is not a physical filter"),
     ],
 )
 def test_bad_options(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
@@ -127,6 +133,28 @@ def test_fault_option_parsers() -> None:
         parse_fail_ingest("x")
     with pytest.raises(ValueError):
         parse_noisy("4=0")
+
+
+def test_prior_calibration_filters() -> None:
+    assert prior_calibration_filters("current", COMCAM) == ()
+    assert prior_calibration_filters("all", COMCAM) == ("u_02", "g_01", "r_03", "i_06", "z_03", "y_04")
+    assert prior_calibration_filters(" g_01, r_03,g_01 ", COMCAM) == ("g_01", "r_03")
+    # LATISS flats are per FILTER~GRATING, as the butler names them.
+    assert prior_calibration_filters("SDSSr_65mm~empty", LATISS) == ("SDSSr_65mm~empty",)
+    with pytest.raises(
+        ValueError, match="r_03 is not a physical filter of LATISS; give current, all or some"
+    ):
+        prior_calibration_filters("r_03", LATISS)
+
+
+def test_observatory_options_prior_calibrations(tmp_path) -> None:
+    repo = str(tmp_path / "repo")
+    assert observatory_options(SimulationSettings(repo=repo)).prior_calibrations is None
+    current = observatory_options(SimulationSettings(repo=repo, prior_calibrations="current"))
+    assert current.prior_calibrations == ()
+    assert current.initial_physical_filter == "r_03"
+    chosen = observatory_options(SimulationSettings(repo=repo, prior_calibrations="g_01,i_06"))
+    assert chosen.prior_calibrations == ("g_01", "i_06")
 
 
 def test_observatory_options_from_settings(tmp_path) -> None:
@@ -275,3 +303,33 @@ def test_conflicting_bias_covers_the_simulated_day_not_the_real_one(monkeypatch)
     noon = Time("2031-03-15T12:00:00", scale="tai")
     begin, end = previous_bias_validity(clock=lambda: noon.unix_tai)
     assert (begin.isot, end.isot) == ("2031-03-13T12:00:00.000", "2031-03-17T12:00:00.000")
+
+
+@pytest.mark.parametrize(
+    "reason, prior, hint",
+    [
+        ("preflight failed: no bias for detector(s) [0, 1] in repo /r: this run ...", None, True),
+        ("preflight failed: no bias and no dark for detector(s) [0] in repo /r: ...", None, True),
+        ("preflight failed: collection 'LSSTComCam/calib/daily' does not exist in repo /r: ...", None, True),
+        ("preflight failed: no bias for detector(s) [0, 1] in repo /r: this run ...", "current", False),
+        ("preflight failed: CCCamera is STANDBY, not ENABLED", None, False),
+    ],
+)
+def test_simulated_run_without_prior_calibrations_says_how_to_get_them(
+    reason: str, prior: str | None, hint: bool, monkeypatch
+) -> None:
+    """A simulated run refused for want of certified calibrations names --prior-calibrations."""
+    from lsst.ts.calibscripts.cli import command
+
+    async def fake_start(entry, args, config_text, progress):
+        return None, config_text
+
+    async def fake_run(*args: object, **kwargs: object) -> tuple:
+        return 1, "FAILED", reason, []
+
+    monkeypatch.setattr(command, "_start_simulation", fake_start)
+    argv = ["--simulate"] + ([] if prior is None else ["--prior-calibrations", prior])
+    args = cli.build_parser().parse_args(argv)
+    out = io.StringIO()
+    assert asyncio.run(command.amain(cli.ENTRY, args, "calib_collection: c\n", out, run=fake_run)) == 1
+    assert ("--prior-calibrations makes a bias, a dark and a flat first" in out.getvalue()) is hint

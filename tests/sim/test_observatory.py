@@ -27,7 +27,7 @@ import os
 
 import pytest
 from lsst.ts.calibscripts.sal import ComCam, State, salobj
-from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
+from lsst.ts.calibscripts.sim import CameraFaults, ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.interfaces import NullDataPlane
 from lsst.ts.calibscripts.sim.runners.scripted import ScriptedRunner
 
@@ -46,6 +46,60 @@ def test_options_validate() -> None:
     assert options.initial_states["CCOODS"] == State.STANDBY
     assert options.initial_states["CCCamera"] == State.ENABLED
     assert not options.uses_repo
+
+
+def test_prior_calibrations_options_validate() -> None:
+    with pytest.raises(ValueError, match="prior_calibrations needs a butler repository"):
+        ObservatoryOptions(prior_calibrations=())
+    with pytest.raises(ValueError, match="r_57"):
+        ObservatoryOptions(repo="repo", prior_calibrations=("r_57",))
+    options = ObservatoryOptions(
+        repo="repo", prior_calibrations=["g_01"], camera=CameraFaults(initial_filter="i_06")
+    )
+    assert options.prior_calibrations == ("g_01",)
+    assert options.initial_physical_filter == "i_06"
+
+
+async def test_prior_calibrations_made_before_the_cscs_start(tmp_path, monkeypatch) -> None:
+    """The observatory asks for the filter in the beam by default, with the frames' detector
+    properties but not a run's frame faults, and the job runner's log folder."""
+    from lsst.ts.calibscripts.sim.data import prior
+    from lsst.ts.calibscripts.sim.data.options import DataOptions
+
+    calls = []
+
+    async def fake_seed(repo_path, camera, **kwargs):
+        calls.append((repo_path, camera.instrument, kwargs))
+        return prior.PriorCalibrations(
+            collection="LSSTComCam/calib/unbounded", made={"bias": "run"}, present=()
+        )
+
+    monkeypatch.setattr(prior, "seed_prior_calibrations", fake_seed)
+    repo = str(tmp_path / "repo")
+    os.makedirs(repo)  # seed_prior_calibrations, replaced here, would create it
+    data = DataOptions(repo=repo, read_noise_factors={4: 1.3}, mean_offsets={2: 50.0})
+    runner = ScriptedRunner(time_scale=SCALE, log_dir=str(tmp_path / "logs"))
+    for asked, filters in [((), ("z_03",)), (("g_01", "u_02"), ("g_01", "u_02"))]:
+        options = ObservatoryOptions(
+            time_scale=SCALE,
+            repo=repo,
+            data=data,
+            camera=CameraFaults(initial_filter="z_03"),
+            prior_calibrations=asked,
+        )
+        async with SimulatedObservatory(
+            options, data_plane=NullDataPlane(), job_runner=runner
+        ) as observatory:
+            assert observatory.prior_calibrations.made == {"bias": "run"}
+        repo_path, instrument, kwargs = calls[-1]
+        assert (repo_path, instrument, kwargs["physical_filters"]) == (repo, "LSSTComCam", filters)
+        assert kwargs["data"].read_noise_factors == {4: 1.3} and kwargs["data"].mean_offsets == {}
+        assert kwargs["log_dir"] == str(tmp_path / "logs")
+    async with SimulatedObservatory(
+        ObservatoryOptions(time_scale=SCALE, repo=repo), data_plane=NullDataPlane()
+    ):
+        pass
+    assert len(calls) == 2
 
 
 async def test_defaults_and_initial_states() -> None:

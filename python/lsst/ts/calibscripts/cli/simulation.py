@@ -38,6 +38,7 @@ __all__ = [
     "observatory_options",
     "parse_fail_ingest",
     "parse_noisy",
+    "prior_calibration_filters",
     "previous_bias_validity",
 ]
 
@@ -92,6 +93,9 @@ class SimulationSettings:
         Detector -> read-noise factor.
     conflicting_certification : `bool`
         Certify a bias over the run's day in ``calib_collection`` first.
+    prior_calibrations : `str` or `None`
+        ``--prior-calibrations``: ``current``, ``all`` or comma-separated
+        physical filters (`prior_calibration_filters`); None: none made.
     """
 
     repo: str
@@ -102,6 +106,46 @@ class SimulationSettings:
     fail_job: list[str] = dataclasses.field(default_factory=list)
     noisy: dict[int, float] = dataclasses.field(default_factory=dict)
     conflicting_certification: bool = False
+    prior_calibrations: str | None = None
+
+
+PRIOR_CURRENT = "current"
+"""``--prior-calibrations`` value: a flat of the filter in the beam at start."""
+PRIOR_ALL = "all"
+"""``--prior-calibrations`` value: a flat of every filter of the camera."""
+
+
+def prior_calibration_filters(text: str, camera: typing.Any) -> tuple[str, ...]:
+    """The physical filters of ``--prior-calibrations`` (empty: the filter in the beam at start).
+
+    Parameters
+    ----------
+    text : `str`
+        ``current``, ``all`` or comma-separated physical filters (butler
+        names; LATISS ``FILTER~GRATING``).
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`
+        The camera.
+
+    Raises
+    ------
+    ValueError
+        A filter the camera does not have, or nothing named; the message
+        lists the camera's filters.
+    """
+    text = text.strip()
+    if text == PRIOR_CURRENT:
+        return ()
+    known = [name for name, _ in camera.physical_filter_bands]
+    if text == PRIOR_ALL:
+        return tuple(known)
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"--prior-calibrations {text!r}: {', '.join(unknown) or 'no filter'} is not a physical filter "
+            f"of {camera.instrument}; give {PRIOR_CURRENT}, {PRIOR_ALL} or some of {', '.join(known)}"
+        )
+    return names
 
 
 def parse_fail_ingest(text: str) -> tuple[int, int | None]:
@@ -168,7 +212,11 @@ def observatory_options(settings: SimulationSettings, camera: typing.Any = None)
         )
         for name in settings.fail_job
     }
-    extra = {} if camera is None else {"instrument": camera.instrument}
+    extra: dict[str, typing.Any] = {} if camera is None else {"instrument": camera.instrument}
+    if settings.prior_calibrations is not None:
+        from ..cameras import COMCAM
+
+        extra["prior_calibrations"] = prior_calibration_filters(settings.prior_calibrations, camera or COMCAM)
     return ObservatoryOptions(
         **extra,
         time_scale=settings.time_scale,

@@ -62,6 +62,7 @@ if typing.TYPE_CHECKING:
     from .csc.oods import OodsCsc
     from .csc.spectrograph import ATSpectrographCsc
     from .data.options import DataOptions
+    from .data.prior import PriorCalibrations
 
 FLAT_CHECKED_COMPONENTS: dict[str, tuple[str, ...]] = {"LSSTCam": ("MTDome", "MTDomeTrajectory")}
 """Components whose state upstream checks before a camera's flats (state-only mocks)."""
@@ -136,6 +137,15 @@ class ObservatoryOptions:
         TAI clock of the camera and OODS (default `simulated_clock`: the
         real TAI clock, shifted to the date in ``CALIBSCRIPTS_SIM_DATE`` if
         set); tests use it to cross the 12:00 TAI day_obs rollover.
+    prior_calibrations : sequence of `str` or `None`
+        If not None (a repository is needed): before the CSCs start, the
+        repository gets what a summit repository holds, a bias, a dark and
+        a flat of each of these physical filters (empty: the filter in the
+        beam at start) for the camera's default detectors, certified in
+        ``<instrument>/calib/unbounded`` over all times, made from frames of
+        a past night by the stand-in pipelines
+        (`lsst.ts.calibscripts.sim.data.prior.seed_prior_calibrations`);
+        those already there are not made again.
     """
 
     time_scale: float = 1.0
@@ -152,6 +162,7 @@ class ObservatoryOptions:
     runner_options: Mapping[str, typing.Any] = dataclasses.field(default_factory=dict)
     data: DataOptions | None = None
     clock: Callable[[], float] | None = None
+    prior_calibrations: typing.Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         names = csc_names(profile(self.instrument))
@@ -173,6 +184,17 @@ class ObservatoryOptions:
             self.repo = os.fspath(self.repo)
         base = self.timing or Timing()
         self.timing = dataclasses.replace(base, time_scale=self.time_scale)
+        if self.prior_calibrations is not None:
+            if not self.uses_repo:
+                raise ValueError("prior_calibrations needs a butler repository (repo)")
+            self.prior_calibrations = tuple(self.prior_calibrations)
+            for name in self.prior_calibrations:
+                self.profile.physical_filter_band(name)  # ValueError naming the camera's filters
+
+    @property
+    def initial_physical_filter(self) -> str:
+        """The physical filter in the beam when the observatory starts (butler name)."""
+        return self.profile.physical_filter(self.camera.initial_filter)
 
     @property
     def profile(self) -> CameraProfile:
@@ -266,6 +288,7 @@ class SimulatedObservatory:
         self._closed = False
         self._saved_env: dict[str, str | None] = {}
         self._owns_data_plane = False
+        self.prior_calibrations: PriorCalibrations | None = None
 
     @property
     def cscs(self) -> list[typing.Any]:
@@ -354,6 +377,8 @@ class SimulatedObservatory:
             start = getattr(self.data_plane, "start", None)
             if self._owns_data_plane and start is not None:
                 await start()
+            if options.prior_calibrations is not None:
+                self.prior_calibrations = await self._seed_prior_calibrations()
             state_path = None
             if options.repo_path is not None:
                 state_path = os.path.join(options.repo_path, sequence_state_file(camera))
@@ -424,6 +449,33 @@ class SimulatedObservatory:
         except BaseException:
             await self.close()
             raise
+
+    async def _seed_prior_calibrations(self) -> PriorCalibrations:
+        """Certify the bias, dark and flats `ObservatoryOptions.prior_calibrations` asks for."""
+        from .data.options import DataOptions
+        from .data.prior import seed_prior_calibrations
+
+        options = self.options
+        assert options.repo_path is not None and options.prior_calibrations is not None
+        data = options.data or DataOptions(instrument=options.instrument)
+        # The detectors' own properties, not the faults of a run's frames.
+        data = dataclasses.replace(
+            data,
+            repo=None,
+            instrument=options.instrument,
+            mean_offsets={},
+            cosmic_ray_storm={},
+            ingest_failures=set(),
+            flat_nonuniformity={},
+        )
+        return await seed_prior_calibrations(
+            options.repo_path,
+            self.profile,
+            physical_filters=options.prior_calibrations or (options.initial_physical_filter,),
+            data=data,
+            log_dir=getattr(self.job_runner, "log_dir", None),
+            log=self.log.getChild("prior"),
+        )
 
     def _add(self, csc: typing.Any) -> None:
         """Keep a started CSC, as an attribute named after its component (``mtcamera``)."""
