@@ -31,17 +31,19 @@ import sys
 
 import pytest
 import yaml
+from lsst.ts.calibscripts.cameras import COMCAM, LATISS
 from lsst.ts.calibscripts.cli import run_make_comcam_bias as cli
 from lsst.ts.calibscripts.cli.progress import Progress, format_duration
 from lsst.ts.calibscripts.cli.simulation import (
     SimulationSettings,
+    configured_physical_filter,
     observatory_options,
     parse_fail_ingest,
     parse_noisy,
     previous_bias_validity,
     prior_calibration_filters,
+    register_calibration_collection,
 )
-from lsst.ts.calibscripts.cameras import COMCAM, LATISS
 from lsst.ts.calibscripts.configs import EXAMPLES, SIMULATION_EXAMPLE, load_example_text
 from lsst.ts.calibscripts.schemas import load_schema
 
@@ -333,3 +335,31 @@ def test_simulated_run_without_prior_calibrations_says_how_to_get_them(
     out = io.StringIO()
     assert asyncio.run(command.amain(cli.ENTRY, args, "calib_collection: c\n", out, run=fake_run)) == 1
     assert ("--prior-calibrations makes a bias, a dark and a flat first" in out.getvalue()) is hint
+
+
+def test_configured_physical_filter() -> None:
+    """--prior-calibrations current makes the flat of the configuration's filter."""
+    assert configured_physical_filter({"filter": "g_01"}, COMCAM) == "g_01"
+    assert configured_physical_filter({}, COMCAM) is None
+    assert configured_physical_filter({"filter": "HSC-R"}, COMCAM) is None  # configure names it
+    assert configured_physical_filter({"filter": "SDSSg_65mm", "grating": "empty_1"}, LATISS) == (
+        "SDSSg_65mm~empty"
+    )
+    assert configured_physical_filter({"filter": "SDSSg_65mm", "grating": "holo4_003"}, LATISS) == (
+        "SDSSg_65mm~holo4_003"
+    )
+
+
+def test_register_calibration_collection(fresh_repo: str) -> None:
+    from lsst.daf.butler import Butler, CollectionType
+
+    assert register_calibration_collection(fresh_repo, "LSSTComCam/calib/daily")
+    assert not register_calibration_collection(fresh_repo, "LSSTComCam/calib/daily")
+    # Another type is left as it is, for the script's preflight to judge.
+    assert not register_calibration_collection(fresh_repo, "LSSTComCam/calib")
+    butler = Butler.from_config(fresh_repo)
+    try:
+        assert butler.collections.get_info("LSSTComCam/calib/daily").type is CollectionType.CALIBRATION
+        assert butler.collections.get_info("LSSTComCam/calib").type is CollectionType.CHAINED
+    finally:
+        butler.close()

@@ -25,13 +25,24 @@ import asyncio
 
 import astropy.time
 import pytest
-from lsst.ts.calibscripts.cameras import COMCAM
-from lsst.ts.calibscripts.sim.data import prior, repo
+from lsst.ts.calibscripts.cameras import COMCAM, LATISS
+from lsst.ts.calibscripts.sim.cp import pipeline_env
+from lsst.ts.calibscripts.sim.data import dataplane, frames, prior, repo
+from lsst.ts.calibscripts.sim.data.options import DataOptions
 from lsst.ts.calibscripts.sim.interfaces import JobOutcome, JobPhase
 from lsst.ts.calibscripts.sim.runners.inprocess import InProcessRunner
 
 # Runs the stand-in cpBias, cpDark and cpFlat in process (about 10 s of CPU in all).
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def pipeline_folders(monkeypatch) -> None:
+    """``CP_PIPE_DIR`` in the environment, as the simulated observatory sets it: a pipeline's
+    imports (LATISS's) are expanded from ``os.environ``."""
+    for key, value in pipeline_env().items():
+        monkeypatch.setenv(key, value)
+
 
 WHEN = [astropy.time.Time(t, scale="tai") for t in ("2026-12-01T03:00:00", "2099-06-01T00:00:00")]
 
@@ -73,7 +84,8 @@ def test_seeding_makes_what_is_missing_and_certifies_it_for_all_times(tmp_path) 
         assert _certified(path, "flat", detector, "g_01") == [first.made["flat:g_01"]] * 2
         assert _certified(path, "flat", detector, "r_03") == [None, None]
     assert _certified(path, "bias", 2) == [None, None]
-    assert _prior_exposures(path) == list(range(1, 7))
+    # Numbered far from a run's frames, whose noise would otherwise be the same.
+    assert _prior_exposures(path) == list(range(90001, 90007))
 
     # Only the raws' and the jobs' per-exposure products are gone; the masters stay.
     butler = repo.open_butler(path, writeable=False)
@@ -98,7 +110,7 @@ def test_seeding_makes_what_is_missing_and_certifies_it_for_all_times(tmp_path) 
     assert _certified(path, "bias", 2) == [second.made["bias"]] * 2
     for detector in (0, 1, 2):
         assert _certified(path, "flat", detector, "r_03") == [second.made["flat:r_03"]] * 2
-    assert _prior_exposures(path) == list(range(1, 15))
+    assert _prior_exposures(path) == list(range(90001, 90015))
 
     third = asyncio.run(
         prior.seed_prior_calibrations(
@@ -109,17 +121,69 @@ def test_seeding_makes_what_is_missing_and_certifies_it_for_all_times(tmp_path) 
     assert "made none" in third.describe()
 
 
-def test_a_failed_job_is_named_and_nothing_is_certified(tmp_path, monkeypatch) -> None:
+def _raws(path: str, instrument: str = "LSSTComCam") -> list:
+    butler = repo.open_butler(path, writeable=False)
+    try:
+        return list(butler.registry.queryDatasets("raw", collections=f"{instrument}/raw/all"))
+    finally:
+        butler.close()
+
+
+def test_a_failed_job_is_named_nothing_is_certified_and_its_frames_are_removed(tmp_path, monkeypatch) -> None:
+    requests = []
+
     async def failing_run(self, request):
+        requests.append(request)
         return JobOutcome(phase=JobPhase.ERROR, error_message="cpBias crashed", log_path="/x/ocps.log")
 
     monkeypatch.setattr(InProcessRunner, "run", failing_run)
     path = str(tmp_path / "repo")
     with pytest.raises(
-        prior.PriorCalibrationError, match=r"The prior bias of LSSTComCam could not be made: job"
+        prior.PriorCalibrationError, match=r"The prior bias of LSSTComCam could not be made: job \w+ failed "
     ):
         asyncio.run(prior.seed_prior_calibrations(path, COMCAM, detectors=[0], n_frames=2))
+    assert len(requests) == 1 and requests[0].default_input == "LSSTComCam/raw/all"
     assert _certified(path, "bias", 0) == [None, None]
+    assert _raws(path) == []
+
+
+def test_frames_left_by_an_interrupted_seeding_are_removed(tmp_path, monkeypatch) -> None:
+    requests = []
+
+    async def failing_run(self, request):
+        requests.append(request)
+        return JobOutcome(phase=JobPhase.ERROR, error_message="stopped", log_path="/x/ocps.log")
+
+    monkeypatch.setattr(InProcessRunner, "run", failing_run)
+    path = repo.create_or_open_repo(tmp_path / "repo")
+    images = [frames.make_image_info(prior.PRIOR_DAY_OBS, 90001, detectors=(0,))]
+    dataplane.ingest_raws(path, frames.write_frames(tmp_path / "staging", images, DataOptions()))
+    assert len(_raws(path)) == 1
+    with pytest.raises(prior.PriorCalibrationError):
+        asyncio.run(prior.seed_prior_calibrations(path, COMCAM, detectors=[0], n_frames=2))
+    assert _raws(path) == []
+    # The numbering went on after the frame that was there.
+    assert requests[0].data_query.endswith("exposure IN (2000010190002, 2000010190003)")
+
+
+def test_latiss_flats_of_filter_and_grating(tmp_path) -> None:
+    path = str(tmp_path / "repo")
+    done = asyncio.run(
+        prior.seed_prior_calibrations(path, LATISS, physical_filters=["SDSSg_65mm~empty"], n_frames=2)
+    )
+    assert done.collection == "LATISS/calib/unbounded"
+    assert done.detectors == {"bias": [0], "dark": [0], "flat:SDSSg_65mm~empty": [0]}
+    assert _raws(path, "LATISS") == []
+    butler = repo.open_butler(path, writeable=False)
+    try:
+        flats = list(
+            butler.registry.queryDatasets("flat", collections="LATISS/calib/unbounded", findFirst=False)
+        )
+    finally:
+        butler.close()
+    assert [(ref.dataId["detector"], ref.dataId["physical_filter"]) for ref in flats] == [
+        (0, "SDSSg_65mm~empty")
+    ]
 
 
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path) -> None:

@@ -61,14 +61,16 @@ def test_prior_calibrations_options_validate() -> None:
 
 
 async def test_prior_calibrations_made_before_the_cscs_start(tmp_path, monkeypatch) -> None:
-    """The observatory asks for the filter in the beam by default, with the frames' detector
-    properties but not a run's frame faults, and the job runner's log folder."""
+    """Before the CSCs start, the observatory asks for the filter in the beam by default, with the
+    frames' geometry but none of a run's faults, and the job runner's log folder."""
     from lsst.ts.calibscripts.sim.data import prior
     from lsst.ts.calibscripts.sim.data.options import DataOptions
 
     calls = []
+    started: list[SimulatedObservatory] = []
 
     async def fake_seed(repo_path, camera, **kwargs):
+        assert started[-1].cscs == []
         calls.append((repo_path, camera.instrument, kwargs))
         return prior.PriorCalibrations(
             collection="LSSTComCam/calib/unbounded", made={"bias": "run"}, present=()
@@ -77,7 +79,7 @@ async def test_prior_calibrations_made_before_the_cscs_start(tmp_path, monkeypat
     monkeypatch.setattr(prior, "seed_prior_calibrations", fake_seed)
     repo = str(tmp_path / "repo")
     os.makedirs(repo)  # seed_prior_calibrations, replaced here, would create it
-    data = DataOptions(repo=repo, read_noise_factors={4: 1.3}, mean_offsets={2: 50.0})
+    data = DataOptions(repo=repo, seed=7, read_noise_factors={4: 1.3}, mean_offsets={2: 50.0})
     runner = ScriptedRunner(time_scale=SCALE, log_dir=str(tmp_path / "logs"))
     for asked, filters in [((), ("z_03",)), (("g_01", "u_02"), ("g_01", "u_02"))]:
         options = ObservatoryOptions(
@@ -87,13 +89,15 @@ async def test_prior_calibrations_made_before_the_cscs_start(tmp_path, monkeypat
             camera=CameraFaults(initial_filter="z_03"),
             prior_calibrations=asked,
         )
-        async with SimulatedObservatory(
-            options, data_plane=NullDataPlane(), job_runner=runner
-        ) as observatory:
+        observatory = SimulatedObservatory(options, data_plane=NullDataPlane(), job_runner=runner)
+        started.append(observatory)
+        async with observatory:
             assert observatory.prior_calibrations.made == {"bias": "run"}
+            assert len(observatory.cscs) == 4
         repo_path, instrument, kwargs = calls[-1]
         assert (repo_path, instrument, kwargs["physical_filters"]) == (repo, "LSSTComCam", filters)
-        assert kwargs["data"].read_noise_factors == {4: 1.3} and kwargs["data"].mean_offsets == {}
+        assert kwargs["data"].read_noise_factors == {} and kwargs["data"].mean_offsets == {}
+        assert kwargs["data"].geometry is data.geometry and kwargs["data"].seed == 7
         assert kwargs["log_dir"] == str(tmp_path / "logs")
     async with SimulatedObservatory(
         ObservatoryOptions(time_scale=SCALE, repo=repo), data_plane=NullDataPlane()

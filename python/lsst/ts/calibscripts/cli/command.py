@@ -73,8 +73,10 @@ from ..sim.runners import RUNNERS, pipeline_runner_names
 from .progress import Progress
 from .registry import ScriptEntry
 from .simulation import (
+    PRIOR_CURRENT,
     SimulationSettings,
     certify_previous_bias,
+    configured_physical_filter,
     default_repo,
     job_log_dir,
     job_runner,
@@ -82,6 +84,7 @@ from .simulation import (
     parse_noisy,
     previous_bias_validity,
     prior_calibration_filters,
+    register_calibration_collection,
 )
 
 MAX_INDEX = 2**31 - 1
@@ -221,7 +224,7 @@ def build_parser(entry: ScriptEntry, prog: str | None = None) -> argparse.Argume
     sim.add_argument(
         "--prior-calibrations",
         nargs="?",
-        const="current",
+        const=PRIOR_CURRENT,
         default=None,
         type=_wrap(check_prior),
         metavar="FILTERS",
@@ -229,7 +232,8 @@ def build_parser(entry: ScriptEntry, prog: str | None = None) -> argparse.Argume
         f"flat certified in {camera.instrument}/calib/unbounded (chained by {camera.instrument}/calib), "
         "made from frames of a past night, for the camera's default detectors; needed by a run that "
         "only verifies its frames (generate_calibrations: false) or builds on calibrations it does not "
-        "build (DARK, FLAT, DARK_FLAT). FILTERS: 'current' (default: the filter in the beam), 'all', "
+        "build (DARK, FLAT, DARK_FLAT); calib_collection is made too if missing. FILTERS: 'current' "
+        "(default: the configuration's filter, else the one in the beam), 'all', "
         "or comma-separated physical filters. Made once per repository, per detector and filter "
         "(about 2 minutes for the bias, the dark and one flat of 9 reduced-size detectors); those "
         "already there are kept.",
@@ -611,6 +615,10 @@ async def _start_simulation(
         f"Simulated OCPS execution service: a job's log is {job_log_dir(settings)}/<job_id>/out/ocps.log."
     )
     profile = entry.camera
+    config = _config_dict(config_text)
+    if settings.prior_calibrations == PRIOR_CURRENT:
+        # The flats' filter of the configuration, else the one in the beam.
+        settings.prior_calibrations = configured_physical_filter(config, profile) or PRIOR_CURRENT
     observatory = SimulatedObservatory(entry.observatory(settings, profile), job_runner=job_runner(settings))
     if settings.prior_calibrations is not None:
         progress.print(
@@ -618,11 +626,14 @@ async def _start_simulation(
         )
     await observatory.start()
     try:
+        calib = str(config.get("calib_collection") or "")
         if observatory.prior_calibrations is not None:
             progress.print(f"Simulated repository: {observatory.prior_calibrations.describe()}.")
+            # A DARK or FLAT run reads its calib_collection first: at the summit it exists.
+            if calib and await asyncio.to_thread(register_calibration_collection, settings.repo, calib):
+                progress.print(f"Simulated repository: made the empty CALIBRATION collection {calib}.")
         config_text = patch_config(config_text, repo=settings.repo, report_dir=args.report_dir)
         # calib_collection is required (no default): without it configure fails, naming it.
-        calib = _config_dict(config_text).get("calib_collection", "")
         if settings.conflicting_certification and calib:
             from ..calib.config import schema_defaults
 

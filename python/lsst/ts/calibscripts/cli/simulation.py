@@ -32,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "SimulationSettings",
     "certify_previous_bias",
+    "configured_physical_filter",
     "job_log_dir",
     "job_pipelines",
     "job_runner",
@@ -39,6 +40,7 @@ __all__ = [
     "parse_fail_ingest",
     "parse_noisy",
     "prior_calibration_filters",
+    "register_calibration_collection",
     "previous_bias_validity",
 ]
 
@@ -177,6 +179,57 @@ def parse_noisy(text: str) -> tuple[int, float]:
     if not factor > 0:
         raise ValueError(f"--noisy {text!r}: factor must be > 0")
     return detector, factor
+
+
+def configured_physical_filter(config: typing.Mapping[str, typing.Any], camera: typing.Any) -> str | None:
+    """The physical filter a configuration's flats are taken through, if it names a valid one.
+
+    Parameters
+    ----------
+    config : `dict`
+        The script's configuration (``filter``, and for LATISS ``grating``).
+    camera : `~lsst.ts.calibscripts.cameras.CameraProfile`
+        The camera.
+
+    Returns
+    -------
+    physical_filter : `str` or `None`
+        E.g. ``g_01`` or ``SDSSr_65mm~empty``; None without ``filter`` or
+        when the camera has no such filter (configure reports it).
+    """
+    name = config.get("filter")
+    if not name:
+        return None
+    grating = config.get("grating")
+    physical_filter = camera.physical_filter(str(name), None if grating is None else str(grating))
+    try:
+        camera.physical_filter_band(physical_filter)
+    except ValueError:
+        return None
+    return physical_filter
+
+
+def register_calibration_collection(repo: str, collection: str) -> bool:
+    """Register ``collection`` as a CALIBRATION collection if the repository lacks it (blocking).
+
+    Returns
+    -------
+    registered : `bool`
+        True if it was made; False if it existed (whatever its type: the
+        script's preflight judges it).
+    """
+    from lsst.daf.butler import Butler, CollectionType
+    from lsst.daf.butler.registry import MissingCollectionError
+
+    butler = Butler.from_config(repo, writeable=True)
+    try:
+        try:
+            butler.collections.get_info(collection)
+            return False
+        except MissingCollectionError:
+            return butler.collections.register(collection, CollectionType.CALIBRATION)
+    finally:
+        butler.close()
 
 
 def observatory_options(settings: SimulationSettings, camera: typing.Any = None) -> typing.Any:

@@ -458,15 +458,19 @@ class SimulatedObservatory:
         options = self.options
         assert options.repo_path is not None and options.prior_calibrations is not None
         data = options.data or DataOptions(instrument=options.instrument)
-        # The detectors' own properties, not the faults of a run's frames.
+        # Made in the past, before any fault of the run: a noisy detector, a hot one or a dead amp
+        # is to be found by verifying the run's frames against them.
         data = dataclasses.replace(
             data,
             repo=None,
             instrument=options.instrument,
+            read_noise_factors={},
             mean_offsets={},
             cosmic_ray_storm={},
             ingest_failures=set(),
+            dark_current_factors={},
             flat_nonuniformity={},
+            flat_amp_response={},
         )
         return await seed_prior_calibrations(
             options.repo_path,

@@ -66,8 +66,14 @@ from . import dataplane, frames, repo
 from .options import DataOptions
 
 PRIOR_DAY_OBS = 20000101
-"""The night of the prior calibrations' frames: long past, so that its sequence numbers and
-exposures never meet a run's."""
+"""The night of the prior calibrations' frames: long past, so that their exposures never meet a
+run's."""
+
+PRIOR_FIRST_SEQ_NUM = 90001
+"""The first sequence number of those frames. A simulated frame's noise is drawn from its sequence
+number and detector, not its date: numbered as a run's frames are, from 1, a prior frame would be a
+copy of the run's frame of the same number, and a run that verifies its frames against the prior
+masters would verify frames that are in them."""
 
 PRIOR_GROUP_ID = "prior-calibrations"
 """Group id of those frames."""
@@ -212,20 +218,42 @@ def _plan(
         "exposure", instrument=camera.instrument, where=f"exposure.day_obs = {PRIOR_DAY_OBS}"
     )
     last = max((int(record.seq_num) for record in records), default=0)
-    return missing, present, last + 1
+    return missing, present, max(last + 1, PRIOR_FIRST_SEQ_NUM)
 
 
 def _take(path: str, images: list[ImageInfo], options: DataOptions) -> list[DatasetRef]:
-    """Write and ingest the raws of ``images`` (blocking)."""
-    with tempfile.TemporaryDirectory(prefix="sim_prior_") as staging:
+    """Write and ingest the raws of ``images`` (blocking), staged beside the repository."""
+    with tempfile.TemporaryDirectory(prefix="sim_prior_", dir=os.path.dirname(path)) as staging:
         return dataplane.ingest_raws(path, frames.write_frames(staging, images, options), transfer="move")
 
 
-def _certify_and_prune(
-    path: str, run: str, collection: str, dataset_type: str, raws: list[DatasetRef]
-) -> None:
+def _prune(path: str, refs: list[DatasetRef]) -> None:
+    """Remove datasets from the repository and its datastore (blocking)."""
+    if not refs:
+        return
+    with repo.registry_lock(path):
+        butler = repo.open_butler(path, writeable=True)
+        try:
+            butler.pruneDatasets(refs, disassociate=True, unstore=True, purge=True)
+        finally:
+            butler.close()
+
+
+def _leftover_raws(butler: Butler, camera: CameraProfile) -> list[DatasetRef]:
+    """Raws of `PRIOR_DAY_OBS` still in the repository: a seeding stopped before it pruned them."""
+    return list(
+        butler.registry.queryDatasets(
+            "raw",
+            collections=repo.camera_collections(camera)[0],
+            instrument=camera.instrument,
+            where=f"exposure.day_obs = {PRIOR_DAY_OBS}",
+        )
+    )
+
+
+def _certify_and_prune(path: str, run: str, collection: str, dataset_type: str) -> None:
     """Certify the masters of ``run`` into ``collection``, valid at all times; then remove the
-    raws and the job's per-exposure products, which nothing reads again (blocking).
+    job's other products, per exposure, which nothing reads again (blocking).
 
     A full-size frame is 32 MB per detector, its processed copies more: twenty per calibration
     would otherwise stay in the repository for good.
@@ -239,7 +267,7 @@ def _certify_and_prune(
                 for ref in butler.registry.queryDatasets(..., collections=run)
                 if ref.datasetType.name != dataset_type
             ]
-            butler.pruneDatasets(raws + products, disassociate=True, unstore=True, purge=True)
+            butler.pruneDatasets(products, disassociate=True, unstore=True, purge=True)
         finally:
             butler.close()
 
@@ -262,6 +290,10 @@ async def seed_prior_calibrations(
     n_frames: int | None = None,
 ) -> PriorCalibrations:
     """Make and certify the bias, dark and flats a repository lacks.
+
+    The stand-in pipelines' folders must be in `os.environ` (``CP_PIPE_DIR``,
+    `lsst.ts.calibscripts.sim.cp.pipeline_env`), as `SimulatedObservatory`
+    sets them: a pipeline's imports are expanded from it.
 
     Parameters
     ----------
@@ -307,14 +339,15 @@ async def seed_prior_calibrations(
     path = await asyncio.to_thread(repo.add_camera, repo_path, camera)
     collection = repo.camera_collections(camera)[2]
 
-    def plan() -> tuple[dict[str, list[int]], list[str], int]:
+    def plan() -> tuple[dict[str, list[int]], list[str], int, list[DatasetRef]]:
         butler = repo.open_butler(path, writeable=False)
         try:
-            return _plan(butler, camera, dets, filters)
+            return (*_plan(butler, camera, dets, filters), _leftover_raws(butler, camera))
         finally:
             butler.close()
 
-    missing, present, first_seq_num = await asyncio.to_thread(plan)
+    missing, present, first_seq_num, leftovers = await asyncio.to_thread(plan)
+    await asyncio.to_thread(_prune, path, leftovers)
     if not missing:
         return PriorCalibrations(collection=collection, made={}, present=tuple(present))
     log.info("Making the prior calibrations %s of %s in %s", missing, camera.instrument, path)
@@ -324,30 +357,49 @@ async def seed_prior_calibrations(
     made: dict[str, str] = {}
     # A master a later one is built on: this seeding's RUN, else what the chain holds.
     built_runs: dict[str, str] = {}
-    calib_chain = repo.camera_collections(camera)[1]
     for key, key_detectors in missing.items():
         dataset_type = key.partition(":")[0]
         raws = await asyncio.to_thread(_take, path, images[key], options)
-        inputs = [built_runs[name] for name in _BUILT_ON[dataset_type] if name in built_runs] + [calib_chain]
-        request = JobRequest(
-            job_id=uuid.uuid4().hex,
-            run_id="0",
-            pipeline=f"${{CP_PIPE_DIR}}/pipelines/{camera.instrument}/{_PIPELINES[dataset_type]}.yaml",
-            version="",
-            config=f"-j 8 -i {','.join(inputs)} --register-dataset-types",
-            data_query=_query(camera, key_detectors, images[key]),
-            butler_repo=path,
-        )
-        outcome = await runner.run(request)
-        if outcome.phase is not JobPhase.COMPLETED:
-            raise PriorCalibrationError(
-                f"The prior {key} of {camera.instrument} could not be made: job {request.job_id} failed "
-                f"(log {outcome.log_path}): {outcome.error_message}"
-            )
-        run = job_collections(request.job_id)[1]
-        await asyncio.to_thread(_certify_and_prune, path, run, collection, dataset_type, raws)
-        built_runs[dataset_type] = run
-        made[key] = run
+        try:
+            made[key] = await _make(runner, path, camera, key, key_detectors, images[key], built_runs)
+        finally:
+            # The frames are read by this one job only (a stop or a failure included).
+            await asyncio.to_thread(_prune, path, raws)
+        built_runs[dataset_type] = made[key]
     prior = PriorCalibrations(collection=collection, made=made, present=tuple(present), detectors=missing)
     log.info("%s", prior.describe())
     return prior
+
+
+async def _make(
+    runner: InProcessRunner,
+    path: str,
+    camera: CameraProfile,
+    key: str,
+    detectors: list[int],
+    images: list[ImageInfo],
+    built_runs: dict[str, str],
+) -> str:
+    """Run the job that makes one calibration from its raws; certify its masters; return their RUN."""
+    dataset_type = key.partition(":")[0]
+    raw_run, calib_chain, collection = repo.camera_collections(camera)
+    inputs = [built_runs[name] for name in _BUILT_ON[dataset_type] if name in built_runs] + [calib_chain]
+    request = JobRequest(
+        job_id=uuid.uuid4().hex,
+        run_id="0",
+        pipeline=f"${{CP_PIPE_DIR}}/pipelines/{camera.instrument}/{_PIPELINES[dataset_type]}.yaml",
+        version="",
+        config=f"-j 8 -i {','.join(inputs)} --register-dataset-types",
+        data_query=_query(camera, detectors, images),
+        butler_repo=path,
+        default_input=raw_run,
+    )
+    outcome = await runner.run(request)
+    run = job_collections(request.job_id)[1]
+    if outcome.phase is not JobPhase.COMPLETED:
+        raise PriorCalibrationError(
+            f"The prior {key} of {camera.instrument} could not be made: job {request.job_id} failed "
+            f"(log {outcome.log_path}): {outcome.error_message}"
+        )
+    await asyncio.to_thread(_certify_and_prune, path, run, collection, dataset_type)
+    return run
