@@ -129,7 +129,9 @@ def _raws(path: str, instrument: str = "LSSTComCam") -> list:
         butler.close()
 
 
-def test_a_failed_job_is_named_nothing_is_certified_and_its_frames_are_removed(tmp_path, monkeypatch) -> None:
+@pytest.fixture
+def failing_jobs(monkeypatch) -> list:
+    """Every in-process job fails at once; returns the list of their requests."""
     requests = []
 
     async def failing_run(self, request):
@@ -137,6 +139,13 @@ def test_a_failed_job_is_named_nothing_is_certified_and_its_frames_are_removed(t
         return JobOutcome(phase=JobPhase.ERROR, error_message="cpBias crashed", log_path="/x/ocps.log")
 
     monkeypatch.setattr(InProcessRunner, "run", failing_run)
+    return requests
+
+
+def test_a_failed_job_is_named_nothing_is_certified_and_its_frames_are_removed(
+    tmp_path, failing_jobs
+) -> None:
+    requests = failing_jobs
     path = str(tmp_path / "repo")
     with pytest.raises(
         prior.PriorCalibrationError, match=r"The prior bias of LSSTComCam could not be made: job \w+ failed "
@@ -147,14 +156,8 @@ def test_a_failed_job_is_named_nothing_is_certified_and_its_frames_are_removed(t
     assert _raws(path) == []
 
 
-def test_frames_left_by_an_interrupted_seeding_are_removed(tmp_path, monkeypatch) -> None:
-    requests = []
-
-    async def failing_run(self, request):
-        requests.append(request)
-        return JobOutcome(phase=JobPhase.ERROR, error_message="stopped", log_path="/x/ocps.log")
-
-    monkeypatch.setattr(InProcessRunner, "run", failing_run)
+def test_frames_left_by_an_interrupted_seeding_are_removed(tmp_path, failing_jobs) -> None:
+    requests = failing_jobs
     path = repo.create_or_open_repo(tmp_path / "repo")
     images = [frames.make_image_info(prior.PRIOR_DAY_OBS, 90001, detectors=(0,))]
     dataplane.ingest_raws(path, frames.write_frames(tmp_path / "staging", images, DataOptions()))
