@@ -112,7 +112,8 @@ class SimulationSettings:
 
 
 PRIOR_CURRENT = "current"
-"""``--prior-calibrations`` value: a flat of the filter in the beam at start."""
+"""``--prior-calibrations`` value: a flat of the configuration's ``filter``, else of the one in the
+beam at start."""
 PRIOR_ALL = "all"
 """``--prior-calibrations`` value: a flat of every filter of the camera."""
 
