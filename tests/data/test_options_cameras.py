@@ -21,6 +21,8 @@
 
 """DataOptions' detector faults use the ids and amplifiers of their camera."""
 
+import re
+
 import pytest
 from lsst.ts.calibscripts.sim import ObservatoryOptions, SimulatedObservatory
 from lsst.ts.calibscripts.sim.data.options import DataOptions
@@ -65,3 +67,25 @@ def test_the_observatory_checks_the_faults_against_its_camera(tmp_path) -> None:
     assert built.options.instrument == "LSSTCam" and built.options.read_noise_factor(4) == 1.1
     with pytest.raises(ValueError, match=r"read_noise_factors: no detector 4 \(LATISS has 0"):
         SimulatedObservatory(ObservatoryOptions(instrument="LATISS", data=comcam))._build_data_plane()
+
+
+def test_without_faults_clears_every_fault_and_keeps_the_rest() -> None:
+    faulty = DataOptions(
+        instrument="LSSTCam",
+        seed=7,
+        cosmic_ray_rate=3.0,
+        read_noise_factors={94: 1.3},
+        mean_offsets={2: 50.0},
+        cosmic_ray_storm={"MC_O_20261125_000002": 10.0},
+        ingest_failures={("MC_O_20261125_000002", None)},
+        dark_current_factors={94: 200.0},
+        flat_nonuniformity={3: 0.5},
+        flat_amp_response={(94, "C10"): 0.3},
+    )
+    # Every option the class documents as a fault, so that a new one is not forgotten.
+    documented = re.findall(r"^    (\w+) : .*\n        Fault:", DataOptions.__doc__, flags=re.MULTILINE)
+    assert len(documented) == 7 and all(getattr(faulty, name) for name in documented)
+    healthy = faulty.without_faults()
+    assert [name for name in documented if getattr(healthy, name)] == []
+    assert (healthy.instrument, healthy.seed, healthy.cosmic_ray_rate) == ("LSSTCam", 7, 3.0)
+    assert healthy.geometry is faulty.geometry and faulty.read_noise_factors == {94: 1.3}

@@ -460,18 +460,7 @@ class SimulatedObservatory:
         data = options.data or DataOptions(instrument=options.instrument)
         # Made in the past, before any fault of the run: a noisy detector, a hot one or a dead amp
         # is to be found by verifying the run's frames against them.
-        data = dataclasses.replace(
-            data,
-            repo=None,
-            instrument=options.instrument,
-            read_noise_factors={},
-            mean_offsets={},
-            cosmic_ray_storm={},
-            ingest_failures=set(),
-            dark_current_factors={},
-            flat_nonuniformity={},
-            flat_amp_response={},
-        )
+        data = dataclasses.replace(data, repo=None, instrument=options.instrument).without_faults()
         return await seed_prior_calibrations(
             options.repo_path,
             self.profile,

@@ -194,6 +194,21 @@ class DataOptions:
             if not factor >= 0:
                 raise ValueError(f"flat_amp_response[({det}, {amp!r})] must be >= 0; got {factor}")
 
+    def without_faults(self) -> DataOptions:
+        """These options with none of the faults above: the frames of a healthy camera (its
+        geometry, seed and cosmic rays kept), e.g. for calibrations made before a run's faults.
+        """
+        return dataclasses.replace(
+            self,
+            read_noise_factors={},
+            mean_offsets={},
+            cosmic_ray_storm={},
+            ingest_failures=set(),
+            dark_current_factors={},
+            flat_nonuniformity={},
+            flat_amp_response={},
+        )
+
     def staging_path(self) -> str:
         """Return the staging folder (``staging_dir`` or ``<repo>_staging``)."""
         if self.staging_dir is not None:

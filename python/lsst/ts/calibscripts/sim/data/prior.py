@@ -259,9 +259,9 @@ def _certify_and_prune(path: str, run: str, collection: str, dataset_type: str) 
     would otherwise stay in the repository for good.
     """
     with repo.registry_lock(path):
-        repo.certify_calibs(path, run, collection, dataset_type, None, None)
         butler = repo.open_butler(path, writeable=True)
         try:
+            repo.certify_calibs(butler, run, collection, dataset_type, None, None)
             products = [
                 ref
                 for ref in butler.registry.queryDatasets(..., collections=run)
